@@ -1,0 +1,49 @@
+# wdh developer tasks. Every target installs what it needs first, so each one
+# works on a fresh machine with only Python >= 3.11 on it.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+# The demo uses its own embedded server home unless the caller chose one.
+export WDH_HOME ?= $(CURDIR)/.wdh-demo
+
+.PHONY: install demo test lint format bench clean stop-demo
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "wdh needs Python >= 3.11, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+## The main job on the embedded database with the files in examples/.
+demo: install
+	$(BIN)/wdh migrate up
+	$(BIN)/wdh migrate status
+	$(BIN)/wdh db check
+
+## Stop the demo's embedded server.
+stop-demo: install
+	$(BIN)/wdh db stop
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) dist build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+-- Catalog snapshots used by `wdh migrate verify` and the tests.
+
+-- name: snapshot
+-- Every object a migration can define, one row each, as text that compares
+-- equal between two databases built from the same SQL. The CTE picks the
+-- schemas once: the given ones, or (NULL) every non-system schema.
+WITH target_schemas AS (
+    SELECT oid, nspname
+    FROM pg_namespace
+    WHERE CASE
+            WHEN %(schemas)s::text[] IS NULL
+                THEN nspname NOT LIKE 'pg\_%%' AND nspname <> 'information_schema'
+            ELSE nspname = ANY (%(schemas)s::text[])
+          END
+)
+SELECT 'schema' AS kind, s.nspname AS name, '' AS definition
+FROM target_schemas AS s
+UNION ALL
+SELECT 'relation',
+       s.nspname || '.' || c.relname,
+       CASE c.relkind
+           WHEN 'r' THEN 'table' WHEN 'p' THEN 'partitioned table'
+           WHEN 'f' THEN 'foreign table' WHEN 'v' THEN 'view'
+           WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence'
+       END
+FROM pg_class AS c
+JOIN target_schemas AS s ON s.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
+UNION ALL
+SELECT 'column',
+       s.nspname || '.' || c.relname || '.' || a.attname,
+       format_type(a.atttypid, a.atttypmod)
+           || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE ' NULL' END
+           || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+FROM pg_attribute AS a
+JOIN pg_class AS c ON c.oid = a.attrelid
+JOIN target_schemas AS s ON s.oid = c.relnamespace
+LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0
+  AND NOT a.attisdropped
+  AND c.relkind IN ('r', 'p', 'f', 'v', 'm')
+UNION ALL
+SELECT 'constraint',
+       s.nspname || '.' || c.relname || '.' || con.conname,
+       pg_get_constraintdef(con.oid)
+FROM pg_constraint AS con
+JOIN pg_class AS c ON c.oid = con.conrelid
+JOIN target_schemas AS s ON s.oid = c.relnamespace
+UNION ALL
+SELECT 'index',
+       s.nspname || '.' || ic.relname,
+       pg_get_indexdef(i.indexrelid)
+FROM pg_index AS i
+JOIN pg_class AS ic ON ic.oid = i.indexrelid
+JOIN target_schemas AS s ON s.oid = ic.relnamespace
+ORDER BY kind, name;

@@ -1,0 +1,5 @@
+"""Allow `python -m wdh_cli`."""
+
+from wdh_cli.cli.app import main
+
+main()

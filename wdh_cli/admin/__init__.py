@@ -1,0 +1,1 @@
+"""Services behind `wdh db`: health check, backup, restore."""

@@ -1,0 +1,1 @@
+"""The command line: parse options, call one service, render. Nothing else lives here."""

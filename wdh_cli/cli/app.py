@@ -1,0 +1,77 @@
+"""The `wdh` application: global options and the single error boundary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from wdh_cli import __version__
+from wdh_cli.cli import db as db_cli
+from wdh_cli.cli import migrate as migrate_cli
+from wdh_cli.cli.context import AppContext, err
+from wdh_cli.config import load_settings
+from wdh_cli.errors import WdhError
+
+
+class WdhGroup(TyperGroup):
+    """Root group: the one place where WdhError becomes a message and an exit code."""
+
+    def invoke(self, ctx: Any) -> Any:  # a typer Context; Any matches the base signature
+        try:
+            return super().invoke(ctx)
+        except WdhError as exc:
+            verbose = isinstance(ctx.obj, AppContext) and ctx.obj.verbose
+            err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+            if verbose and exc.detail:
+                err.print(exc.detail, markup=False)
+            if verbose:
+                logging.getLogger("wdh").debug("failure", exc_info=exc)
+            raise typer.Exit(exc.exit_code) from None
+
+
+app = typer.Typer(
+    cls=WdhGroup,
+    help="Give every row of annuity business data a stable, correct company_id.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(migrate_cli.app, name="migrate")
+app.add_typer(db_cli.app, name="db")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"wdh {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", metavar="URL", help="PostgreSQL URL; overrides WDH_DATABASE_URL."),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show details and debug logs on stderr.")
+    ] = False,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = None,
+) -> None:
+    """wdh: migrations, company-ID resolution and mapping management for PostgreSQL."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = AppContext(settings=load_settings(database_url=db), verbose=verbose)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="wdh")

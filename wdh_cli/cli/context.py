@@ -1,0 +1,39 @@
+"""Per-invocation state shared by the commands: settings, verbosity, consoles."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from wdh_cli.config import Settings
+from wdh_cli.db import Database
+
+# Data goes to stdout; messages, warnings and progress to stderr.
+# Off a terminal rich would assume 80 columns and truncate table cells.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    verbose: bool = False
+
+    def database(self, purpose: str) -> Database:
+        return Database(self.settings, purpose=purpose)
+
+
+def app_context(ctx: typer.Context) -> AppContext:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, AppContext), "the root callback sets the context"
+    return obj
+
+
+def print_json(data: dict[str, Any]) -> None:
+    """Exactly one JSON object on stdout."""
+    typer.echo(json.dumps(data, ensure_ascii=False, default=str))

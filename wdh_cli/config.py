@@ -1,0 +1,68 @@
+"""Settings from the environment and `.env` (prefix WDH_), via pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wdh_cli.errors import ConfigError
+
+POOL_MAX_CAP = 100
+
+
+def default_home() -> Path:
+    """The platform's user data directory for wdh (e.g. ~/.local/share/wdh)."""
+    return Path(platformdirs.user_data_dir("wdh", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every WDH_* setting; secrets are SecretStr so they never print by accident."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WDH_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None, description="PostgreSQL URL; unset means the embedded server."
+    )
+    home: Path = Field(
+        default_factory=default_home, description="Data directory of the embedded server."
+    )
+    pool_max: int = Field(default=10, ge=1, description="Pool size, capped at 100.")
+    connect_timeout: int = Field(default=10, ge=1, description="Seconds to wait for a connection.")
+
+    @field_validator("pool_max")
+    @classmethod
+    def _cap_pool_max(cls, value: int) -> int:
+        # A bigger pool only queues work inside PostgreSQL; cap instead of failing.
+        return min(value, POOL_MAX_CAP)
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_url_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build Settings, turning validation errors into a ConfigError naming the setting.
+
+    The offending value is never echoed: it may be a secret.
+    """
+    clean = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(part) for part in error["loc"])
+            problems.append(f"WDH_{field.upper()}: {error['msg']}")
+        raise ConfigError("invalid configuration: " + "; ".join(problems)) from None

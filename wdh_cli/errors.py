@@ -1,0 +1,71 @@
+"""wdh's error hierarchy: each error carries the exit code of the CLI contract.
+
+Everything below the CLI raises these; `wdh_cli.cli.app` is the one place that
+turns them into a message on stderr and an exit code.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CHECK = 3
+
+
+class WdhError(Exception):
+    """Base of every expected failure; `detail` is shown only with -v."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class UsageError(WdhError):
+    """A bad option or argument (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ConfigError(WdhError):
+    """A missing or invalid setting (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InputFileError(WdhError):
+    """A missing, unreadable or invalid input file (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class DatabaseError(WdhError):
+    """The database failed or refused an operation (exit 1)."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The server cannot be reached; the message carries the masked URL."""
+
+
+class MigrationError(WdhError):
+    """A migration could not be applied or reverted (exit 1)."""
+
+
+class MigrationStateError(MigrationError):
+    """History and files disagree (changed or missing migrations)."""
+
+
+class LockTimeout(WdhError):
+    """Another process held the lock past the timeout (exit 1)."""
+
+
+class ToolNotFound(WdhError):
+    """An external program (pg_dump, pg_restore) is not available (exit 1)."""
+
+
+class CheckFailed(WdhError):
+    """A check found a problem (exit 3)."""
+
+    exit_code = EXIT_CHECK

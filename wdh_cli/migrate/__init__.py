@@ -1,0 +1,1 @@
+"""The migration runner: versioned SQL files, a checksummed history, an advisory lock."""
