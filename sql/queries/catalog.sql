@@ -13,7 +13,8 @@ WITH target_schemas AS (
             ELSE nspname = ANY (%(schemas)s::text[])
           END
 )
-SELECT 'schema' AS kind, s.nspname AS name, '' AS definition
+-- Cast to text: a `name` column would cut qualified names at 63 bytes.
+SELECT 'schema'::text AS kind, s.nspname::text AS name, ''::text AS definition
 FROM target_schemas AS s
 UNION ALL
 SELECT 'relation',
