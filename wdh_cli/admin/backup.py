@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from datetime import datetime
@@ -22,15 +23,41 @@ def default_backup_path(now: datetime | None = None) -> Path:
 
 
 def _program(db: Database, name: str) -> str:
-    """The embedded server's own client, or for a URL the one on PATH (else the bundled one)."""
-    bundled = embedded.bin_dir() / name
+    """A pg_dump/pg_restore able to talk to the server.
+
+    With a URL the one on PATH is preferred (what the user installed), but
+    pg_dump refuses a server newer than itself, so an older one gives way to
+    the client bundled with the embedded server when that one is new enough.
+    """
+    server_major = db.server_version_num() // 10000
+    candidates = [embedded.bin_dir() / name]
     if db.target.mode == "url":
-        found = shutil.which(name)
-        if found:
-            return found
-    if bundled.exists():
-        return str(bundled)
-    raise ToolNotFound(f"{name} not found: install the PostgreSQL client tools")
+        on_path = shutil.which(name)
+        if on_path:
+            candidates.insert(0, Path(on_path))
+    found = []
+    for candidate in candidates:
+        major = _client_major(candidate)
+        if major is not None:
+            found.append(f"{candidate} ({major})")
+            if major >= server_major:
+                return str(candidate)
+    raise ToolNotFound(
+        f"no {name} for PostgreSQL {server_major} or newer: found "
+        + (", ".join(found) or "none")
+        + "; install the matching PostgreSQL client tools"
+    )
+
+
+def _client_major(program: Path) -> int | None:
+    try:
+        result = subprocess.run(
+            [str(program), "--version"], capture_output=True, text=True, check=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"(\d+)(?:\.\d+)?", result.stdout)
+    return int(match.group(1)) if match else None
 
 
 def _command_env(db: Database) -> tuple[str, dict[str, str]]:

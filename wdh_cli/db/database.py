@@ -114,6 +114,11 @@ class Database:
         finally:
             pool.close()
 
+    def server_version_num(self) -> int:
+        """The server's version as an integer, e.g. 160002 for 16.2."""
+        with self.connect(autocommit=True) as conn:
+            return conn.info.server_version
+
     def ping(self) -> tuple[str, float]:
         """Server version string and the round-trip time of `SELECT 1` in ms."""
         with self.connect(autocommit=True) as conn:

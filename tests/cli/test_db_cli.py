@@ -1,0 +1,91 @@
+"""`wdh db check | backup | restore` through the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+from typer.testing import CliRunner
+
+from wdh_cli.cli.app import app
+
+JSON_KEYS = {
+    "healthy",
+    "reachable",
+    "mode",
+    "database",
+    "server_version",
+    "latency_ms",
+    "migrations",
+    "migrations_current",
+    "pool_max",
+    "error",
+}
+
+
+def test_check_on_a_current_database(cli: CliRunner, db_url: str) -> None:
+    result = cli.invoke(app, ["--db", db_url, "db", "check", "--json"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == JSON_KEYS
+    assert data["healthy"] is True and data["mode"] == "url"
+    assert data["migrations"] == {"applied": 1, "pending": 0, "changed": 0, "missing": 0}
+    assert data["latency_ms"] >= 0 and data["server_version"]
+    assert data["pool_max"] == 10
+
+    human = cli.invoke(app, ["--db", db_url, "db", "check"])
+    assert human.exit_code == 0
+    assert "1 applied" in human.stdout and "pool size" in human.stdout
+
+
+def test_check_with_pending_migrations_exits_3(cli: CliRunner, empty_db_url: str) -> None:
+    result = cli.invoke(app, ["--db", empty_db_url, "db", "check"])
+    assert result.exit_code == 3
+    assert "1 pending" in result.stdout
+    assert "wdh migrate up" in result.stderr
+
+
+def test_check_on_an_unreachable_server_exits_3_without_the_password(cli: CliRunner) -> None:
+    url = "postgresql://wdh:hunter2@127.0.0.1:1/wdh?connect_timeout=2"
+    result = cli.invoke(app, ["--db", url, "db", "check", "--json"])
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["reachable"] is False and data["healthy"] is False
+    assert data["database"] == "postgresql://wdh:***@127.0.0.1:1/wdh?connect_timeout=2"
+    assert "hunter2" not in result.stdout + result.stderr
+
+
+def test_backup_and_restore_round_trip(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+    insert = (
+        "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority) "
+        "VALUES ('P0001', '614810477', 'plan', 1)"
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(insert)
+    archive = tmp_path / "backup.dump"
+
+    result = cli.invoke(app, ["--db", db_url, "db", "backup", str(archive)])
+    assert result.exit_code == 0, result.stderr
+    assert archive.stat().st_size > 0
+
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM enterprise.company_mapping")
+        conn.execute("DELETE FROM wdh.schema_history")
+
+    result = cli.invoke(app, ["--db", db_url, "db", "restore", str(archive)])
+    assert result.exit_code == 0, result.stderr
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT alias_name, canonical_id FROM enterprise.company_mapping")
+        assert rows.fetchall() == [("P0001", "614810477")]
+        versions = conn.execute("SELECT version FROM wdh.schema_history").fetchall()
+        assert versions == [(1,)]
+
+
+def test_restore_of_a_missing_file_exits_2_naming_it(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nope.dump"
+    result = cli.invoke(app, ["--db", db_url, "db", "restore", str(missing)])
+    assert result.exit_code == 2
+    assert str(missing) in result.stderr
