@@ -1,0 +1,96 @@
+"""Pure planning: discovery of files, states, what up and down would run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from wdh_cli.errors import MigrationError, MigrationStateError, UsageError
+from wdh_cli.migrate.files import MigrationFile, discover
+from wdh_cli.migrate.history import AppliedMigration
+from wdh_cli.migrate.plan import compute_status, plan_down, plan_up
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _file(version: int, sql: str = "SELECT 1;") -> MigrationFile:
+    return MigrationFile(version, f"m{version}", sql, "SELECT 0;")
+
+
+def _row(
+    m: MigrationFile, *, success: bool = True, checksum: str | None = None
+) -> AppliedMigration:
+    return AppliedMigration(
+        m.version, m.description, checksum or m.checksum, "me", NOW, 1, success, None
+    )
+
+
+def test_states() -> None:
+    one, two, three = _file(1), _file(2), _file(3)
+    gone = _file(4)
+    history = [_row(one), _row(two, checksum="0" * 64), _row(gone)]
+    states = {s.version: s.state for s in compute_status([one, two, three], history)}
+    assert states == {1: "applied", 2: "changed", 3: "pending", 4: "missing"}
+
+
+def test_a_failed_attempt_is_pending_with_its_error() -> None:
+    one = _file(1)
+    failed = AppliedMigration(1, "m1", one.checksum, "me", NOW, 1, False, "boom")
+    [status] = compute_status([one], [failed])
+    assert (status.state, status.last_error) == ("pending", "boom")
+
+
+def test_plan_up_and_down() -> None:
+    files = [_file(1), _file(2), _file(3)]
+    statuses = compute_status(files, [_row(files[0])])
+    assert [s.migration.version for s in plan_up(statuses, files)] == [2, 3]
+    assert [s.migration.version for s in plan_up(statuses, files, to=2)] == [2]
+    applied = compute_status(files, [_row(m) for m in files])
+    assert [s.migration.version for s in plan_down(applied, files)] == [3]
+    assert [s.migration.version for s in plan_down(applied, files, steps=2)] == [3, 2]
+    assert [s.migration.version for s in plan_down(applied, files, to=1)] == [3, 2]
+    assert [s.migration.version for s in plan_down(applied, files, all_=True)] == [3, 2, 1]
+    assert [s.direction for s in plan_down(applied, files)] == ["down"]
+    with pytest.raises(UsageError):
+        plan_down(applied, files, to=9)
+
+
+def test_changed_blocks_planning() -> None:
+    files = [_file(1)]
+    statuses = compute_status(files, [_row(files[0], checksum="f" * 64)])
+    with pytest.raises(MigrationStateError, match=r"0001_m1\.up\.sql was edited"):
+        plan_up(statuses, files)
+
+
+def _write(directory: Path, *names: str) -> Path:
+    directory.mkdir()
+    for name in names:
+        (directory / name).write_text("SELECT 1;")
+    return directory
+
+
+def test_discover_orders_by_version(tmp_path: Path) -> None:
+    d = _write(
+        tmp_path / "m", "0002_b.up.sql", "0002_b.down.sql", "0001_a.up.sql", "0001_a.down.sql"
+    )
+    assert [m.name for m in discover(d)] == ["0001_a", "0002_b"]
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (("0001_a.up.sql",), r"0001_a\.down\.sql is missing"),
+        (("1_a.up.sql", "1_a.down.sql"), r"1_a\.up\.sql: not a migration file name"),
+        (
+            ("0001_a.up.sql", "0001_a.down.sql", "0001_b.up.sql", "0001_b.down.sql"),
+            "version 0001 is used by two migrations",
+        ),
+    ],
+)
+def test_discover_rejects_a_malformed_set(
+    tmp_path: Path, names: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(MigrationError, match=message):
+        discover(_write(tmp_path / "m", *names))
