@@ -1,0 +1,22 @@
+"""`make bench`: run every benchmark against one server and report ratios."""
+
+from __future__ import annotations
+
+import sys
+
+from bench import bench_db
+from bench.common import report, server_url
+
+
+def main(selected: list[str]) -> None:
+    suites = {"db": bench_db.run}
+    names = selected or list(suites)
+    figures = []
+    with server_url() as url:
+        for name in names:
+            figures += suites[name](url)
+    report(figures)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
