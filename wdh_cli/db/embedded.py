@@ -7,6 +7,7 @@ it again. `stop()` shuts it down.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import subprocess
@@ -107,7 +108,9 @@ def stop(home: Path) -> bool:
     )
     # pgserver caches one handle per data dir for the life of the process;
     # forget it so that a later ensure_running() starts the server again.
-    _pgserver().PostgresServer._instances.pop(pgdata_dir(home).resolve(), None)
+    handle = _pgserver().PostgresServer._instances.pop(pgdata_dir(home).resolve(), None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)  # it would look for the forgotten handle
     return True
 
 
