@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     )
     pool_max: int = Field(default=10, ge=1, description="Pool size, capped at 100.")
     connect_timeout: int = Field(default=10, ge=1, description="Seconds to wait for a connection.")
+    alias_salt: SecretStr | None = Field(
+        default=None, description="Secret salt of the HMAC temporary IDs."
+    )
+    temp_id_style: Literal["hmac", "sequence"] = Field(
+        default="hmac", description="Temporary IDs: HMAC (IN...) or sequential (TEMP_000001)."
+    )
+    mappings_dir: Path = Field(
+        default=Path("mappings"), description="Directory of the YAML override files."
+    )
 
     @field_validator("pool_max")
     @classmethod
@@ -50,6 +59,16 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None
         return value
+
+
+def require_salt(settings: Settings) -> str:
+    """The temporary-ID salt, or a ConfigError naming the setting (exit 2)."""
+    if settings.alias_salt is None or not settings.alias_salt.get_secret_value():
+        raise ConfigError(
+            "WDH_ALIAS_SALT is not set: temporary IDs need a secret salt "
+            "(set it in the environment or in .env; changing it changes every temporary ID)"
+        )
+    return settings.alias_salt.get_secret_value()
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -1,0 +1,139 @@
+"""`wdh mappings load | export | check`."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.errors import EXIT_CHECK
+from wdh_cli.files import atomic_text_file
+from wdh_cli.mappings import service
+from wdh_cli.mappings.levels import DEFAULT_SOURCE
+
+app = typer.Typer(help="Load, export and check company mappings.", no_args_is_help=True)
+
+PathsArgument = Annotated[
+    list[Path] | None,
+    typer.Argument(help="YAML override files, directories of them, or CSV files."),
+]
+
+
+class LoadMode(StrEnum):
+    append = "append"
+    delete_insert = "delete_insert"
+    upsert = "upsert"
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    yaml = "yaml"
+
+
+SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
+
+
+@app.command()
+def load(
+    ctx: typer.Context,
+    paths: PathsArgument = None,
+    mode: Annotated[LoadMode, typer.Option("--mode", help="How to merge.")] = LoadMode.append,
+    source: Annotated[
+        str, typer.Option("--source", help="Source of rows that name none (and the one replaced).")
+    ] = DEFAULT_SOURCE,
+    plan_only: Annotated[
+        bool, typer.Option("--plan-only", help="Report the figures; write nothing.")
+    ] = False,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Load mappings with exact figures: inserted, updated, unchanged, conflicts, rejected."""
+    context = app_context(ctx)
+    report = service.load(
+        context.database("mappings load"),
+        paths or [],
+        mode=mode.value,
+        source=source,
+        plan_only=plan_only,
+        default_dir=context.settings.mappings_dir,
+    )
+    figures = {
+        key: getattr(report, key)
+        for key in ("read", "inserted", "updated", "unchanged", "conflicts", "rejected", "deleted")
+    }
+    if json_:
+        print_json(
+            figures
+            | {
+                "mode": report.mode,
+                "source": report.source,
+                "plan_only": report.plan_only,
+                "conflict_list": [asdict(c) for c in report.conflict_list],
+                "rejected_list": [asdict(r) for r in report.rejected_list],
+            }
+        )
+        return
+    table = Table("figure", "rows", title=f"mappings load --mode {report.mode}")
+    for key, value in figures.items():
+        table.add_row(key, f"{value:,}")
+    out.print(table)
+    if report.conflict_list:
+        conflicts = Table(
+            "file", "line", "match_type", "key", "in file", "stored", title="conflicts"
+        )
+        for c in report.conflict_list[:SHOWN]:
+            conflicts.add_row(c.file, str(c.line), c.match_type, c.key, c.new_id, c.current_id)
+        out.print(conflicts)
+        if len(report.conflict_list) > SHOWN:
+            err.print(f"... and {len(report.conflict_list) - SHOWN} more conflicts (see --json)")
+    for rejected in report.rejected_list[:SHOWN]:
+        err.print(f"[yellow]rejected[/] {rejected.describe()}", highlight=False)
+    if len(report.rejected_list) > SHOWN:
+        err.print(f"... and {len(report.rejected_list) - SHOWN} more rejected rows (see --json)")
+    if report.plan_only:
+        err.print("plan only: nothing was written")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    match_type: Annotated[str | None, typer.Option("--match-type", help="Only this level.")] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="File to write (default: stdout).")
+    ] = None,
+) -> None:
+    """Write stored mappings as CSV (loadable again) or as a YAML override file."""
+    db = app_context(ctx).database("mappings export")
+    if output is None:
+        service.export(db, sys.stdout, match_type=match_type, fmt=fmt.value)
+        return
+    with atomic_text_file(output) as handle:
+        count = service.export(db, handle, match_type=match_type, fmt=fmt.value)
+    err.print(f"exported {count:,} mappings to {output}")
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    paths: PathsArgument = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Validate mapping files without a database; exit 3 when any entry is invalid."""
+    report = service.check(paths or [], default_dir=app_context(ctx).settings.mappings_dir)
+    if json_:
+        print_json({"files": report.files, "entries": report.entries, "problems": report.problems})
+    else:
+        for problem in report.problems:
+            typer.echo(problem)
+        err.print(
+            f"{report.files} file(s), {report.entries:,} valid entries, "
+            f"{len(report.problems)} problem(s)"
+        )
+    if report.problems:
+        raise typer.Exit(EXIT_CHECK)

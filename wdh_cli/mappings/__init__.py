@@ -1,0 +1,1 @@
+"""Company mappings: the five key levels, YAML/CSV readers, the repository, load/export/check."""

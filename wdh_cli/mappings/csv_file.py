@@ -1,0 +1,75 @@
+"""Mapping CSV files: header `alias_name,canonical_id,match_type` [+ priority, source].
+
+Encoding: UTF-8 with or without BOM, else GB18030. Row problems are
+reported as Rejected with their line; file problems raise InputFileError.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+from wdh_cli.errors import InputFileError
+from wdh_cli.mappings.levels import MappingRow, Rejected, validate
+
+REQUIRED = ("alias_name", "canonical_id", "match_type")
+OPTIONAL = ("priority", "source")
+
+# Large fields are legitimate in free text; the column limits reject them later.
+csv.field_size_limit(16 * 1024 * 1024)
+
+
+def decode(path: Path) -> str:
+    """Text of a file in UTF-8 (BOM optional) or GB18030; InputFileError otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text (byte {exc.start})") from None
+
+
+def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
+    """Rows of a mapping CSV in file order."""
+    name = str(path)
+    reader = csv.reader(io.StringIO(decode(path), newline=""))
+    header = next(reader, None)
+    if header is None:
+        raise InputFileError(f"{name}: empty file (expected the header {','.join(REQUIRED)})")
+    columns = [column.strip().lower() for column in header]
+    missing = [c for c in REQUIRED if c not in columns]
+    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+    if missing or unknown or len(set(columns)) != len(columns):
+        found = ", ".join(repr(c) for c in header)
+        raise InputFileError(
+            f"{name}:1: the header must name {', '.join(REQUIRED)} (optional: "
+            f"{', '.join(OPTIONAL)}); found {found}"
+        )
+    index = {column: position for position, column in enumerate(columns)}
+    width = len(columns)
+    previous_end = reader.line_num
+    for fields in reader:
+        line = previous_end + 1
+        previous_end = reader.line_num
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            continue  # blank line
+        if len(fields) != width:
+            yield Rejected(name, line, f"{len(fields)} fields, expected {width}")
+            continue
+        yield validate(
+            alias=fields[index["alias_name"]],
+            company_id=fields[index["canonical_id"]],
+            match_type=fields[index["match_type"]],
+            priority=fields[index["priority"]] if "priority" in index else None,
+            source=fields[index["source"]] if "source" in index else None,
+            file=name,
+            line=line,
+        )

@@ -1,0 +1,103 @@
+"""Which files a mappings command reads, and the rows they hold, de-duplicated."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from wdh_cli.errors import InputFileError
+from wdh_cli.mappings.csv_file import read_csv
+from wdh_cli.mappings.levels import MappingRow, Rejected
+from wdh_cli.mappings.yaml_file import OVERRIDE_FILE, match_type_of, read_overrides
+
+
+@dataclass(frozen=True)
+class InputFile:
+    path: Path
+    match_type: str | None  # YAML: the level its name gives; CSV: None (per row)
+
+    @property
+    def is_yaml(self) -> bool:
+        return self.match_type is not None
+
+
+def collect(paths: list[Path], default_dir: Path) -> list[InputFile]:
+    """Expand PATHs (YAML files, directories of them, CSV files) into input files."""
+    chosen = paths or [default_dir]
+    files: list[InputFile] = []
+    for path in chosen:
+        if not path.exists():
+            raise InputFileError(f"{path}: no such file or directory")
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if OVERRIDE_FILE.match(p.name))
+            files += [InputFile(p, _yaml_level(p)) for p in found]
+        elif path.suffix.lower() == ".csv":
+            files.append(InputFile(path, None))
+        elif path.suffix.lower() in (".yml", ".yaml"):
+            files.append(InputFile(path, _yaml_level(path)))
+        else:
+            raise InputFileError(f"{path}: not a .csv, .yml or .yaml file")
+    return files
+
+
+def _yaml_level(path: Path) -> str:
+    level = match_type_of(path)
+    if level is None:
+        raise InputFileError(
+            f"{path}: cannot tell the match_type from the name "
+            "(expected company_id_overrides_<plan|account|hardcode|name|account_name>.yml)"
+        )
+    return level
+
+
+class Deduplicator:
+    """Within one command's input, the first row of a key wins."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[str, str, int]] = {}
+
+    def admit(self, row: MappingRow) -> MappingRow | Rejected | None:
+        """The row when its key is new; None for a harmless repeat (same company);
+        a rejection when it contradicts the first row of its key."""
+        key = (row.alias_name, row.match_type)
+        first = self._seen.get(key)
+        if first is None:
+            self._seen[key] = (row.canonical_id, row.file, row.line)
+            return row
+        if first[0] == row.canonical_id:
+            return None
+        return Rejected(
+            row.file,
+            row.line,
+            f"key also on {first[1]}:{first[2]} with another company_id ({first[0]})",
+        )
+
+
+def iter_rows(
+    files: list[InputFile], *, yaml_problems_fatal: bool
+) -> Iterator[tuple[int, MappingRow | Rejected]]:
+    """(file number, row or rejection) for every entry, in file order.
+
+    YAML files are all-or-nothing (the contract: a bad override file is an
+    error naming file and line); CSV rows are judged one by one.
+    """
+    for file_no, item in enumerate(files):
+        if item.match_type is not None:
+            overrides = read_overrides(item.path, item.match_type)
+            if overrides.problems and yaml_problems_fatal:
+                raise InputFileError(
+                    "; ".join(problem.describe() for problem in overrides.problems[:5])
+                    + (
+                        f" (and {len(overrides.problems) - 5} more)"
+                        if len(overrides.problems) > 5
+                        else ""
+                    )
+                )
+            for problem in overrides.problems:
+                yield file_no, problem
+            for row in overrides.rows:
+                yield file_no, row
+        else:
+            for entry in read_csv(item.path):
+                yield file_no, entry

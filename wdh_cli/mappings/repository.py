@@ -1,0 +1,140 @@
+"""DAO for enterprise.company_mapping: staging, classification, writes, lookups, export.
+
+Functions take a connection and never commit: the load service owns the
+transaction, so a failed load leaves the table as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.rows import class_row
+
+from wdh_cli.db.sqlfiles import queries
+from wdh_cli.mappings.levels import MappingRow
+
+Q = queries("mappings")
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Staged rows against stored rows of the same key."""
+
+    new: int
+    same: int
+    priority_changed: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
+class StoredConflict:
+    file_no: int
+    line: int
+    alias_name: str
+    match_type: str
+    new_id: str
+    current_id: str
+    current_source: str
+
+
+@dataclass(frozen=True)
+class MappingHit:
+    match_type: str
+    alias_name: str
+    canonical_id: str
+    priority: int
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredMapping:
+    alias_name: str
+    canonical_id: str
+    match_type: str
+    priority: int
+    source: str
+
+
+def create_staging(conn: psycopg.Connection) -> None:
+    conn.execute(Q["create_staging"])
+
+
+def stage(
+    conn: psycopg.Connection, rows: Iterable[tuple[int, MappingRow]], default_source: str
+) -> int:
+    """COPY (file_no, row) pairs into the staging table; returns how many."""
+    count = 0
+    with conn.cursor() as cur, cur.copy(Q["copy_staging"]) as copy:
+        for file_no, row in rows:
+            copy.write_row(
+                (
+                    file_no,
+                    row.line,
+                    row.alias_name,
+                    row.canonical_id,
+                    row.match_type,
+                    row.priority,
+                    row.source or default_source,
+                )
+            )
+            count += 1
+    conn.execute(Q["analyze_staging"])
+    return count
+
+
+def lock_for_load(conn: psycopg.Connection) -> None:
+    conn.execute(Q["lock_mappings"])
+
+
+def count_source(conn: psycopg.Connection, source: str) -> int:
+    row = conn.execute(Q["count_source"], {"source": source}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def classify(conn: psycopg.Connection, replace_source: str | None) -> Classification:
+    with conn.cursor(row_factory=class_row(Classification)) as cur:
+        result = cur.execute(Q["classify"], {"replace_source": replace_source}).fetchone()
+    assert result is not None  # an aggregate always returns a row
+    return result
+
+
+def list_conflicts(conn: psycopg.Connection, replace_source: str | None) -> list[StoredConflict]:
+    with conn.cursor(row_factory=class_row(StoredConflict)) as cur:
+        return cur.execute(Q["list_conflicts"], {"replace_source": replace_source}).fetchall()
+
+
+def delete_source(conn: psycopg.Connection, source: str) -> int:
+    return conn.execute(Q["delete_source"], {"source": source}).rowcount
+
+
+def insert_new(conn: psycopg.Connection) -> int:
+    """Insert staged rows whose key is not stored; returns how many were inserted."""
+    return conn.execute(Q["insert_new"]).rowcount
+
+
+def upsert(conn: psycopg.Connection) -> int:
+    """Insert or update staged rows; returns inserted + updated."""
+    return conn.execute(Q["upsert"]).rowcount
+
+
+def lookup(
+    conn: psycopg.Connection, pairs: list[tuple[str, str]]
+) -> dict[tuple[str, str], MappingHit]:
+    """Stored mappings of many (match_type, key) pairs, in one statement."""
+    if not pairs:
+        return {}
+    params = {"match_types": [p[0] for p in pairs], "keys": [p[1] for p in pairs]}
+    with conn.cursor(row_factory=class_row(MappingHit)) as cur:
+        # Binary parameters: encoding 100k keys as text costs more than the query.
+        cur.execute(Q["lookup"], params, binary=True)
+        return {(hit.match_type, hit.alias_name): hit for hit in cur}
+
+
+def iter_mappings(conn: psycopg.Connection, match_type: str | None) -> Iterator[StoredMapping]:
+    """Every mapping (of one level), ordered, streamed through a server-side cursor."""
+    with conn.cursor(name="wdh_export", row_factory=class_row(StoredMapping)) as cur:
+        cur.itersize = 5000
+        cur.execute(Q["export_rows"], {"match_type": match_type})
+        yield from cur
