@@ -135,13 +135,16 @@ def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def migrations_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A writable copy of sql/migrations that the runner reads instead of the real one."""
+    """A writable copy of migration 0001 alone, which the runner reads instead of sql/migrations.
+
+    Runner tests build on it, so later migrations do not change their story.
+    """
     from wdh_cli.migrate import files
 
     target = tmp_path / "migrations"
     target.mkdir()
     for entry in files.migrations_dir().iterdir():
-        if entry.name.endswith(".sql"):
+        if entry.name.startswith("0001_"):
             (target / entry.name).write_text(entry.read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(files, "migrations_dir", lambda: target)
     return target

@@ -10,6 +10,9 @@ from pathlib import Path
 import psycopg
 
 from wdh_cli.migrate.catalog import CatalogEntry, snapshot
+from wdh_cli.migrate.files import discover
+
+ALL_VERSIONS = [m.version for m in discover()]
 
 WDH = str(Path(sys.executable).parent / "wdh")
 

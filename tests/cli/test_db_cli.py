@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 from typer.testing import CliRunner
 
+from tests.helpers import ALL_VERSIONS
 from wdh_cli.cli.app import app
 
 JSON_KEYS = {
@@ -30,19 +31,24 @@ def test_check_on_a_current_database(cli: CliRunner, db_url: str) -> None:
     data = json.loads(result.stdout)
     assert set(data) == JSON_KEYS
     assert data["healthy"] is True and data["mode"] == "url"
-    assert data["migrations"] == {"applied": 1, "pending": 0, "changed": 0, "missing": 0}
+    assert data["migrations"] == {
+        "applied": len(ALL_VERSIONS),
+        "pending": 0,
+        "changed": 0,
+        "missing": 0,
+    }
     assert data["latency_ms"] >= 0 and data["server_version"]
     assert data["pool_max"] == 10
 
     human = cli.invoke(app, ["--db", db_url, "db", "check"])
     assert human.exit_code == 0
-    assert "1 applied" in human.stdout and "pool size" in human.stdout
+    assert f"{len(ALL_VERSIONS)} applied" in human.stdout and "pool size" in human.stdout
 
 
 def test_check_with_pending_migrations_exits_3(cli: CliRunner, empty_db_url: str) -> None:
     result = cli.invoke(app, ["--db", empty_db_url, "db", "check"])
     assert result.exit_code == 3
-    assert "1 pending" in result.stdout
+    assert f"{len(ALL_VERSIONS)} pending" in result.stdout
     assert "wdh migrate up" in result.stderr
 
 
@@ -78,8 +84,8 @@ def test_backup_and_restore_round_trip(cli: CliRunner, db_url: str, tmp_path: Pa
     with psycopg.connect(db_url, autocommit=True) as conn:
         rows = conn.execute("SELECT alias_name, canonical_id FROM enterprise.company_mapping")
         assert rows.fetchall() == [("P0001", "614810477")]
-        versions = conn.execute("SELECT version FROM wdh.schema_history").fetchall()
-        assert versions == [(1,)]
+        versions = conn.execute("SELECT version FROM wdh.schema_history ORDER BY version")
+        assert versions.fetchall() == [(v,) for v in ALL_VERSIONS]
 
 
 def test_restore_of_a_missing_file_exits_2_naming_it(

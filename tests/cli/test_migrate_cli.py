@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.helpers import catalog
+from tests.helpers import ALL_VERSIONS, catalog
 from wdh_cli.cli.app import app
 
 UP_FILE = "0001_create_enterprise_schema.up.sql"
@@ -30,7 +30,9 @@ def test_up_then_status_is_current(cli: CliRunner, empty_db_url: str) -> None:
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["current"] is True
-    assert [(m["version"], m["state"]) for m in data["migrations"]] == [(1, "applied")]
+    assert [(m["version"], m["state"]) for m in data["migrations"]] == [
+        (version, "applied") for version in ALL_VERSIONS
+    ]
 
     result = cli.invoke(app, ["--db", empty_db_url, "migrate", "up"])
     assert result.exit_code == 0

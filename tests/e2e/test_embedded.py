@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_wdh, wdh_env
+from tests.helpers import ALL_VERSIONS, run_wdh, wdh_env
 from wdh_cli.db import embedded
 
 pytestmark = pytest.mark.e2e
@@ -34,7 +34,8 @@ def test_embedded_server_is_started_reused_and_stopped(home: Path, tmp_path: Pat
     data = json.loads(check.stdout)
     assert data["mode"] == "embedded"
     assert data["database"] == f"embedded PostgreSQL in {home / 'pgdata'}"
-    assert data["migrations"]["applied"] == 1
+    assert data["migrations"]["applied"] == len(ALL_VERSIONS)
+    assert data["migrations_current"] is True
     # The second command attached to the same server instead of starting one.
     assert (home / "pgdata" / "postmaster.pid").read_text().splitlines()[0] == pid
 

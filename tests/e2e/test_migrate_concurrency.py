@@ -8,7 +8,7 @@ import time
 import psycopg
 import pytest
 
-from tests.helpers import WDH, run_wdh, wdh_env
+from tests.helpers import ALL_VERSIONS, WDH, run_wdh, wdh_env
 from wdh_cli.migrate.history import LOCK_CLASS_ID, MIGRATION_LOCK_ID
 
 pytestmark = pytest.mark.e2e
@@ -73,5 +73,7 @@ def test_two_runs_at_once_apply_each_migration_exactly_once(empty_db_url: str) -
     idle = [s for s in stderrs if "nothing to do" in s]
     assert len(applied) == 1 and len(idle) == 1
     with psycopg.connect(empty_db_url) as conn:
-        rows = conn.execute("SELECT version, success FROM wdh.schema_history").fetchall()
-    assert rows == [(1, True)]
+        rows = conn.execute(
+            "SELECT version, success FROM wdh.schema_history ORDER BY version"
+        ).fetchall()
+    assert rows == [(version, True) for version in ALL_VERSIONS]

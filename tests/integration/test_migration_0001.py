@@ -102,12 +102,12 @@ def _entries(url: str, kind: str) -> dict[str, str]:
 def test_up_creates_every_column_with_type_nullability_and_default(
     empty_db: Database, empty_db_url: str
 ) -> None:
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     assert _entries(empty_db_url, "column") == EXPECTED_COLUMNS
 
 
 def test_up_creates_the_constraints_and_indexes(empty_db: Database, empty_db_url: str) -> None:
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     constraints = _entries(empty_db_url, "constraint")
     # NOT NULL constraints appear in pg_constraint on PostgreSQL 18+; the
     # columns test covers nullability, so compare the named constraints.
@@ -128,7 +128,7 @@ def test_up_creates_the_constraints_and_indexes(empty_db: Database, empty_db_url
 
 
 def test_constraints_enforce_the_contract(empty_db: Database, empty_db_url: str) -> None:
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     insert = (
         "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority) "
         "VALUES (%s, %s, %s, %s)"
@@ -159,7 +159,7 @@ def test_down_removes_everything_and_the_round_trip_restores_the_catalog(
     empty_db: Database, empty_db_url: str
 ) -> None:
     before = catalog(empty_db_url, without=("wdh",))
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     after_first_up = catalog(empty_db_url, without=("wdh",))
     assert any(e.name == "enterprise" for e in after_first_up)
 
@@ -168,14 +168,14 @@ def test_down_removes_everything_and_the_round_trip_restores_the_catalog(
     assert after_down == before
     assert not any(e.name.startswith("enterprise") for e in after_down)
 
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     assert catalog(empty_db_url, without=("wdh",)) == after_first_up
 
 
 def test_down_keeps_a_schema_that_holds_someone_elses_foreign_table(
     empty_db: Database, empty_db_url: str
 ) -> None:
-    runner.up(empty_db)
+    runner.up(empty_db, to=1)
     with psycopg.connect(empty_db_url, autocommit=True) as conn:
         conn.execute("CREATE FOREIGN DATA WRAPPER test_fdw")
         conn.execute("CREATE SERVER test_server FOREIGN DATA WRAPPER test_fdw")

@@ -28,7 +28,7 @@ def _states(db: Database) -> dict[int, str]:
 
 
 def test_history_records_version_checksum_who_when_duration(
-    empty_db: Database, empty_db_url: str
+    empty_db: Database, empty_db_url: str, migrations_copy: Path
 ) -> None:
     report = runner.up(empty_db)
     assert [r.file for r in report.done] == ["0001_create_enterprise_schema.up.sql"]
@@ -50,21 +50,23 @@ def test_checksum_ignores_line_endings() -> None:
     assert checksum("a\nb\n") != checksum("a\nb \n")
 
 
-def test_up_is_a_no_op_the_second_time(empty_db: Database) -> None:
+def test_up_is_a_no_op_the_second_time(empty_db: Database, migrations_copy: Path) -> None:
     runner.up(empty_db)
     assert runner.up(empty_db).done == []
     assert _states(empty_db) == {1: "applied"}
 
 
 def test_status_of_a_fresh_database_is_pending_and_creates_nothing(
-    empty_db: Database, empty_db_url: str
+    empty_db: Database, empty_db_url: str, migrations_copy: Path
 ) -> None:
     before = catalog(empty_db_url)
     assert _states(empty_db) == {1: "pending"}
     assert catalog(empty_db_url) == before
 
 
-def test_dry_run_changes_nothing(empty_db: Database, empty_db_url: str) -> None:
+def test_dry_run_changes_nothing(
+    empty_db: Database, empty_db_url: str, migrations_copy: Path
+) -> None:
     before = catalog(empty_db_url)
     report = runner.up(empty_db, dry_run=True)
     assert [s.file for s in report.planned] == ["0001_create_enterprise_schema.up.sql"]

@@ -185,7 +185,10 @@ def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> in
     with db.connect() as conn:
         rows = repository.iter_mappings(conn, match_type)
         if fmt == "csv":
-            writer = csv.writer(out, lineterminator="\n")
+            # RFC 4180 line ends: the csv module quotes a field only when it
+            # holds a character of the line terminator, so CRLF makes it quote
+            # both CR and LF inside names.
+            writer = csv.writer(out, lineterminator="\r\n")
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
                 writer.writerow(

@@ -1,0 +1,243 @@
+"""Mapping loads, exports and lookups against a real database."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from wdh_cli.db import Database
+from wdh_cli.errors import DatabaseError, InputFileError
+from wdh_cli.mappings import repository, service
+from wdh_cli.mappings.csv_file import read_csv
+from wdh_cli.mappings.levels import MappingRow
+from wdh_cli.mappings.yaml_file import read_overrides
+
+HEADER = "alias_name,canonical_id,match_type,priority,source\n"
+
+
+def _write(path: Path, rows: list[str], header: str = HEADER) -> Path:
+    path.write_text(header + "".join(row + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def _load(db: Database, paths: list[Path], **options: object) -> service.LoadReport:
+    opts: dict[str, object] = {"mode": "append", "source": "internal", "default_dir": Path("none")}
+    opts.update(options)
+    return service.load(db, paths, **opts)  # type: ignore[arg-type]
+
+
+def _stored(conn: psycopg.Connection) -> set[tuple[str, str, str, int, str]]:
+    rows = conn.execute(
+        "SELECT alias_name, canonical_id, match_type, priority, source "
+        "FROM enterprise.company_mapping"
+    )
+    return set(rows.fetchall())
+
+
+def _figures(report: service.LoadReport) -> tuple[int, ...]:
+    return (
+        report.read,
+        report.inserted,
+        report.updated,
+        report.unchanged,
+        report.conflicts,
+        report.rejected,
+        report.deleted,
+    )
+
+
+def test_append_counts_new_unchanged_conflicts_and_keeps_stored_rows(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    first = _write(
+        tmp_path / "a.csv", ["P1,C1,plan,,", "A1,C2,account,,", "上海 某某 公司,C3,name,,"]
+    )
+    report = _load(db, [first])
+    assert _figures(report) == (3, 3, 0, 0, 0, 0, 0)
+    assert ("上海某某公司", "C3", "name", 4, "internal") in _stored(conn)
+
+    second = _write(tmp_path / "b.csv", ["P1,C1,plan,,", "A1,OTHER,account,,", "P2,C4,plan,,"])
+    report = _load(db, [second])
+    assert _figures(report) == (3, 1, 0, 1, 1, 0, 0)
+    [conflict] = report.conflict_list
+    assert (conflict.file, conflict.line, conflict.key) == (str(second), 3, "A1")
+    assert (conflict.new_id, conflict.current_id) == ("OTHER", "C2")
+    assert ("A1", "C2", "account", 2, "internal") in _stored(conn)  # left as it was
+
+
+def test_upsert_updates_company_and_priority(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    _load(db, [_write(tmp_path / "a.csv", ["P1,C1,plan,,", "P2,C2,plan,,", "P3,C3,plan,,"])])
+    changes = _write(
+        tmp_path / "b.csv", ["P1,C1,plan,,", "P2,NEW,plan,,", "P3,C3,plan,2,", "P4,C4,plan,,"]
+    )
+    report = _load(db, [changes], mode="upsert")
+    assert _figures(report) == (4, 1, 2, 1, 1, 0, 0)
+    assert {r[:4] for r in _stored(conn)} == {
+        ("P1", "C1", "plan", 1),
+        ("P2", "NEW", "plan", 1),
+        ("P3", "C3", "plan", 2),
+        ("P4", "C4", "plan", 1),
+    }
+
+
+def test_delete_insert_replaces_one_source(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    _load(db, [_write(tmp_path / "crm.csv", ["P1,C1,plan,,", "P2,C2,plan,,"])], source="crm")
+    _load(db, [_write(tmp_path / "other.csv", ["P9,C9,plan,,"])], source="manual")
+    report = _load(
+        db,
+        [_write(tmp_path / "crm2.csv", ["P1,C1,plan,,", "P3,C3,plan,,", "P9,X,plan,,"])],
+        mode="delete_insert",
+        source="crm",
+    )
+    assert _figures(report) == (3, 2, 0, 0, 1, 0, 2)
+    assert _stored(conn) == {
+        ("P1", "C1", "plan", 1, "crm"),
+        ("P3", "C3", "plan", 1, "crm"),
+        ("P9", "C9", "plan", 1, "manual"),
+    }
+
+
+def test_plan_only_reports_the_same_figures_and_writes_nothing(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    _load(db, [_write(tmp_path / "a.csv", ["P1,C1,plan,,", "P2,C2,plan,,"])])
+    before = _stored(conn)
+    change = _write(
+        tmp_path / "b.csv", ["P1,C1,plan,,", "P2,X,plan,,", "P3,C3,plan,,", "bad,,plan,,"]
+    )
+    for mode in ("append", "upsert", "delete_insert"):
+        planned = _load(db, [change], mode=mode, plan_only=True)
+        assert _stored(conn) == before
+        with conn.transaction():
+            real = _load(db, [change], mode=mode)
+            assert _figures(real) == _figures(planned), mode
+            assert real.conflict_list == planned.conflict_list
+            conn.execute("DELETE FROM enterprise.company_mapping")
+            conn.execute(
+                "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, "
+                "priority, source) SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], "
+                "%s::int[], %s::text[])",
+                [[r[i] for r in before] for i in range(5)],
+            )
+
+
+def test_duplicates_inside_the_input(db: Database, tmp_path: Path) -> None:
+    path = _write(tmp_path / "a.csv", ["P1,C1,plan,,", "P1,C1,plan,,", "P1,C2,plan,,"])
+    report = _load(db, [path])
+    assert _figures(report) == (3, 1, 0, 1, 0, 1, 0)
+    [rejected] = report.rejected_list
+    assert rejected.line == 4 and f"also on {path}:2" in rejected.reason
+
+
+def test_a_large_file_with_three_bad_rows_loads_the_rest(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    rows = [f"K{i:06d},C{i % 977},account,," for i in range(200_000)]
+    bad_lines = {1001: "K,,account,,", 50002: "Kx,C1,bogus,,", 199_999: "Ky,C1,account,7,"}
+    for line, text in bad_lines.items():
+        rows[line - 2] = text
+    report = _load(db, [_write(tmp_path / "big.csv", rows)])
+    assert (report.read, report.inserted, report.rejected) == (200_000, 199_997, 3)
+    assert [r.line for r in report.rejected_list] == sorted(bad_lines)
+    assert conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone() == (199_997,)
+
+
+ODD = [
+    'it\'s "quoted"',
+    "back\\slash\\\\",
+    "100% sure",
+    "a;b",
+    "x -- y",
+    "tab\there",
+    "bell\x07",
+    "cr\rlf\n",
+]
+
+
+def test_odd_characters_load_and_round_trip_through_export(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    path = tmp_path / "odd.csv"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["alias_name", "canonical_id", "match_type"])
+        for index, alias in enumerate(ODD):
+            writer.writerow([alias, f"C'{index}\\%", "account_name"])
+    report = _load(db, [path])
+    assert (report.inserted, report.rejected) == (len(ODD), 0)
+    stored = {r[0]: r[1] for r in _stored(conn)}
+    assert stored == {alias.strip(): f"C'{i}\\%" for i, alias in enumerate(ODD)}
+
+    exported = io.StringIO()
+    assert service.export(db, exported, match_type=None, fmt="csv") == len(ODD)
+    again = tmp_path / "again.csv"
+    again.write_text(exported.getvalue(), encoding="utf-8", newline="")
+    reread = [r for r in read_csv(again) if isinstance(r, MappingRow)]
+    assert {r.alias_name: r.canonical_id for r in reread} == stored
+    assert _figures(_load(db, [again]))[1:] == (0, 0, len(ODD), 0, 0, 0)
+
+    as_yaml = io.StringIO()
+    service.export(db, as_yaml, match_type="account_name", fmt="yaml")
+    yml = tmp_path / "company_id_overrides_account_name.yml"
+    yml.write_text(as_yaml.getvalue(), encoding="utf-8")
+    result = read_overrides(yml, "account_name")
+    assert result.problems == []
+    assert {r.alias_name: r.canonical_id for r in result.rows} == stored
+
+
+def test_a_failure_leaves_the_table_as_it_was(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    _load(db, [_write(tmp_path / "a.csv", ["P1,C1,plan,,"])])
+    conn.execute(
+        "CREATE FUNCTION enterprise.refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "IF NEW.alias_name = 'BOOM' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+    )
+    conn.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON enterprise.company_mapping "
+        "FOR EACH ROW EXECUTE FUNCTION enterprise.refuse()"
+    )
+    before = _stored(conn)
+    with pytest.raises(DatabaseError, match="refused"):
+        _load(db, [_write(tmp_path / "b.csv", ["P2,C2,plan,,", "BOOM,C3,plan,,", "P4,C4,plan,,"])])
+    assert _stored(conn) == before
+
+
+def test_a_bad_yaml_file_stops_the_whole_load(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    good = _write(tmp_path / "a.csv", ["P1,C1,plan,,"])
+    bad = tmp_path / "company_id_overrides_plan.yml"
+    bad.write_text("P2: C2\nP2: C3\n", encoding="utf-8")
+    with pytest.raises(InputFileError, match=rf"{bad}:2: duplicate key"):
+        _load(db, [good, bad])
+    assert _stored(conn) == set()
+
+
+def test_shipped_mapping_files_load(db: Database) -> None:
+    root = Path(__file__).parents[2] / "mappings"
+    report = _load(db, [root])
+    assert report.rejected == 0 and report.inserted == report.read > 0
+
+
+def test_batch_lookup(db: Database, conn: psycopg.Connection, tmp_path: Path) -> None:
+    _load(
+        db, [_write(tmp_path / "a.csv", ["P1,C1,plan,,", "P1,C9,hardcode,,", "上海某某,C3,name,,"])]
+    )
+    hits = repository.lookup(
+        conn, [("plan", "P1"), ("hardcode", "P1"), ("name", "上海某某"), ("plan", "nope")]
+    )
+    assert {k: (h.canonical_id, h.priority) for k, h in hits.items()} == {
+        ("plan", "P1"): ("C1", 1),
+        ("hardcode", "P1"): ("C9", 3),
+        ("name", "上海某某"): ("C3", 4),
+    }
+    assert repository.lookup(conn, []) == {}

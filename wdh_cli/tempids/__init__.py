@@ -1,0 +1,1 @@
+"""Temporary IDs for names no layer resolves: HMAC (default) or sequential."""
