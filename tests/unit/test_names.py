@@ -123,3 +123,16 @@ def test_sequence_ids() -> None:
 def test_pre_keyed_hmac_equals_the_hmac_module(salt: str, key: str) -> None:
     digest = hmac.new(salt.encode(), key.encode(), hashlib.sha1).digest()
     assert TempIdGenerator(salt).for_key(key) == "IN" + base64.b32encode(digest[:10]).decode()
+
+
+def test_missing_salt_is_a_config_error_naming_the_setting() -> None:
+    from wdh_cli.config import load_settings, require_salt
+    from wdh_cli.errors import EXIT_USAGE, ConfigError
+    from wdh_cli.tempids.assign import assign
+
+    with pytest.raises(ConfigError, match="WDH_ALIAS_SALT") as caught:
+        require_salt(load_settings())
+    assert caught.value.exit_code == EXIT_USAGE
+    with pytest.raises(ConfigError, match="WDH_ALIAS_SALT"):
+        assign(["甲公司"], style="hmac", salt=None)
+    assert require_salt(load_settings(alias_salt="pepper")) == "pepper"
