@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from wdh_cli.cli.app import app
@@ -30,7 +29,7 @@ def test_load_reports_figures_on_stdout_and_rejections_on_stderr(
     again = cli.invoke(app, ["--db", db_url, "mappings", "load", str(path), "--json"])
     assert again.exit_code == 0
     data = json.loads(again.stdout)
-    assert JSON_KEYS <= set(data)
+    assert set(data) >= JSON_KEYS
     assert {k: data[k] for k in JSON_KEYS} == {
         "read": 3,
         "inserted": 0,
@@ -175,9 +174,16 @@ def test_check_needs_no_database_and_exits_3_on_problems(cli: CliRunner, tmp_pat
     ]
 
 
-@pytest.mark.parametrize(
-    "args", [["mappings", "check", "nope.yml"], ["mappings", "check", "x.txt"]]
-)
-def test_check_of_a_missing_or_unknown_path_exits_2(cli: CliRunner, args: list[str]) -> None:
-    result = cli.invoke(app, args)
-    assert result.exit_code == 2
+def test_check_of_a_missing_or_unknown_path_exits_2(cli: CliRunner, tmp_path: Path) -> None:
+    missing = cli.invoke(app, ["mappings", "check", "nope.yml"])
+    assert missing.exit_code == 2
+    assert "nope.yml: no such file or directory" in missing.stderr
+    (tmp_path / "notes.txt").write_text("P1: C1\n")
+    unknown = cli.invoke(app, ["mappings", "check", str(tmp_path / "notes.txt")])
+    assert unknown.exit_code == 2
+    assert "not a .csv, .yml or .yaml file" in unknown.stderr
+    odd = tmp_path / "overrides.yml"
+    odd.write_text("P1: C1\n")
+    unnamed = cli.invoke(app, ["mappings", "check", str(odd)])
+    assert unnamed.exit_code == 2
+    assert "cannot tell the match_type" in unnamed.stderr
