@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_db
+from bench import bench_db, bench_mappings
 from bench.common import report, server_url
 
 
 def main(selected: list[str]) -> None:
-    suites = {"db": bench_db.run}
+    suites = {"db": bench_db.run, "mappings": bench_mappings.run}
     names = selected or list(suites)
     figures = []
     with server_url() as url:

@@ -54,22 +54,24 @@ def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
             f"{', '.join(OPTIONAL)}); found {found}"
         )
     index = {column: position for position, column in enumerate(columns)}
+    alias_at, id_at, type_at = index["alias_name"], index["canonical_id"], index["match_type"]
+    priority_at, source_at = index.get("priority"), index.get("source")
     width = len(columns)
     previous_end = reader.line_num
     for fields in reader:
         line = previous_end + 1
         previous_end = reader.line_num
-        if not fields or (len(fields) == 1 and not fields[0].strip()):
-            continue  # blank line
         if len(fields) != width:
+            if not fields or (len(fields) == 1 and not fields[0].strip()):
+                continue  # blank line
             yield Rejected(name, line, f"{len(fields)} fields, expected {width}")
             continue
         yield validate(
-            alias=fields[index["alias_name"]],
-            company_id=fields[index["canonical_id"]],
-            match_type=fields[index["match_type"]],
-            priority=fields[index["priority"]] if "priority" in index else None,
-            source=fields[index["source"]] if "source" in index else None,
+            alias=fields[alias_at],
+            company_id=fields[id_at],
+            match_type=fields[type_at],
+            priority=None if priority_at is None else fields[priority_at],
+            source=None if source_at is None else fields[source_at],
             file=name,
             line=line,
         )

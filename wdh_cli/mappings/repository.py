@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import class_row
 
 from wdh_cli.db.sqlfiles import queries
@@ -66,7 +67,9 @@ def stage(
 ) -> int:
     """COPY (file_no, row) pairs into the staging table; returns how many."""
     count = 0
-    with conn.cursor() as cur, cur.copy(Q["copy_staging"]) as copy:
+    # The queued writer sends COPY data from a thread, so the server ingests
+    # while Python goes on parsing and validating the next rows.
+    with conn.cursor() as cur, cur.copy(Q["copy_staging"], writer=QueuedLibpqWriter(cur)) as copy:
         for file_no, row in rows:
             copy.write_row(
                 (
@@ -82,6 +85,11 @@ def stage(
             count += 1
     conn.execute(Q["analyze_staging"])
     return count
+
+
+def prepare_load(conn: psycopg.Connection) -> None:
+    """Session settings for one load transaction (SET LOCAL: gone at commit)."""
+    conn.execute(Q["tune_load"])
 
 
 def lock_for_load(conn: psycopg.Connection) -> None:

@@ -88,13 +88,14 @@ def load(
     replace = source if mode == "delete_insert" else None
     try:
         with db.connect() as conn, conn.transaction():
+            repository.prepare_load(conn)
             repository.create_staging(conn)
             repository.stage(conn, admitted(), source)
             repository.lock_for_load(conn)
             if replace is not None:
                 report.deleted = repository.count_source(conn, replace)
             found = repository.classify(conn, replace)
-            stored = repository.list_conflicts(conn, replace)
+            stored = repository.list_conflicts(conn, replace) if found.conflicts else []
             if plan_only:
                 _fill(report, found, stored, files, repeats)
                 raise _PlanOnly
