@@ -25,6 +25,10 @@ demo: install
 	$(BIN)/wdh migrate up
 	$(BIN)/wdh migrate status
 	$(BIN)/wdh db check
+	$(BIN)/wdh mappings check mappings examples/mappings.csv
+	$(BIN)/wdh mappings load mappings --source yaml
+	$(BIN)/wdh mappings load examples/mappings.csv --mode upsert
+	$(BIN)/wdh mappings export --match-type name
 
 ## Stop the demo's embedded server.
 stop-demo: install
