@@ -47,6 +47,47 @@ class Settings(BaseSettings):
         default=Path("mappings"), description="Directory of the YAML override files."
     )
 
+    # Providers (shared/spec/eqc-api.md).
+    provider: Literal["auto", "eqc", "directory", "none"] = Field(
+        default="auto",
+        description="auto: eqc with a token, else directory with a path, else none.",
+    )
+    eqc_base_url: str = Field(default="https://eqc.pingan.com")
+    eqc_token: SecretStr | None = Field(default=None, description="EQC session token (secret).")
+    eqc_timeout: int = Field(default=5, ge=1, description="Seconds per EQC request.")
+    eqc_rate_limit: int = Field(default=10, ge=1, description="EQC requests per minute.")
+    eqc_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx and timeouts.")
+    eqc_min_confidence: float = Field(default=0.80, ge=0, le=1)
+    eqc_confidence: dict[str, float] = Field(
+        default_factory=lambda: {"全称精确匹配": 1.0, "模糊匹配": 0.8, "拼音": 0.6},
+        description="Confidence per EQC match type (JSON); other types get 0.7.",
+    )
+    directory_path: Path | None = Field(
+        default=None, description="CSV of known companies for the offline provider."
+    )
+
+    # The enrichment queue.
+    queue_backoff: str = Field(
+        default="60,300,900", description="Seconds before retry 1, 2, 3, ... (comma-separated)."
+    )
+    queue_max_attempts: int = Field(default=3, ge=1)
+    queue_stale_after: int = Field(default=900, ge=1, description="Seconds before reclaiming.")
+    queue_poll_interval: int = Field(
+        default=5, ge=1, description="Seconds between polls (--follow)."
+    )
+
+    @field_validator("queue_backoff")
+    @classmethod
+    def _backoff_is_a_list_of_seconds(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",")]
+        if not parts or not all(part.isdigit() for part in parts):
+            raise ValueError("expected whole seconds separated by commas, e.g. 60,300,900")
+        return ",".join(parts)
+
+    @property
+    def backoff_seconds(self) -> list[int]:
+        return [int(part) for part in self.queue_backoff.split(",")]
+
     @field_validator("pool_max")
     @classmethod
     def _cap_pool_max(cls, value: int) -> int:

@@ -71,6 +71,9 @@ def root(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    # httpx logs every request URL at INFO, and EQC URLs carry company names.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = AppContext(settings=load_settings(database_url=db), verbose=verbose)
 
 

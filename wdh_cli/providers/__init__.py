@@ -1,0 +1,1 @@
+"""Company-information providers: EQC over HTTP, an offline directory, none."""
