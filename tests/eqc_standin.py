@@ -10,6 +10,7 @@ hand for demos:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import threading
@@ -47,6 +48,7 @@ class EqcStandin:
         *,
         token: str = "good-token",
         delay: float = 0.0,
+        port: int = 0,
     ) -> None:
         self.companies = companies or {}  # name -> (company_id, unite_code)
         self.token = token
@@ -54,7 +56,7 @@ class EqcStandin:
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
         self.calls: list[Call] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -157,14 +159,10 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     companies = _load_directory(args.directory) if args.directory else {}
-    standin = EqcStandin(companies, token=args.token, delay=args.delay)
-    standin._server.server_close()
-    standin._server = ThreadingHTTPServer(("127.0.0.1", args.port), standin._handler())
-    print(f"EQC stand-in on http://127.0.0.1:{args.port} (token {args.token!r}); Ctrl-C stops")
-    try:
+    standin = EqcStandin(companies, token=args.token, delay=args.delay, port=args.port)
+    print(f"EQC stand-in on {standin.url} (token {args.token!r}); Ctrl-C stops")
+    with contextlib.suppress(KeyboardInterrupt):
         standin._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

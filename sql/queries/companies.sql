@@ -1,0 +1,52 @@
+-- What providers teach wdh about companies (wdh_cli/companies/repository.py).
+
+-- name: upsert_companies
+-- One row per (company, raw name) arrives; the CTE folds them into one row
+-- per company, since ON CONFLICT DO UPDATE may touch each row only once per
+-- statement. A credit code is kept only if no other company holds it (it is
+-- UNIQUE) and no other company in this batch claims it too.
+-- Arbiter company_id: a known company keeps its fields and gains the raw
+-- names among its aliases.
+WITH learned AS (
+    SELECT l.company_id,
+           min(l.official_name) AS official_name,
+           min(l.code) AS code,
+           array_agg(DISTINCT l.alias ORDER BY l.alias) AS aliases
+    FROM unnest(%(company_ids)s::text[], %(official_names)s::text[], %(codes)s::text[],
+                %(aliases)s::text[]) AS l (company_id, official_name, code, alias)
+    GROUP BY l.company_id
+), checked AS (
+    SELECT d.*, count(*) OVER (PARTITION BY d.code) AS code_owners
+    FROM learned AS d
+)
+INSERT INTO enterprise.company_master (company_id, official_name, unified_credit_code, aliases, source)
+SELECT c.company_id,
+       c.official_name,
+       CASE
+           WHEN c.code IS NULL OR c.code_owners > 1 THEN NULL
+           WHEN EXISTS (SELECT 1 FROM enterprise.company_master AS m
+                        WHERE m.unified_credit_code = c.code AND m.company_id <> c.company_id)
+               THEN NULL
+           ELSE c.code
+       END,
+       c.aliases,
+       %(source)s
+FROM checked AS c
+ORDER BY c.company_id
+ON CONFLICT (company_id) DO UPDATE
+SET aliases = ARRAY(
+        SELECT DISTINCT a
+        FROM unnest(coalesce(company_master.aliases, '{}') || EXCLUDED.aliases) AS a
+        ORDER BY a
+    ),
+    updated_at = now();
+
+-- name: cache_names
+-- The normalized name -> company, so the next resolve finds it in the cache.
+-- Arbiter (alias_name, match_type): a name already mapped keeps its mapping;
+-- what a person or an earlier load decided is never overridden here.
+INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+SELECT DISTINCT ON (n.alias_name) n.alias_name, n.company_id, 'name', 4, %(source)s
+FROM unnest(%(names)s::text[], %(company_ids)s::text[]) AS n (alias_name, company_id)
+ORDER BY n.alias_name
+ON CONFLICT (alias_name, match_type) DO NOTHING;

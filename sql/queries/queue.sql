@@ -1,0 +1,135 @@
+-- Queries of the enrichment queue (wdh_cli/queue/repository.py).
+
+-- name: enqueue
+-- A whole batch in one statement. DISTINCT ON keeps the first spelling of
+-- each normalized name in the batch. Arbiter: the partial unique index
+-- idx_enrichment_requests_normalized (normalized_name WHERE status IN
+-- ('pending', 'processing')), so a name already open is skipped while a done
+-- or failed one can be queued again.
+INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id)
+SELECT DISTINCT ON (b.normalized_name) b.raw_name, b.normalized_name, b.temp_id
+FROM unnest(%(raw_names)s::text[], %(normalized_names)s::text[], %(temp_ids)s::text[])
+     WITH ORDINALITY AS b (raw_name, normalized_name, temp_id, position)
+ORDER BY b.normalized_name, b.position
+ON CONFLICT (normalized_name) WHERE status IN ('pending', 'processing') DO NOTHING;
+
+-- name: reclaim_stale
+-- Rows a worker claimed and never finished (it died, or lost its
+-- connection) go back to pending once they are older than the stale time.
+-- SKIP LOCKED: a row being recorded right now by a live worker is not stale.
+WITH stale AS (
+    SELECT id
+    FROM enterprise.enrichment_requests
+    WHERE status = 'processing'
+      AND claimed_at < now() - make_interval(secs => %(stale_after)s)
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'pending',
+    next_retry_at = now(),
+    last_error = 'taken back from worker ' || coalesce(r.worker_id, '?') || ' after the stale time',
+    claimed_at = NULL,
+    worker_id = NULL,
+    updated_at = now()
+FROM stale
+WHERE r.id = stale.id;
+
+-- name: claim
+-- Why a CTE: the ready rows must be chosen and locked (SELECT ... FOR UPDATE)
+-- before they are marked, and UPDATE has no LIMIT of its own.
+-- Why SKIP LOCKED: concurrent drains skip each other's rows instead of
+-- waiting on them or taking them twice; each row goes to exactly one worker.
+-- The caller commits right after this statement, before asking the provider:
+-- the slow HTTP calls then hold no locks and no open transaction, and other
+-- workers see the rows as processing at once.
+WITH ready AS (
+    SELECT id
+    FROM enterprise.enrichment_requests
+    WHERE status = 'pending'
+      AND next_retry_at <= now()
+    ORDER BY next_retry_at, id
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'processing',
+    claimed_at = now(),
+    worker_id = %(worker_id)s,
+    updated_at = now()
+FROM ready
+WHERE r.id = ready.id
+RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts;
+
+-- name: record_outcomes
+-- The results of a whole batch in one UPDATE; each row's outcome arrives in
+-- parallel arrays. Only rows this worker still holds are touched: a row
+-- taken back as stale (and perhaps claimed by another worker since) keeps
+-- the other worker's result. A row handed back unasked (attempted = 0,
+-- status pending) keeps its previous error.
+UPDATE enterprise.enrichment_requests AS r
+SET status = o.status,
+    attempts = r.attempts + o.attempted,
+    last_error = CASE WHEN o.attempted = 0 THEN r.last_error ELSE o.error END,
+    resolved_company_id = o.company_id,
+    next_retry_at = now() + make_interval(secs => o.retry_in),
+    claimed_at = NULL,
+    worker_id = NULL,
+    updated_at = now()
+FROM unnest(%(ids)s::integer[], %(statuses)s::text[], %(attempted)s::integer[],
+            %(errors)s::text[], %(company_ids)s::text[], %(retry_in)s::float8[])
+     AS o (id, status, attempted, error, company_id, retry_in)
+WHERE r.id = o.id
+  AND r.status = 'processing'
+  AND r.worker_id = %(worker_id)s;
+
+-- name: counts
+SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
+       count(*) FILTER (WHERE status = 'processing') AS processing,
+       count(*) FILTER (WHERE status = 'done') AS done,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) FILTER (WHERE status = 'pending' AND next_retry_at <= now()) AS ready,
+       count(*) FILTER (WHERE status = 'processing'
+                          AND claimed_at < now() - make_interval(secs => %(stale_after)s)) AS stale,
+       extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8
+           AS oldest_pending_seconds
+FROM enterprise.enrichment_requests;
+
+-- name: common_errors
+-- Errors carry no names (wdh writes them), so they are safe to show.
+SELECT last_error AS error, count(*) AS rows
+FROM enterprise.enrichment_requests
+WHERE status IN ('pending', 'failed') AND last_error IS NOT NULL
+GROUP BY last_error
+ORDER BY count(*) DESC, last_error
+LIMIT %(limit)s;
+
+-- name: retry
+-- Failed rows (all, or the given ids) go back to pending with fresh
+-- attempts. Only the newest failed row of a name, and only when the name is
+-- not open already: the partial unique index allows one open row per name.
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'pending', attempts = 0, next_retry_at = now(), updated_at = now()
+WHERE r.id IN (
+        SELECT DISTINCT ON (f.normalized_name) f.id
+        FROM enterprise.enrichment_requests AS f
+        WHERE f.status = 'failed'
+          AND (%(ids)s::integer[] IS NULL OR f.id = ANY (%(ids)s::integer[]))
+        ORDER BY f.normalized_name, f.id DESC
+    )
+  AND NOT EXISTS (
+        SELECT 1 FROM enterprise.enrichment_requests AS o
+        WHERE o.normalized_name = r.normalized_name
+          AND o.status IN ('pending', 'processing')
+    );
+
+-- name: resolved
+SELECT temp_id, raw_name, resolved_company_id, updated_at AS resolved_at
+FROM enterprise.enrichment_requests
+WHERE status = 'done'
+  AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s::timestamptz)
+ORDER BY updated_at, id;
+
+-- name: purge_done
+DELETE FROM enterprise.enrichment_requests
+WHERE status = 'done'
+  AND updated_at < now() - make_interval(days => %(days)s);

@@ -1,0 +1,220 @@
+"""`wdh queue enqueue | drain | status | retry | resolved | purge`."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.table import Table
+
+from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.errors import ConfigError, UsageError
+from wdh_cli.files import atomic_text_file
+from wdh_cli.providers.factory import chosen, make_provider
+from wdh_cli.queue import drain as drain_service
+from wdh_cli.queue import service
+from wdh_cli.queue.signals import graceful_stop
+from wdh_cli.sheets import read_column
+
+app = typer.Typer(help="The enrichment queue of names to look up.", no_args_is_help=True)
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+
+@app.command()
+def enqueue(
+    ctx: typer.Context,
+    names: Annotated[list[str] | None, typer.Argument(help="Company names.")] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="A .csv or .xlsx file of names.")
+    ] = None,
+    column: Annotated[str, typer.Option("--column", help="Column of --file.")] = "客户名称",
+    json_: JsonOption = False,
+) -> None:
+    """Queue names for a later drain; names already pending or processing are skipped."""
+    context = app_context(ctx)
+    raw = list(names or [])
+    if file is not None:
+        raw += read_column(file, column)
+    if not raw:
+        raise UsageError("give NAMEs or --file")
+    report = service.enqueue(context.database("queue enqueue"), context.settings, raw)
+    if json_:
+        print_json({"queued": report.queued, "skipped": report.skipped})
+    else:
+        typer.echo(f"queued {report.queued}, skipped {report.skipped}")
+
+
+@app.command()
+def drain(
+    ctx: typer.Context,
+    batch: Annotated[int, typer.Option("--batch", min=1, help="Rows claimed at a time.")] = 50,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Stop after this many rows.")
+    ] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for work.")] = False,
+    provider: Annotated[
+        str | None, typer.Option("--provider", help="eqc | directory (default: WDH_PROVIDER).")
+    ] = None,
+    plan_only: Annotated[
+        bool, typer.Option("--plan-only", help="Report what is ready; claim nothing.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Resolve queued names with the provider; any number of drains may run at once."""
+    context = app_context(ctx)
+    settings = context.settings
+    options = drain_service.DrainOptions(
+        batch=batch,
+        limit=limit,
+        follow=follow,
+        max_attempts=settings.queue_max_attempts,
+        backoff=tuple(settings.backoff_seconds),
+        stale_after=settings.queue_stale_after,
+        poll_interval=settings.queue_poll_interval,
+        min_confidence=settings.eqc_min_confidence,
+    )
+    db = context.database("queue drain")
+    if plan_only:
+        report = drain_service.plan(db, options)
+    else:
+        if provider not in (None, "eqc", "directory"):
+            raise UsageError(f"--provider {provider}: expected eqc or directory")
+        if chosen(settings, provider) == "none":
+            raise ConfigError(
+                "no provider to drain with: set WDH_EQC_TOKEN (eqc) or WDH_DIRECTORY_PATH "
+                "(directory), or pass --provider"
+            )
+        source = make_provider(settings, provider)
+        try:
+            with graceful_stop() as stop:
+                report = drain_service.drain(db, source, options, stop=stop)
+        finally:
+            source.close()
+    figures = {
+        key: getattr(report, key)
+        for key in (
+            "claimed",
+            "resolved",
+            "no_match",
+            "retried",
+            "failed",
+            "reclaimed",
+            "api_calls",
+        )
+    }
+    if json_:
+        print_json(figures | {"handed_back": report.handed_back, "plan_only": report.plan_only})
+    else:
+        typer.echo(", ".join(f"{key} {value}" for key, value in figures.items()))
+    if report.stopped_by:
+        err.print(
+            f"stopped by {report.stopped_by}: {report.handed_back} unasked row(s) handed back"
+        )
+    if report.lost:
+        err.print(f"{report.lost} row(s) had been taken back as stale; their results were dropped")
+
+
+@app.command()
+def status(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """Rows per status, ready now, age of the oldest pending row, common errors."""
+    context = app_context(ctx)
+    report = service.status(context.database("queue status"), context.settings)
+    c = report.counts
+    if json_:
+        print_json(
+            {
+                "pending": c.pending,
+                "processing": c.processing,
+                "done": c.done,
+                "failed": c.failed,
+                "ready": c.ready,
+                "stale": c.stale,
+                "oldest_pending_seconds": c.oldest_pending_seconds,
+                "errors": [{"error": e.error, "rows": e.rows} for e in report.errors],
+            }
+        )
+        return
+    table = Table("status", "rows")
+    for label, value in (
+        ("pending", c.pending),
+        ("  ready now", c.ready),
+        ("processing", c.processing),
+        ("  stale", c.stale),
+        ("done", c.done),
+        ("failed", c.failed),
+    ):
+        table.add_row(label, f"{value:,}")
+    out.print(table)
+    if c.oldest_pending_seconds is not None:
+        out.print(f"oldest pending row: {c.oldest_pending_seconds:,.0f} s")
+    if report.errors:
+        errors = Table("most common errors", "rows")
+        for e in report.errors:
+            errors.add_row(e.error, str(e.rows))
+        out.print(errors)
+
+
+@app.command()
+def retry(
+    ctx: typer.Context,
+    failed: Annotated[bool, typer.Option("--failed", help="Every failed row.")] = False,
+    ids: Annotated[list[int] | None, typer.Option("--id", help="These rows (repeatable).")] = None,
+) -> None:
+    """Put failed rows back to pending with fresh attempts."""
+    if failed == bool(ids):
+        raise UsageError("give either --failed or --id N")
+    count = service.retry(app_context(ctx).database("queue retry"), None if failed else ids)
+    typer.echo(f"retrying {count} row(s)")
+
+
+@app.command()
+def resolved(
+    ctx: typer.Context,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="Only rows resolved since this time.")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="CSV file (default: stdout).")
+    ] = None,
+) -> None:
+    """CSV of temp_id, raw_name, resolved_company_id, resolved_at, to rewrite temporary IDs."""
+    rows = service.resolved(app_context(ctx).database("queue resolved"), since)
+
+    def write(handle: TextIO) -> None:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(("temp_id", "raw_name", "resolved_company_id", "resolved_at"))
+        for row in rows:
+            writer.writerow(
+                (
+                    row.temp_id or "",
+                    row.raw_name,
+                    row.resolved_company_id,
+                    row.resolved_at.isoformat(),
+                )
+            )
+
+    if output is None:
+        write(sys.stdout)
+    else:
+        with atomic_text_file(output) as handle:
+            write(handle)
+        err.print(f"wrote {len(rows)} row(s) to {output}")
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    done: Annotated[bool, typer.Option("--done", help="Purge done rows (required).")] = False,
+    older_than: Annotated[
+        int, typer.Option("--older-than", metavar="DAYS", min=0, help="Age in days.")
+    ] = 30,
+) -> None:
+    """Delete done rows older than DAYS."""
+    if not done:
+        raise UsageError("only done rows can be purged: add --done")
+    count = service.purge_done(app_context(ctx).database("queue purge"), older_than)
+    typer.echo(f"purged {count} done row(s)")

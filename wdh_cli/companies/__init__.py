@@ -1,0 +1,1 @@
+"""What providers teach wdh about companies: company_master and cached name mappings."""

@@ -1,0 +1,1 @@
+"""The enrichment queue: enqueue, drain (claim, ask, record), status and maintenance."""

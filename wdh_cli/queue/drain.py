@@ -1,0 +1,187 @@
+"""`wdh queue drain`: claim ready rows, ask the provider, record the results.
+
+Each round: take back stale rows; claim a batch with one FOR UPDATE SKIP
+LOCKED statement and commit; ask the provider outside any transaction;
+record the whole batch's outcomes (and what was learned) in one transaction.
+Any number of drains may run at once against one database.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+
+from wdh_cli.companies import repository as companies
+from wdh_cli.companies.repository import Learned
+from wdh_cli.db import Database
+from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError, best_accepted
+from wdh_cli.queue import repository
+from wdh_cli.queue.repository import Job, Outcome
+from wdh_cli.queue.signals import StopFlag
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"[:100]
+
+
+@dataclass(frozen=True)
+class DrainOptions:
+    batch: int = 50
+    limit: int | None = None
+    follow: bool = False
+    max_attempts: int = 3
+    backoff: tuple[int, ...] = (60, 300, 900)
+    stale_after: int = 900
+    poll_interval: float = 5.0
+    min_confidence: float = 0.8
+
+
+@dataclass
+class DrainReport:
+    claimed: int = 0
+    resolved: int = 0
+    no_match: int = 0
+    retried: int = 0
+    failed: int = 0
+    reclaimed: int = 0
+    api_calls: int = 0
+    handed_back: int = 0
+    lost: int = 0  # outcomes not recorded: the row was taken back as stale meanwhile
+    plan_only: bool = False
+    stopped_by: str | None = None
+
+
+def plan(db: Database, options: DrainOptions) -> DrainReport:
+    """What a drain would do now, claiming nothing."""
+    with db.connect() as conn:
+        counts = repository.counts(conn, options.stale_after)
+    ready = counts.ready + counts.stale
+    claimable = ready if options.limit is None else min(ready, options.limit)
+    return DrainReport(claimed=claimable, reclaimed=counts.stale, plan_only=True)
+
+
+def drain(
+    db: Database,
+    provider: Provider,
+    options: DrainOptions,
+    *,
+    stop: StopFlag | None = None,
+    worker_id: str | None = None,
+    on_batch: Callable[[DrainReport], None] | None = None,
+) -> DrainReport:
+    """Work until nothing is ready (or `limit` rows are done, or a stop is asked)."""
+    stop = stop or StopFlag()
+    worker = worker_id or new_worker_id()
+    report = DrainReport()
+    calls_before = provider.calls
+    try:
+        with db.connect(autocommit=True) as conn:
+            while not stop.requested:
+                size = options.batch
+                if options.limit is not None:
+                    size = min(size, options.limit - report.claimed)
+                    if size <= 0:
+                        break
+                with conn.transaction():
+                    report.reclaimed += repository.reclaim_stale(conn, options.stale_after)
+                with conn.transaction():
+                    jobs = repository.claim(conn, size, worker)
+                if not jobs:
+                    if options.follow and not stop.wait(options.poll_interval):
+                        continue
+                    break
+                report.claimed += len(jobs)
+                outcomes, learned, auth_error = _ask(provider, jobs, options, stop, report)
+                _record(conn, outcomes, learned, worker, provider.name, report)
+                if on_batch is not None:
+                    on_batch(report)
+                if auth_error is not None:
+                    raise auth_error
+    finally:
+        report.api_calls = provider.calls - calls_before
+        report.stopped_by = stop.signal_name
+    return report
+
+
+def _ask(
+    provider: Provider,
+    jobs: list[Job],
+    options: DrainOptions,
+    stop: StopFlag,
+    report: DrainReport,
+) -> tuple[list[Outcome], list[Learned], ProviderAuthError | None]:
+    """Ask the provider about each job, outside any transaction."""
+    outcomes: list[Outcome] = []
+    learned: list[Learned] = []
+    auth_error: ProviderAuthError | None = None
+    for job in jobs:
+        if stop.requested or auth_error is not None:
+            outcomes.append(Outcome(job.id, "pending", attempted=0))
+            report.handed_back += 1
+            continue
+        try:
+            candidates = provider.search(job.raw_name)
+        except ProviderAuthError as exc:
+            auth_error = exc
+            outcomes.append(Outcome(job.id, "pending", attempted=0))
+            report.handed_back += 1
+            continue
+        except ProviderError as exc:
+            outcomes.append(_retry_or_fail(job, exc.message, options, report))
+            continue
+        accepted = best_accepted(candidates, options.min_confidence)
+        if accepted is None:
+            reason = (
+                "no match"
+                if not candidates
+                else (
+                    f"best confidence {max(c.confidence for c in candidates):.2f} "
+                    f"below {options.min_confidence:.2f}"
+                )
+            )
+            outcomes.append(Outcome(job.id, "failed", attempted=1, error=reason))
+            report.no_match += 1
+            continue
+        outcomes.append(Outcome(job.id, "done", attempted=1, company_id=accepted.company_id))
+        learned.append(
+            Learned(
+                job.raw_name,
+                job.normalized_name,
+                accepted.company_id,
+                accepted.official_name,
+                accepted.unified_credit_code,
+            )
+        )
+        report.resolved += 1
+    return outcomes, learned, auth_error
+
+
+def _retry_or_fail(job: Job, error: str, options: DrainOptions, report: DrainReport) -> Outcome:
+    """A transient error: back to pending after a backoff, or failed after max attempts."""
+    attempts = job.attempts + 1
+    if attempts >= options.max_attempts:
+        report.failed += 1
+        return Outcome(job.id, "failed", attempted=1, error=f"{error} (attempt {attempts})")
+    delay = options.backoff[min(job.attempts, len(options.backoff) - 1)]
+    report.retried += 1
+    return Outcome(job.id, "pending", attempted=1, error=error, retry_in=float(delay))
+
+
+def _record(
+    conn: psycopg.Connection,
+    outcomes: list[Outcome],
+    learned: list[Learned],
+    worker: str,
+    source: str,
+    report: DrainReport,
+) -> None:
+    """The batch's outcomes and what was learned, in one transaction."""
+    with conn.transaction():
+        held = repository.record_outcomes(conn, outcomes, worker)
+        report.lost += len(outcomes) - held
+        companies.record(conn, learned, source)

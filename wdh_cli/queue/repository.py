@@ -1,0 +1,128 @@
+"""DAO for enterprise.enrichment_requests. Callers own the transactions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+from wdh_cli.db.sqlfiles import queries
+
+Q = queries("queue")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    raw_name: str
+    normalized_name: str
+    temp_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed row."""
+
+    id: int
+    status: str  # done | failed | pending
+    attempted: int  # 1 if the provider was asked, 0 if handed back unasked
+    error: str | None = None
+    company_id: str | None = None
+    retry_in: float = 0.0
+
+
+@dataclass(frozen=True)
+class Counts:
+    pending: int
+    processing: int
+    done: int
+    failed: int
+    ready: int
+    stale: int
+    oldest_pending_seconds: float | None
+
+
+@dataclass(frozen=True)
+class ErrorCount:
+    error: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class ResolvedRow:
+    temp_id: str | None
+    raw_name: str
+    resolved_company_id: str
+    resolved_at: datetime
+
+
+def enqueue(
+    conn: psycopg.Connection,
+    raw_names: Sequence[str],
+    normalized_names: Sequence[str],
+    temp_ids: Sequence[str | None],
+) -> int:
+    """Queue a batch in one statement; returns how many rows were inserted."""
+    if not raw_names:
+        return 0
+    params = {
+        "raw_names": list(raw_names),
+        "normalized_names": list(normalized_names),
+        "temp_ids": list(temp_ids),
+    }
+    return conn.execute(Q["enqueue"], params).rowcount
+
+
+def reclaim_stale(conn: psycopg.Connection, stale_after: int) -> int:
+    return conn.execute(Q["reclaim_stale"], {"stale_after": stale_after}).rowcount
+
+
+def claim(conn: psycopg.Connection, batch: int, worker_id: str) -> list[Job]:
+    with conn.cursor(row_factory=class_row(Job)) as cur:
+        jobs = cur.execute(Q["claim"], {"batch": batch, "worker_id": worker_id}).fetchall()
+    return sorted(jobs, key=lambda job: job.id)
+
+
+def record_outcomes(conn: psycopg.Connection, outcomes: list[Outcome], worker_id: str) -> int:
+    """Record a batch's outcomes in one statement; returns the rows this worker still held."""
+    if not outcomes:
+        return 0
+    params = {
+        "ids": [o.id for o in outcomes],
+        "statuses": [o.status for o in outcomes],
+        "attempted": [o.attempted for o in outcomes],
+        "errors": [o.error for o in outcomes],
+        "company_ids": [o.company_id for o in outcomes],
+        "retry_in": [o.retry_in for o in outcomes],
+        "worker_id": worker_id,
+    }
+    return conn.execute(Q["record_outcomes"], params).rowcount
+
+
+def counts(conn: psycopg.Connection, stale_after: int) -> Counts:
+    with conn.cursor(row_factory=class_row(Counts)) as cur:
+        row = cur.execute(Q["counts"], {"stale_after": stale_after}).fetchone()
+    assert row is not None  # an aggregate always returns a row
+    return row
+
+
+def common_errors(conn: psycopg.Connection, limit: int = 5) -> list[ErrorCount]:
+    with conn.cursor(row_factory=class_row(ErrorCount)) as cur:
+        return cur.execute(Q["common_errors"], {"limit": limit}).fetchall()
+
+
+def retry(conn: psycopg.Connection, ids: list[int] | None) -> int:
+    return conn.execute(Q["retry"], {"ids": ids}).rowcount
+
+
+def resolved(conn: psycopg.Connection, since: datetime | None) -> list[ResolvedRow]:
+    with conn.cursor(row_factory=class_row(ResolvedRow)) as cur:
+        return cur.execute(Q["resolved"], {"since": since}).fetchall()
+
+
+def purge_done(conn: psycopg.Connection, days: int) -> int:
+    return conn.execute(Q["purge_done"], {"days": days}).rowcount
