@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     eqc_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx and timeouts.")
     eqc_min_confidence: float = Field(default=0.80, ge=0, le=1)
     eqc_confidence: dict[str, float] = Field(
-        default_factory=lambda: {"全称精确匹配": 1.0, "模糊匹配": 0.8, "拼音": 0.6},
+        default_factory=lambda: {"全称精确匹配": 1.00, "模糊匹配": 0.80, "拼音": 0.60},
         description="Confidence per EQC match type (JSON); other types get 0.7.",
     )
     directory_path: Path | None = Field(

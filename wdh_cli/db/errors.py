@@ -23,7 +23,7 @@ def translate(exc: psycopg.Error, *, target: str) -> WdhError:
         not sqlstate or sqlstate.startswith(_CONNECTION_CLASSES)
     ):
         return DatabaseUnavailable(
-            f"cannot reach the database {target}: {_one_line(str(exc))}",
+            f"cannot reach the database {target} (or lost the connection): {_one_line(str(exc))}",
             detail=str(exc),
         )
     code = f" [{sqlstate}]" if sqlstate else ""

@@ -24,6 +24,8 @@ from wdh_cli.providers.base import (
 )
 
 SEARCH_PATH = "/kg-api-hfd/api/search/"
+# Confidence of a match by its `type` (shared/spec/eqc-api.md); others get 0.70.
+CONFIDENCE_BY_TYPE = {"全称精确匹配": 1.00, "模糊匹配": 0.80, "拼音": 0.60}
 DEFAULT_CONFIDENCE = 0.70
 MAX_RETRY_AFTER = 30.0  # seconds we are willing to wait inside one lookup
 WINDOW = 60.0
@@ -81,7 +83,7 @@ class EqcProvider:
         )
         self._limiter = RateLimiter(rate_limit, sleep=sleep)
         self._retries = retries
-        self._confidence = confidence if confidence is not None else {}
+        self._confidence = confidence if confidence is not None else CONFIDENCE_BY_TYPE
         self._backoff_base = backoff_base
         self._sleep = sleep
         self.calls = 0

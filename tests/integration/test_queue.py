@@ -1,0 +1,312 @@
+"""The queue on a real database: enqueue, claim, drain outcomes, stale rows, the claim plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.eqc_standin import EqcStandin, Reply
+from wdh_cli.config import load_settings
+from wdh_cli.db import Database
+from wdh_cli.names import normalize_name
+from wdh_cli.providers.base import Candidate, ProviderAuthError
+from wdh_cli.providers.eqc import EqcProvider
+from wdh_cli.queue import repository, service
+from wdh_cli.queue.drain import DrainOptions, drain
+from wdh_cli.queue.signals import StopFlag
+
+OPTIONS = DrainOptions(batch=10, max_attempts=3, backoff=(60, 300), stale_after=900)
+
+
+class CountingConnection:
+    """Counts the statements a DAO function sends."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.statements = 0
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self.statements += 1
+        return self.conn.execute(*args, **kwargs)
+
+
+def _rows(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT normalized_name, status, attempts, last_error, resolved_company_id "
+        "FROM enterprise.enrichment_requests ORDER BY id"
+    ).fetchall()
+
+
+def test_enqueue_a_batch_with_duplicates_in_one_statement(conn: psycopg.Connection) -> None:
+    already = [f"公司{i}" for i in range(10)]
+    repository.enqueue(conn, already, already, [None] * 10)
+    raw = [f"公司{i % 60}" for i in range(100)]  # 60 distinct, 10 of them already pending
+    spy = CountingConnection(conn)
+    queued = repository.enqueue(spy, raw, [normalize_name(n) for n in raw], [None] * 100)  # type: ignore[arg-type]
+    assert spy.statements == 1
+    assert queued == 50
+    count = conn.execute("SELECT count(*) FROM enterprise.enrichment_requests").fetchone()
+    assert count == (60,)
+
+
+def test_enqueue_service_skips_spellings_and_empty_names(db: Database) -> None:
+    settings = load_settings(alias_salt="pepper")
+    report = service.enqueue(
+        db, settings, ["上海 某某 有限公司", "上海某某有限公司（已转出）", "  ", "乙公司"]
+    )
+    assert (report.queued, report.skipped) == (2, 2)
+    again = service.enqueue(db, settings, ["上海某某有限公司", "丙公司"])
+    assert (again.queued, again.skipped) == (1, 1)
+
+
+def test_done_or_failed_names_can_be_queued_again(conn: psycopg.Connection) -> None:
+    names = ["甲", "乙", "丙"]
+    repository.enqueue(conn, names, names, [None] * 3)
+    conn.execute("UPDATE enterprise.enrichment_requests SET status = 'done' WHERE raw_name = '甲'")
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET status = 'failed' WHERE raw_name = '乙'"
+    )
+    assert repository.enqueue(conn, names, names, [None] * 3) == 2  # 丙 is still pending
+
+
+class FakeProvider:
+    """An in-process provider with scripted answers."""
+
+    name = "fake"
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+        self.calls = 0
+        self.asked: list[str] = []
+
+    def search(self, raw_name: str) -> list[Candidate]:
+        self.calls += 1
+        self.asked.append(raw_name)
+        answer = self.answers.get(raw_name, [])
+        if isinstance(answer, Exception):
+            raise answer
+        return list(answer)
+
+    def close(self) -> None:
+        pass
+
+
+def _candidate(company_id: str, name: str, confidence: float = 1.0) -> Candidate:
+    return Candidate(company_id, name, f"91{company_id}", "全称精确匹配", confidence)
+
+
+def test_drain_records_done_no_match_and_low_confidence(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    names = ["上海某某有限公司", "无此公司", "模糊公司"]
+    repository.enqueue(conn, names, names, ["IN1", "IN2", "IN3"])
+    provider = FakeProvider(
+        {
+            "上海某某有限公司": [_candidate("614810477", "上海某某有限公司")],
+            "模糊公司": [_candidate("1", "模糊公司", 0.6)],
+        }
+    )
+    report = drain(db, provider, OPTIONS)
+    assert (report.claimed, report.resolved, report.no_match, report.api_calls) == (3, 1, 2, 3)
+    assert _rows(conn) == [
+        ("上海某某有限公司", "done", 1, None, "614810477"),
+        ("无此公司", "failed", 1, "no match", None),
+        ("模糊公司", "failed", 1, "best confidence 0.60 below 0.80", None),
+    ]
+    master = conn.execute(
+        "SELECT company_id, official_name, unified_credit_code, aliases, source "
+        "FROM enterprise.company_master"
+    ).fetchall()
+    assert master == [
+        ("614810477", "上海某某有限公司", "91614810477", ["上海某某有限公司"], "fake")
+    ]
+    mapping = conn.execute(
+        "SELECT alias_name, canonical_id, match_type, priority, source "
+        "FROM enterprise.company_mapping"
+    ).fetchall()
+    assert mapping == [("上海某某有限公司", "614810477", "name", 4, "fake")]
+
+
+def test_a_known_company_gains_aliases_and_an_existing_mapping_wins(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    conn.execute(
+        "INSERT INTO enterprise.company_master (company_id, official_name, aliases) "
+        "VALUES ('614810477', '上海某某有限公司', ARRAY['旧名'])"
+    )
+    conn.execute(
+        "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority) "
+        "VALUES ('某某（上海）', 'MANUAL', 'name', 4)"
+    )
+    raw = ["上海 某某 有限公司", "某某(上海)"]
+    repository.enqueue(conn, raw, [normalize_name(n) for n in raw], [None, None])
+    hit = [_candidate("614810477", "上海某某有限公司")]
+    drain(db, FakeProvider(dict.fromkeys(raw, hit)), OPTIONS)
+    aliases = conn.execute("SELECT aliases FROM enterprise.company_master").fetchone()
+    assert aliases == (["上海 某某 有限公司", "旧名", "某某(上海)"],)
+    mappings = dict(
+        conn.execute("SELECT alias_name, canonical_id FROM enterprise.company_mapping").fetchall()
+    )
+    assert mappings == {"上海某某有限公司": "614810477", "某某（上海）": "MANUAL"}
+
+
+@pytest.fixture
+def eqc() -> Iterator[EqcStandin]:
+    with EqcStandin({"甲公司": ("600000001", "91A")}, token="s3cret") as server:
+        yield server
+
+
+def _eqc_client(eqc: EqcStandin, token: str = "s3cret") -> EqcProvider:
+    return EqcProvider(
+        base_url=eqc.url, token=token, timeout=2, rate_limit=1000, retries=1, sleep=lambda s: None
+    )
+
+
+def test_transient_errors_back_off_then_fail_after_max_attempts(
+    db: Database, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    repository.enqueue(conn, ["甲公司"], ["甲公司"], [None])
+    eqc.script("甲公司", *[Reply(status=500, body="x")] * 6)
+    client = _eqc_client(eqc)
+    for attempt, expected_delay in ((1, 60), (2, 300)):
+        report = drain(db, client, OPTIONS)
+        assert (report.retried, report.failed) == (1, 0)
+        row = conn.execute(
+            "SELECT status, attempts, last_error, "
+            "round(extract(epoch FROM next_retry_at - updated_at)) "
+            "FROM enterprise.enrichment_requests"
+        ).fetchone()
+        assert row == ("pending", attempt, "EQC HTTP 500 after 2 attempt(s)", expected_delay)
+        assert drain(db, client, OPTIONS).claimed == 0  # not ready before its retry time
+        conn.execute("UPDATE enterprise.enrichment_requests SET next_retry_at = now()")
+    report = drain(db, client, OPTIONS)
+    assert (report.retried, report.failed) == (0, 1)
+    assert _rows(conn) == [
+        ("甲公司", "failed", 3, "EQC HTTP 500 after 2 attempt(s) (attempt 3)", None)
+    ]
+    assert len(eqc.calls) == 6
+
+
+def test_429_then_success(db: Database, conn: psycopg.Connection, eqc: EqcStandin) -> None:
+    repository.enqueue(conn, ["甲公司"], ["甲公司"], [None])
+    eqc.script("甲公司", Reply(status=429, body="{}", headers={"Retry-After": "1"}))
+    report = drain(db, _eqc_client(eqc), OPTIONS)
+    assert (report.resolved, report.api_calls) == (1, 1)
+    assert _rows(conn) == [("甲公司", "done", 1, None, "600000001")]
+
+
+def test_401_stops_the_drain_and_hands_rows_back(
+    db: Database, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    names = ["甲公司", "乙公司", "丙公司"]
+    repository.enqueue(conn, names, names, [None] * 3)
+    with pytest.raises(ProviderAuthError, match="WDH_EQC_TOKEN") as caught:
+        drain(db, _eqc_client(eqc, token="expired-token"), OPTIONS)
+    assert "expired-token" not in caught.value.message
+    assert [(r[1], r[2]) for r in _rows(conn)] == [("pending", 0)] * 3
+    assert len(eqc.calls) == 1
+
+
+def test_a_stop_request_hands_back_unasked_rows(db: Database, conn: psycopg.Connection) -> None:
+    names = [f"公司{i}" for i in range(5)]
+    repository.enqueue(conn, names, names, [None] * 5)
+    stop = StopFlag()
+
+    class StopsAfterTwo(FakeProvider):
+        def search(self, raw_name: str) -> list[Candidate]:
+            if self.calls == 1:
+                stop.request("SIGTERM")
+            return super().search(raw_name)
+
+    report = drain(db, StopsAfterTwo({}), OPTIONS, stop=stop)
+    assert (report.claimed, report.no_match, report.handed_back) == (5, 2, 3)
+    assert report.stopped_by == "SIGTERM"
+    statuses = [(r[1], r[2]) for r in _rows(conn)]
+    assert statuses == [("failed", 1)] * 2 + [("pending", 0)] * 3
+
+
+def test_stale_rows_are_taken_back_and_a_late_worker_records_nothing(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    names = ["甲公司", "乙公司"]
+    repository.enqueue(conn, names, names, [None, None])
+    with conn.transaction():
+        jobs = repository.claim(conn, 10, "dead-worker")
+    assert len(jobs) == 2
+    conn.execute("UPDATE enterprise.enrichment_requests SET claimed_at = now() - interval '1 hour'")
+
+    hit = [_candidate("600000001", "x")]
+    report = drain(db, FakeProvider(dict.fromkeys(names, hit)), OPTIONS)
+    assert (report.reclaimed, report.resolved) == (2, 2)
+
+    late = [repository.Outcome(job.id, "failed", 1, "late") for job in jobs]
+    with conn.transaction():
+        assert repository.record_outcomes(conn, late, "dead-worker") == 0
+    assert [r[1] for r in _rows(conn)] == ["done", "done"]
+
+
+def test_plan_only_claims_nothing(db: Database, conn: psycopg.Connection) -> None:
+    from wdh_cli.queue.drain import plan
+
+    repository.enqueue(conn, ["甲", "乙"], ["甲", "乙"], [None, None])
+    report = plan(db, DrainOptions(limit=1))
+    assert (report.claimed, report.plan_only) == (1, True)
+    assert [r[1] for r in _rows(conn)] == ["pending", "pending"]
+
+
+def test_retry_resolved_and_purge(db: Database, conn: psycopg.Connection) -> None:
+    repository.enqueue(conn, ["甲", "乙", "丙"], ["甲", "乙", "丙"], ["IN1", "IN2", "IN3"])
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET status = 'failed', attempts = 3 "
+        "WHERE raw_name IN ('甲', '乙')"
+    )
+    repository.enqueue(conn, ["乙"], ["乙"], [None])  # 乙 is open again: its failed row stays
+    assert service.retry(db, None) == 1
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET status = 'done', resolved_company_id = 'C3', "
+        "updated_at = now() - interval '40 days' WHERE raw_name = '丙'"
+    )
+    [row] = service.resolved(db, None)
+    assert (row.temp_id, row.raw_name, row.resolved_company_id) == ("IN3", "丙", "C3")
+    assert service.purge_done(db, 50) == 0
+    assert service.purge_done(db, 30) == 1
+    statuses = dict(
+        conn.execute("SELECT raw_name || attempts, status FROM enterprise.enrichment_requests")
+    )
+    assert statuses == {"甲0": "pending", "乙3": "failed", "乙0": "pending"}
+
+
+def test_status_counts(db: Database, conn: psycopg.Connection) -> None:
+    repository.enqueue(conn, ["甲", "乙"], ["甲", "乙"], [None, None])
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET status = 'failed', last_error = 'no match' "
+        "WHERE raw_name = '乙'"
+    )
+    report = service.status(db, load_settings())
+    c = report.counts
+    assert (c.pending, c.processing, c.done, c.failed, c.ready) == (1, 0, 0, 1, 1)
+    assert c.oldest_pending_seconds is not None and c.oldest_pending_seconds >= 0
+    assert [(e.error, e.rows) for e in report.errors] == [("no match", 1)]
+
+
+def test_the_claim_uses_the_ready_index_on_100k_rows(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, status) "
+        "SELECT 'n' || g, 'n' || g, CASE WHEN g % 10 = 0 THEN 'pending' ELSE 'done' END "
+        "FROM generate_series(1, 100000) AS g"
+    )
+    conn.execute("ANALYZE enterprise.enrichment_requests")
+    from wdh_cli.db.sqlfiles import queries
+
+    plan = conn.execute(
+        "EXPLAIN (FORMAT JSON) " + queries("queue")["claim"],
+        {"batch": 50, "worker_id": "w"},
+    ).fetchone()
+    assert plan is not None
+    text = json.dumps(plan[0])
+    assert "idx_enrichment_requests_ready" in text
+    assert '"Node Type": "Seq Scan"' not in text
