@@ -1,0 +1,117 @@
+"""`wdh queue ...` through the CLI, with the offline directory provider."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import psycopg
+import xlsxwriter
+from typer.testing import CliRunner, Result
+
+from wdh_cli.cli.app import app
+
+DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
+ENV = {"WDH_ALIAS_SALT": "pepper", "WDH_DIRECTORY_PATH": str(DIRECTORY)}
+
+
+def _wdh(cli: CliRunner, db_url: str, *args: str, **env: str) -> Result:
+    return cli.invoke(app, ["--db", db_url, *args], env=ENV | env)
+
+
+def test_enqueue_drain_status_resolved(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+    result = _wdh(cli, db_url, "queue", "enqueue", "浦发集团", "浦发集团", "无此公司", "", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"queued": 2, "skipped": 2}
+
+    planned = _wdh(cli, db_url, "queue", "drain", "--plan-only", "--json")
+    assert json.loads(planned.stdout)["claimed"] == 2
+
+    drained = _wdh(cli, db_url, "queue", "drain", "--json")
+    assert drained.exit_code == 0, drained.stderr
+    report = json.loads(drained.stdout)
+    assert {
+        k: report[k]
+        for k in ("claimed", "resolved", "no_match", "retried", "failed", "reclaimed", "api_calls")
+    } == {
+        "claimed": 2,
+        "resolved": 1,
+        "no_match": 1,
+        "retried": 0,
+        "failed": 0,
+        "reclaimed": 0,
+        "api_calls": 2,
+    }
+
+    status = _wdh(cli, db_url, "queue", "status", "--json")
+    data = json.loads(status.stdout)
+    assert {k: data[k] for k in ("pending", "processing", "done", "failed", "ready")} == {
+        "pending": 0,
+        "processing": 0,
+        "done": 1,
+        "failed": 1,
+        "ready": 0,
+    }
+    assert data["oldest_pending_seconds"] is None
+    assert data["errors"] == [{"error": "no match", "rows": 1}]
+
+    resolved = _wdh(cli, db_url, "queue", "resolved")
+    rows = list(csv.reader(io.StringIO(resolved.stdout)))
+    assert rows[0] == ["temp_id", "raw_name", "resolved_company_id", "resolved_at"]
+    assert [r[1:3] for r in rows[1:]] == [["浦发集团", "614810477"]]
+    assert rows[1][0].startswith("IN") and len(rows[1][0]) == 18
+
+    retried = _wdh(cli, db_url, "queue", "retry", "--failed")
+    assert "retrying 1 row(s)" in retried.stdout
+    purge = _wdh(cli, db_url, "queue", "purge", "--done", "--older-than", "0")
+    assert "purged 1 done row(s)" in purge.stdout
+
+
+def test_enqueue_from_a_spreadsheet_column(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "names.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["计划代码", "客户名称"])
+    sheet.write_row(1, 0, [12345, "甲公司"])
+    sheet.write_row(2, 0, [67890, "乙公司"])
+    book.close()
+    result = _wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--json")
+    assert json.loads(result.stdout) == {"queued": 2, "skipped": 0}
+    missing = _wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--column", "名称")
+    assert missing.exit_code == 2
+    assert "no column '名称' (columns: '计划代码', '客户名称')" in missing.stderr
+
+
+def test_enqueue_needs_the_salt(cli: CliRunner, db_url: str) -> None:
+    result = cli.invoke(app, ["--db", db_url, "queue", "enqueue", "甲公司"])
+    assert result.exit_code == 2
+    assert "WDH_ALIAS_SALT" in result.stderr
+
+
+def test_drain_needs_a_provider(cli: CliRunner, db_url: str) -> None:
+    result = cli.invoke(app, ["--db", db_url, "queue", "drain"], env={"WDH_ALIAS_SALT": "x"})
+    assert result.exit_code == 2
+    assert "WDH_EQC_TOKEN" in result.stderr and "WDH_DIRECTORY_PATH" in result.stderr
+
+
+def test_retry_and_purge_need_their_options(cli: CliRunner, db_url: str) -> None:
+    assert cli.invoke(app, ["--db", db_url, "queue", "retry"]).exit_code == 2
+    assert cli.invoke(app, ["--db", db_url, "queue", "purge", "--older-than", "3"]).exit_code == 2
+
+
+def test_resolved_to_a_file_since_a_time(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id, "
+            "status, resolved_company_id, updated_at) VALUES "
+            "('旧', '旧', 'IN1', 'done', 'C1', '2020-01-01'), ('新', '新', 'IN2', 'done', 'C2', now())"
+        )
+    target = tmp_path / "resolved.csv"
+    result = _wdh(
+        cli, db_url, "queue", "resolved", "--since", "2025-01-01", "--output", str(target)
+    )
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.reader(target.open(encoding="utf-8", newline="")))
+    assert [r[:3] for r in rows[1:]] == [["IN2", "新", "C2"]]
