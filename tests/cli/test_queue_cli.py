@@ -106,7 +106,8 @@ def test_resolved_to_a_file_since_a_time(cli: CliRunner, db_url: str, tmp_path: 
         conn.execute(
             "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id, "
             "status, resolved_company_id, updated_at) VALUES "
-            "('旧', '旧', 'IN1', 'done', 'C1', '2020-01-01'), ('新', '新', 'IN2', 'done', 'C2', now())"
+            "('旧', '旧', 'IN1', 'done', 'C1', '2020-01-01'), "
+            "('新', '新', 'IN2', 'done', 'C2', now())"
         )
     target = tmp_path / "resolved.csv"
     result = _wdh(
