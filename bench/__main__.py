@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_db, bench_mappings
+from bench import bench_db, bench_mappings, bench_queue
 from bench.common import report, server_url
 
 
 def main(selected: list[str]) -> None:
-    suites = {"db": bench_db.run, "mappings": bench_mappings.run}
+    suites = {"db": bench_db.run, "mappings": bench_mappings.run, "queue": bench_queue.run}
     names = selected or list(suites)
     figures = []
     with server_url() as url:
