@@ -66,6 +66,10 @@ class Settings(BaseSettings):
         default=None, description="CSV of known companies for the offline provider."
     )
 
+    sync_lookup_budget: int = Field(
+        default=0, ge=0, description="Provider lookups per resolve run (--budget overrides)."
+    )
+
     # The enrichment queue.
     queue_backoff: str = Field(
         default="60,300,900", description="Seconds before retry 1, 2, 3, ... (comma-separated)."

@@ -1,4 +1,4 @@
-"""File helpers shared by services: atomic writes."""
+"""File helpers shared by services: atomic writes, text encodings."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def detect_encoding(data: bytes) -> str:
+    """utf-8-sig (BOM), utf-8, or gb18030: the first that decodes the whole file.
+
+    Raises UnicodeDecodeError when none does.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    raise UnicodeDecodeError("utf-8", data, 0, 1, "neither UTF-8 nor GB18030")

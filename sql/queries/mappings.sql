@@ -118,3 +118,37 @@ SELECT alias_name, canonical_id, match_type, priority, source
 FROM enterprise.company_mapping
 WHERE %(match_type)s::text IS NULL OR match_type = %(match_type)s::text
 ORDER BY match_type, alias_name;
+
+-- name: insert_checked
+-- Backflow (and any small batch): insert keys that are new, in one
+-- statement, and say what happened to the others. DISTINCT ON keeps the
+-- first row of a key in the batch. The `stored` CTE reads the table as it
+-- was before this statement (one snapshot), so a key found there is either
+-- the same mapping (skipped) or another company (a conflict), and in both
+-- cases left untouched. Arbiter (alias_name, match_type): guards against a
+-- key inserted by a concurrent session since the snapshot, which is then
+-- neither inserted nor counted here.
+WITH batch AS (
+    SELECT DISTINCT ON (b.alias_name, b.match_type)
+           b.alias_name, b.canonical_id, b.match_type, b.priority
+    FROM unnest(%(aliases)s::text[], %(company_ids)s::text[], %(match_types)s::text[],
+                %(priorities)s::integer[]) WITH ORDINALITY
+         AS b (alias_name, canonical_id, match_type, priority, position)
+    ORDER BY b.alias_name, b.match_type, b.position
+), stored AS (
+    SELECT b.*, m.canonical_id AS current_id
+    FROM batch AS b
+    LEFT JOIN enterprise.company_mapping AS m
+           ON m.alias_name = b.alias_name AND m.match_type = b.match_type
+), inserted AS (
+    INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+    SELECT alias_name, canonical_id, match_type, priority, %(source)s
+    FROM stored
+    WHERE current_id IS NULL
+    ON CONFLICT (alias_name, match_type) DO NOTHING
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS inserted,
+       count(*) FILTER (WHERE current_id = canonical_id) AS skipped,
+       count(*) FILTER (WHERE current_id <> canonical_id) AS conflicts
+FROM stored;

@@ -133,3 +133,19 @@ ORDER BY updated_at, id;
 DELETE FROM enterprise.enrichment_requests
 WHERE status = 'done'
   AND updated_at < now() - make_interval(days => %(days)s);
+
+-- name: open_names
+-- Which of these names already have an open request (pending or
+-- processing); answered by the partial unique index on normalized_name.
+SELECT normalized_name
+FROM enterprise.enrichment_requests
+WHERE normalized_name = ANY (%(keys)s::text[])
+  AND status IN ('pending', 'processing');
+
+-- name: request_of
+-- The newest request of one name, for `wdh explain`.
+SELECT id, status, attempts, last_error, resolved_company_id, temp_id
+FROM enterprise.enrichment_requests
+WHERE normalized_name = %(key)s
+ORDER BY id DESC
+LIMIT 1;

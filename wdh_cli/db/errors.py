@@ -6,6 +6,10 @@ import psycopg
 
 from wdh_cli.errors import DatabaseError, DatabaseUnavailable, WdhError
 
+# undefined_table, undefined_column, undefined_function, invalid_schema_name:
+# a database that has not been migrated (far more likely than a bug).
+_SCHEMA_MISSING = ("42P01", "42703", "42883", "3F000")
+
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
 
@@ -27,6 +31,8 @@ def translate(exc: psycopg.Error, *, target: str) -> WdhError:
             detail=str(exc),
         )
     code = f" [{sqlstate}]" if sqlstate else ""
+    if sqlstate in _SCHEMA_MISSING:
+        primary += " (is the schema current? run `wdh migrate up`)"
     return DatabaseError(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,

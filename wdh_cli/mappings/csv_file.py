@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
+from wdh_cli.files import detect_encoding
 from wdh_cli.mappings.levels import MappingRow, Rejected, validate
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
@@ -28,13 +29,9 @@ def decode(path: Path) -> str:
     except OSError as exc:
         raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(detect_encoding(data))
     except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("gb18030")
-    except UnicodeDecodeError as exc:
-        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text (byte {exc.start})") from None
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
 
 
 def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:

@@ -41,6 +41,13 @@ class StoredConflict:
 
 
 @dataclass(frozen=True)
+class InsertOutcome:
+    inserted: int
+    skipped: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
 class MappingHit:
     match_type: str
     alias_name: str
@@ -125,6 +132,25 @@ def insert_new(conn: psycopg.Connection) -> int:
 def upsert(conn: psycopg.Connection) -> int:
     """Insert or update staged rows; returns inserted + updated."""
     return conn.execute(Q["upsert"]).rowcount
+
+
+def insert_checked(
+    conn: psycopg.Connection, rows: list[tuple[str, str, str, int]], source: str
+) -> InsertOutcome:
+    """Insert new (alias, company, match_type, priority) keys; count same and conflicting ones."""
+    if not rows:
+        return InsertOutcome(0, 0, 0)
+    params = {
+        "aliases": [r[0] for r in rows],
+        "company_ids": [r[1] for r in rows],
+        "match_types": [r[2] for r in rows],
+        "priorities": [r[3] for r in rows],
+        "source": source,
+    }
+    with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
+        outcome = cur.execute(Q["insert_checked"], params).fetchone()
+    assert outcome is not None  # an aggregate always returns a row
+    return outcome
 
 
 def lookup(

@@ -77,6 +77,28 @@ def enqueue(
     return conn.execute(Q["enqueue"], params).rowcount
 
 
+@dataclass(frozen=True)
+class Request:
+    id: int
+    status: str
+    attempts: int
+    last_error: str | None
+    resolved_company_id: str | None
+    temp_id: str | None
+
+
+def open_names(conn: psycopg.Connection, keys: list[str]) -> set[str]:
+    """The names among `keys` that already have a pending or processing request."""
+    if not keys:
+        return set()
+    return {row[0] for row in conn.execute(Q["open_names"], {"keys": keys})}
+
+
+def request_of(conn: psycopg.Connection, key: str) -> Request | None:
+    with conn.cursor(row_factory=class_row(Request)) as cur:
+        return cur.execute(Q["request_of"], {"key": key}).fetchone()
+
+
 def reclaim_stale(conn: psycopg.Connection, stale_after: int) -> int:
     return conn.execute(Q["reclaim_stale"], {"stale_after": stale_after}).rowcount
 

@@ -1,0 +1,193 @@
+"""`wdh resolve` and `wdh explain`."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.resolve.explain import explain as explain_service
+from wdh_cli.resolve.options import Columns, ResolveOptions
+from wdh_cli.resolve.service import resolve_file
+from wdh_cli.resolve.stats import ResolveStats
+
+
+class ProviderChoice(StrEnum):
+    eqc = "eqc"
+    directory = "directory"
+    none = "none"
+
+
+def resolve(
+    ctx: typer.Context,
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=".xlsx or .csv file.")],
+    sheet: Annotated[
+        str | None, typer.Option("--sheet", help="Sheet (default: the first).")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Default: <stem>.resolved.<ext> beside INPUT.")
+    ] = None,
+    budget: Annotated[
+        int | None,
+        typer.Option("--budget", min=0, help="Provider lookups allowed (WDH_SYNC_LOOKUP_BUDGET)."),
+    ] = None,
+    plan_only: Annotated[
+        bool, typer.Option("--plan-only", help="Report what would happen; write nothing.")
+    ] = False,
+    offline: Annotated[bool, typer.Option("--offline", help="Use no database.")] = False,
+    require_db: Annotated[
+        bool, typer.Option("--require-db", help="Fail (exit 1) if the database is unreachable.")
+    ] = False,
+    no_queue: Annotated[
+        bool, typer.Option("--no-queue", help="Do not enqueue unknown names.")
+    ] = False,
+    no_backflow: Annotated[
+        bool, typer.Option("--no-backflow", help="Do not write existing IDs to the cache.")
+    ] = False,
+    provider: Annotated[
+        ProviderChoice | None, typer.Option("--provider", help="Default: WDH_PROVIDER.")
+    ] = None,
+    export_unknown: Annotated[
+        Path | None, typer.Option("--export-unknown", help="CSV of names left with temporary IDs.")
+    ] = None,
+    col_plan: Annotated[str, typer.Option("--col-plan")] = Columns.plan,
+    col_account: Annotated[str, typer.Option("--col-account")] = Columns.account,
+    col_name: Annotated[str, typer.Option("--col-name")] = Columns.name,
+    col_account_name: Annotated[str, typer.Option("--col-account-name")] = Columns.account_name,
+    col_existing: Annotated[str, typer.Option("--col-existing")] = Columns.existing,
+    col_output: Annotated[str, typer.Option("--col-output")] = Columns.output,
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Give every row a company ID: overrides, cache, existing IDs, provider, temporary IDs."""
+    context = app_context(ctx)
+    settings = context.settings
+    options = ResolveOptions(
+        columns=Columns(
+            col_plan, col_account, col_name, col_account_name, col_existing, col_output
+        ),
+        budget=budget if budget is not None else settings.sync_lookup_budget,
+        backflow=not no_backflow,
+        queue=not no_queue,
+        provider=provider.value if provider else None,
+        offline=offline,
+        plan_only=plan_only,
+        require_db=require_db,
+    )
+
+    def warn(message: str) -> None:
+        err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    with _progress() as progress:
+        task = progress.add_task("resolving", total=None) if progress else None
+
+        def report(done: int, total: int | None) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done, total=total)
+
+        stats = resolve_file(
+            settings,
+            context.database("resolve"),
+            input_path,
+            options,
+            sheet=sheet,
+            output=output,
+            export_unknown=export_unknown,
+            warn=warn,
+            progress=report,
+        )
+    if json_:
+        print_json(stats.as_json())
+    else:
+        _render(stats, plan_only)
+
+
+class _NoProgress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _progress() -> Progress | _NoProgress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        return _NoProgress()
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+
+
+def _render(stats: ResolveStats, plan_only: bool) -> None:
+    table = Table("layer", "rows", title="wdh resolve" + (" (plan only)" if plan_only else ""))
+    for match_type, count in stats.yaml_hits.items():
+        table.add_row(f"yaml:{match_type}", f"{count:,}")
+    table.add_row("database cache", f"{stats.db_cache_hits:,}")
+    table.add_row("existing column", f"{stats.existing_column_hits:,}")
+    table.add_row("provider (sync)", f"{stats.eqc_sync_hits:,}")
+    table.add_row("temporary IDs", f"{stats.temp_ids_generated:,}")
+    table.add_row("unresolved (no name)", f"{stats.unresolved:,}")
+    table.add_row("total", f"{stats.total_rows:,}", end_section=True)
+    out.print(table)
+    out.print(
+        f"budget: {stats.budget_consumed} used, {stats.budget_remaining} left; "
+        f"queue: {stats.async_queued} new, {stats.already_queued} already queued; "
+        f"backflow: {stats.backflow['inserted']} inserted, {stats.backflow['skipped']} skipped, "
+        f"{stats.backflow['conflicts']} conflicts"
+    )
+    if not stats.db_available:
+        err.print("[yellow]the database was not used[/]")
+    if stats.output:
+        err.print(f"wrote {stats.output}")
+
+
+def explain(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Customer name (客户名称).")],
+    plan: Annotated[str, typer.Option("--plan", help="Plan code (计划代码).")] = "",
+    account: Annotated[str, typer.Option("--account", help="Account number (年金账户号).")] = "",
+    account_name: Annotated[
+        str, typer.Option("--account-name", help="Account name (年金账户名).")
+    ] = "",
+) -> None:
+    """Show what each layer answers for one row, and which answer wins."""
+    context = app_context(ctx)
+    result = explain_service(
+        context.settings,
+        context.database("explain"),
+        name,
+        plan=plan,
+        account=account,
+        account_name=account_name,
+    )
+    out.print(f"normalized name: {result.normalized_name or '(empty)'}")
+    out.print(f"temporary ID:    {result.temp_id or '(WDH_ALIAS_SALT not set)'}")
+    table = Table("layer", "key", "answer", "note")
+    for answer in result.answers:
+        mark = " <- wins" if answer is result.winner else ""
+        table.add_row(answer.layer, answer.key, (answer.answer or "-") + mark, answer.note)
+    out.print(table)
+    if result.request is not None:
+        r = result.request
+        out.print(
+            f"queue: request {r.id} is {r.status} (attempts {r.attempts}"
+            + (f", resolved to {r.resolved_company_id}" if r.resolved_company_id else "")
+            + (f", last error: {r.last_error}" if r.last_error else "")
+            + ")"
+        )
+    if result.winner is None:
+        out.print(
+            "no layer answers: a resolve would ask the provider (within the budget), "
+            "else give the temporary ID and queue the name"
+        )

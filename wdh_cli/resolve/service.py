@@ -1,0 +1,153 @@
+"""`wdh resolve`: a spreadsheet in, the same spreadsheet with company IDs out."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from wdh_cli.config import Settings, require_salt
+from wdh_cli.db import Database
+from wdh_cli.errors import ConfigError, DatabaseUnavailable, InputFileError
+from wdh_cli.files import atomic_text_file
+from wdh_cli.providers.base import Provider
+from wdh_cli.providers.factory import chosen, make_provider
+from wdh_cli.resolve.options import ResolveOptions
+from wdh_cli.resolve.overrides import load_overrides
+from wdh_cli.resolve.resolver import Resolver, RowKeys
+from wdh_cli.resolve.stats import ResolveStats
+from wdh_cli.resolve.table import InputTable, OutputTable, default_output, open_input
+from wdh_cli.sheets import cell_text
+
+Progress = Callable[[int, int | None], None]
+
+
+def resolve_file(
+    settings: Settings,
+    db: Database,
+    input_path: Path,
+    options: ResolveOptions,
+    *,
+    sheet: str | None = None,
+    output: Path | None = None,
+    export_unknown: Path | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+    progress: Progress | None = None,
+) -> ResolveStats:
+    """Resolve every row of the input and write the output (not under plan-only)."""
+    table = open_input(input_path, sheet=sheet)
+    picks = _columns(table, options)
+    overrides = load_overrides(settings.mappings_dir)
+    salt = None
+    if settings.temp_id_style == "hmac" and not options.plan_only:
+        salt = require_salt(settings)
+    stats = ResolveStats()
+    with ExitStack() as stack:
+        conn = _connect(db, options, stack, warn)
+        stats.db_available = conn is not None
+        if conn is None and settings.temp_id_style == "sequence" and not options.plan_only:
+            raise ConfigError("WDH_TEMP_ID_STYLE=sequence needs the database, which is not in use")
+        provider = _provider(settings, options, stack)
+        resolver = Resolver(
+            options=options,
+            overrides=overrides,
+            conn=conn,
+            provider=provider,
+            temp_id_style=settings.temp_id_style,
+            salt=salt,
+            min_confidence=settings.eqc_min_confidence,
+            stats=stats,
+            warn=warn,
+        )
+        writer: OutputTable | None = None
+        if not options.plan_only:
+            target = output or default_output(input_path)
+            extra = [options.columns.output, options.columns.output_source]
+            writer = stack.enter_context(OutputTable(target, table, extra))
+        done = 0
+        for batch in _batches(table.rows, options.batch_size):
+            keys = [_row_keys(row, picks) for row in batch]
+            results = resolver.resolve_batch(keys)
+            if writer is not None:
+                for row, result in zip(batch, results, strict=True):
+                    writer.write([*row, result.company_id or "", result.source])
+            done += len(batch)
+            if progress is not None:
+                progress(done, table.total)
+        if writer is not None:
+            writer.commit()
+            stats.output = str(writer.target)
+    if export_unknown is not None:
+        _export_unknown(export_unknown, resolver)
+    return stats
+
+
+def _columns(table: InputTable, options: ResolveOptions) -> dict[str, int | None]:
+    columns = options.columns
+    picks = {
+        "plan": table.column(columns.plan),
+        "account": table.column(columns.account),
+        "name": table.column(columns.name),
+        "account_name": table.column(columns.account_name),
+        "existing": table.column(columns.existing),
+    }
+    if picks["name"] is None:
+        found = ", ".join(repr(h) for h in table.header)
+        raise InputFileError(
+            f"{table.path}: no column {columns.name!r} (the customer name; --col-name renames it); "
+            f"columns found: {found}"
+        )
+    return picks
+
+
+def _row_keys(row: list[Any], picks: dict[str, int | None]) -> RowKeys:
+    def cell(field: str) -> str:
+        index = picks[field]
+        return cell_text(row[index]) if index is not None and index < len(row) else ""
+
+    return RowKeys(
+        cell("plan"), cell("account"), cell("name"), cell("account_name"), cell("existing")
+    )
+
+
+def _batches(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _connect(
+    db: Database, options: ResolveOptions, stack: ExitStack, warn: Callable[[str], None]
+) -> psycopg.Connection | None:
+    """The run's connection, or None (offline) when asked or when the server is down."""
+    if options.offline:
+        return None
+    try:
+        return stack.enter_context(db.connect(autocommit=True))
+    except DatabaseUnavailable as exc:
+        if options.require_db:
+            raise
+        warn(f"{exc.message}; going on offline (YAML, existing IDs, temporary IDs; nothing queued)")
+        return None
+
+
+def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> Provider | None:
+    if options.plan_only or options.budget <= 0 or chosen(settings, options.provider) == "none":
+        return None
+    provider = make_provider(settings, options.provider)
+    stack.callback(provider.close)
+    return provider
+
+
+def _export_unknown(path: Path, resolver: Resolver) -> None:
+    """company_name, temporary_id, occurrence_count: most frequent first."""
+    with atomic_text_file(path) as handle:
+        writer = csv.writer(handle, lineterminator="\r\n")
+        writer.writerow(("company_name", "temporary_id", "occurrence_count"))
+        ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
+        for key, count in ranked:
+            writer.writerow((resolver.first_spelling[key], resolver.temp_ids.get(key, ""), count))
