@@ -121,20 +121,21 @@ ORDER BY match_type, alias_name;
 
 -- name: insert_checked
 -- Backflow (and any small batch): insert keys that are new, in one
--- statement, and say what happened to the others. DISTINCT ON keeps the
--- first row of a key in the batch. The `stored` CTE reads the table as it
--- was before this statement (one snapshot), so a key found there is either
--- the same mapping (skipped) or another company (a conflict), and in both
--- cases left untouched. Arbiter (alias_name, match_type): guards against a
--- key inserted by a concurrent session since the snapshot, which is then
--- neither inserted nor counted here.
+-- statement, and say what happened to every input row. Within the batch the
+-- first row of a key counts; a later row of that key with another company is
+-- a conflict. The `stored` CTE reads the table as it was before this
+-- statement (one snapshot), so a key found there is either the same mapping
+-- (skipped) or another company (a conflict), and is left untouched in both
+-- cases. Arbiter (alias_name, match_type): guards against a key inserted by
+-- a concurrent session since the snapshot; such a row is counted nowhere.
 WITH batch AS (
-    SELECT DISTINCT ON (b.alias_name, b.match_type)
-           b.alias_name, b.canonical_id, b.match_type, b.priority
+    SELECT b.alias_name, b.canonical_id, b.match_type, b.priority,
+           first_value(b.canonical_id) OVER key_order AS first_id,
+           row_number() OVER key_order AS nth
     FROM unnest(%(aliases)s::text[], %(company_ids)s::text[], %(match_types)s::text[],
                 %(priorities)s::integer[]) WITH ORDINALITY
          AS b (alias_name, canonical_id, match_type, priority, position)
-    ORDER BY b.alias_name, b.match_type, b.position
+    WINDOW key_order AS (PARTITION BY b.alias_name, b.match_type ORDER BY b.position)
 ), stored AS (
     SELECT b.*, m.canonical_id AS current_id
     FROM batch AS b
@@ -144,11 +145,12 @@ WITH batch AS (
     INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
     SELECT alias_name, canonical_id, match_type, priority, %(source)s
     FROM stored
-    WHERE current_id IS NULL
+    WHERE nth = 1 AND current_id IS NULL
     ON CONFLICT (alias_name, match_type) DO NOTHING
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM inserted) AS inserted,
-       count(*) FILTER (WHERE current_id = canonical_id) AS skipped,
-       count(*) FILTER (WHERE current_id <> canonical_id) AS conflicts
+       count(*) FILTER (WHERE coalesce(current_id, first_id) = canonical_id
+                          AND NOT (nth = 1 AND current_id IS NULL)) AS skipped,
+       count(*) FILTER (WHERE coalesce(current_id, first_id) <> canonical_id) AS conflicts
 FROM stored;
