@@ -20,15 +20,26 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-## The main job on the embedded database with the files in examples/.
+## The main job on the embedded database with the files in examples/:
+## migrate, load the overrides, resolve, drain the queue, resolve again.
+demo: export WDH_ALIAS_SALT ?= demo-salt-not-for-production
+demo: export WDH_DIRECTORY_PATH ?= $(CURDIR)/examples/directory.csv
 demo: install
 	$(BIN)/wdh migrate up
-	$(BIN)/wdh migrate status
 	$(BIN)/wdh db check
 	$(BIN)/wdh mappings check mappings examples/mappings.csv
 	$(BIN)/wdh mappings load mappings --source yaml
 	$(BIN)/wdh mappings load examples/mappings.csv --mode upsert
-	$(BIN)/wdh mappings export --match-type name
+	@echo "--- first run: unknown names get temporary IDs and are queued"
+	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory \
+		--export-unknown examples/annuity.unknown.csv
+	$(BIN)/wdh queue status
+	@echo "--- the drain looks the queued names up in examples/directory.csv"
+	$(BIN)/wdh queue drain --provider directory
+	@echo "--- second run: the names now come from the cache (db:name)"
+	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory
+	$(BIN)/wdh queue resolved --output examples/annuity.temp-ids.csv
+	@echo "--- output: examples/annuity.resolved.xlsx"
 
 ## Stop the demo's embedded server.
 stop-demo: install

@@ -6,10 +6,17 @@
 -- idx_enrichment_requests_normalized (normalized_name WHERE status IN
 -- ('pending', 'processing')), so a name already open is skipped while a done
 -- or failed one can be queued again.
+-- With skip_failed (resolve runs), a name whose lookup already failed is
+-- not queued again: it waits for a person to map it or for `wdh queue retry`,
+-- instead of costing a provider call on every run.
 INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id)
 SELECT DISTINCT ON (b.normalized_name) b.raw_name, b.normalized_name, b.temp_id
 FROM unnest(%(raw_names)s::text[], %(normalized_names)s::text[], %(temp_ids)s::text[])
      WITH ORDINALITY AS b (raw_name, normalized_name, temp_id, position)
+WHERE NOT (%(skip_failed)s AND EXISTS (
+        SELECT 1 FROM enterprise.enrichment_requests AS f
+        WHERE f.normalized_name = b.normalized_name AND f.status = 'failed'
+    ))
 ORDER BY b.normalized_name, b.position
 ON CONFLICT (normalized_name) WHERE status IN ('pending', 'processing') DO NOTHING;
 

@@ -70,7 +70,14 @@ def test_done_or_failed_names_can_be_queued_again(conn: psycopg.Connection) -> N
     conn.execute(
         "UPDATE enterprise.enrichment_requests SET status = 'failed' WHERE raw_name = '乙'"
     )
-    assert repository.enqueue(conn, names, names, [None] * 3) == 2  # 丙 is still pending
+    # A resolve run leaves the failed name alone (it waits for a person or a retry)...
+    assert repository.enqueue(conn, names, names, [None] * 3, skip_failed=True) == 1
+    conn.execute(
+        "DELETE FROM enterprise.enrichment_requests "
+        "WHERE id = (SELECT max(id) FROM enterprise.enrichment_requests)"
+    )
+    # ...while `wdh queue enqueue` queues it again; 丙 is still pending.
+    assert repository.enqueue(conn, names, names, [None] * 3) == 2
 
 
 class FakeProvider:
@@ -112,6 +119,7 @@ def test_drain_records_done_no_match_and_low_confidence(
     )
     report = drain(db, provider, OPTIONS)
     assert (report.claimed, report.resolved, report.no_match, report.api_calls) == (3, 1, 2, 3)
+    assert (report.lost, report.handed_back) == (0, 0)
     assert _rows(conn) == [
         ("上海某某有限公司", "done", 1, None, "614810477"),
         ("无此公司", "failed", 1, "no match", None),

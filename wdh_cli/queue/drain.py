@@ -188,11 +188,8 @@ def _record(
     source: str,
     report: DrainReport,
 ) -> None:
-    """The batch's outcomes and what was learned, in one transaction.
-
-    Pipeline mode sends the statements together: one round trip, not three.
-    """
-    with conn.pipeline(), conn.transaction():
+    """The batch's outcomes and what was learned, in one transaction."""
+    with conn.transaction():
         held = repository.record_outcomes(conn, outcomes, worker)
         report.lost += len(outcomes) - held
         companies.record(conn, learned, source)

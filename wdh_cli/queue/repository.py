@@ -65,14 +65,20 @@ def enqueue(
     raw_names: Sequence[str],
     normalized_names: Sequence[str],
     temp_ids: Sequence[str | None],
+    *,
+    skip_failed: bool = False,
 ) -> int:
-    """Queue a batch in one statement; returns how many rows were inserted."""
+    """Queue a batch in one statement; returns how many rows were inserted.
+
+    skip_failed: leave out names whose lookup already failed (resolve runs).
+    """
     if not raw_names:
         return 0
     params = {
         "raw_names": list(raw_names),
         "normalized_names": list(normalized_names),
         "temp_ids": list(temp_ids),
+        "skip_failed": skip_failed,
     }
     return conn.execute(Q["enqueue"], params).rowcount
 

@@ -291,6 +291,7 @@ class Resolver:
                     [self.first_spelling[n] for n in names],
                     names,
                     [self.temp_ids.get(n) for n in names],
+                    skip_failed=True,
                 )
 
         queued = self._guard("enqueue", write)
