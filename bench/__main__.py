@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_db, bench_mappings, bench_queue
+from bench import bench_db, bench_mappings, bench_queue, bench_resolve
 from bench.common import report, server_url
 
 
 def main(selected: list[str]) -> None:
-    suites = {"db": bench_db.run, "mappings": bench_mappings.run, "queue": bench_queue.run}
+    suites = {
+        "db": bench_db.run,
+        "mappings": bench_mappings.run,
+        "queue": bench_queue.run,
+        "resolve": bench_resolve.run,
+    }
     names = selected or list(suites)
     figures = []
     with server_url() as url:

@@ -18,6 +18,8 @@ csv.field_size_limit(16 * 1024 * 1024)
 
 def cell_text(value: object) -> str:
     """A cell as the text a person sees: 12345.0 -> "12345", None -> ""."""
+    if type(value) is str:  # the common case first: this runs for every key cell
+        return value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -105,13 +105,21 @@ WHERE (company_mapping.canonical_id, company_mapping.priority)
 
 -- name: lookup
 -- One statement for a whole batch of keys, passed as two parallel arrays.
--- (alias_name, match_type) is unique, so each pair has at most one row; the
--- unique index answers each probe.
+-- The arrays travel as binary parameters: text-encoding thousands of keys costs
+-- more client time than the query. LATERAL ... LIMIT 1 makes each key one probe of the unique index on
+-- (alias_name, match_type): with a plain join the planner hash-joins a few
+-- thousand keys against a sequential scan of the whole table, several times
+-- slower. ORDER BY priority keeps the best row should a key ever have more.
 SELECT k.match_type, k.alias_name, m.canonical_id, m.priority, m.source
-FROM unnest(%(match_types)s::text[], %(keys)s::text[]) AS k (match_type, alias_name)
-JOIN enterprise.company_mapping AS m
-  ON m.alias_name = k.alias_name
- AND m.match_type = k.match_type;
+FROM unnest(%(match_types)b::text[], %(keys)b::text[]) AS k (match_type, alias_name)
+CROSS JOIN LATERAL (
+    SELECT c.canonical_id, c.priority, c.source
+    FROM enterprise.company_mapping AS c
+    WHERE c.alias_name = k.alias_name
+      AND c.match_type = k.match_type
+    ORDER BY c.priority
+    LIMIT 1
+) AS m;
 
 -- name: export_rows
 SELECT alias_name, canonical_id, match_type, priority, source

@@ -11,7 +11,7 @@
 -- instead of costing a provider call on every run.
 INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id)
 SELECT DISTINCT ON (b.normalized_name) b.raw_name, b.normalized_name, b.temp_id
-FROM unnest(%(raw_names)s::text[], %(normalized_names)s::text[], %(temp_ids)s::text[])
+FROM unnest(%(raw_names)b::text[], %(normalized_names)b::text[], %(temp_ids)b::text[])
      WITH ORDINALITY AS b (raw_name, normalized_name, temp_id, position)
 WHERE NOT (%(skip_failed)s AND EXISTS (
         SELECT 1 FROM enterprise.enrichment_requests AS f

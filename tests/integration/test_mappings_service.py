@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from pathlib import Path
 
 import psycopg
@@ -241,3 +242,22 @@ def test_batch_lookup(db: Database, conn: psycopg.Connection, tmp_path: Path) ->
         ("name", "上海某某"): ("C3", 4),
     }
     assert repository.lookup(conn, []) == {}
+
+
+def test_the_batch_lookup_probes_the_index_on_100k_rows(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority) "
+        "SELECT 'K' || g, 'C' || g, 'account', 2 FROM generate_series(1, 100000) AS g"
+    )
+    conn.execute("ANALYZE enterprise.company_mapping")
+    from wdh_cli.db.sqlfiles import queries
+
+    keys = [f"K{i}" for i in range(1, 100000, 50)]
+    plan = conn.execute(
+        "EXPLAIN (FORMAT JSON) " + queries("mappings")["lookup"],
+        {"match_types": ["account"] * len(keys), "keys": keys},
+    ).fetchone()
+    assert plan is not None
+    text = json.dumps(plan[0])
+    assert '"Node Type": "Index Scan"' in text
+    assert '"Node Type": "Seq Scan"' not in text

@@ -161,8 +161,7 @@ def lookup(
         return {}
     params = {"match_types": [p[0] for p in pairs], "keys": [p[1] for p in pairs]}
     with conn.cursor(row_factory=class_row(MappingHit)) as cur:
-        # Binary parameters: encoding 100k keys as text costs more than the query.
-        cur.execute(Q["lookup"], params, binary=True)
+        cur.execute(Q["lookup"], params)
         return {(hit.match_type, hit.alias_name): hit for hit in cur}
 
 

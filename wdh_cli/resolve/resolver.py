@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
 import psycopg
@@ -64,6 +65,20 @@ class _Keys(NamedTuple):
     account_name: str
 
 
+def _pairs(k: _Keys) -> list[tuple[str, str]]:
+    """The (match_type, key) pairs a row can be looked up by (keys that fit the column)."""
+    pairs = []
+    if k.plan and len(k.plan) <= MAX_ALIAS:
+        pairs += [("plan", k.plan), ("hardcode", k.plan)]
+    if k.account and len(k.account) <= MAX_ALIAS:
+        pairs.append(("account", k.account))
+    if k.name and len(k.name) <= MAX_ALIAS:
+        pairs.append(("name", k.name))
+    if k.account_name and len(k.account_name) <= MAX_ALIAS:
+        pairs.append(("account_name", k.account_name))
+    return pairs
+
+
 class Resolver:
     """Resolves batches of one run; keeps the run's caches and figures."""
 
@@ -97,6 +112,8 @@ class Resolver:
         self.unknown: Counter[str] = Counter()  # normalized name -> rows with a temp ID
         self.first_spelling: dict[str, str] = {}
         self._warned: set[str] = set()
+        # Names repeat across rows: normalize each spelling once per run.
+        self._normalize = lru_cache(maxsize=1 << 17)(normalize_name)
         stats.budget_remaining = options.budget
 
     @property
@@ -104,8 +121,9 @@ class Resolver:
         return self.conn is not None and not self.options.plan_only
 
     def resolve_batch(self, rows: list[RowKeys]) -> list[Resolution]:
+        normalize = self._normalize
         keys = [
-            _Keys(r.plan.strip(), r.account.strip(), normalize_name(r.name), r.account_name.strip())
+            _Keys(r.plan.strip(), r.account.strip(), normalize(r.name), r.account_name.strip())
             for r in rows
         ]
         results: list[Resolution | None] = [self._from_yaml(k) for k in keys]
@@ -131,13 +149,10 @@ class Resolver:
     def _from_database(self, keys: list[_Keys], results: list[Resolution | None]) -> None:
         if self.conn is None:
             return
-        wanted = {
-            (match_type, getattr(k, field))
-            for k, done in zip(keys, results, strict=True)
-            if done is None
-            for match_type, field in LEVELS
-            if getattr(k, field) and len(getattr(k, field)) <= MAX_ALIAS
-        }
+        wanted: set[tuple[str, str]] = set()
+        for k, done in zip(keys, results, strict=True):
+            if done is None:
+                wanted.update(_pairs(k))
         if not wanted:
             return
         conn = self.conn

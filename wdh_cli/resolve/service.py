@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
@@ -19,7 +20,7 @@ from wdh_cli.providers.base import Provider
 from wdh_cli.providers.factory import chosen, make_provider
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
-from wdh_cli.resolve.resolver import Resolver, RowKeys
+from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.table import InputTable, OutputTable, default_output, open_input
 from wdh_cli.sheets import cell_text
@@ -70,15 +71,30 @@ def resolve_file(
             extra = [options.columns.output, options.columns.output_source]
             writer = stack.enter_context(OutputTable(target, table, extra))
         done = 0
-        for batch in _batches(table.rows, options.batch_size):
-            keys = [_row_keys(row, picks) for row in batch]
-            results = resolver.resolve_batch(keys)
+
+        def finish(batch: list[list[Any]], resolved: Future[list[Resolution]]) -> None:
+            nonlocal done
+            results = resolved.result()
             if writer is not None:
                 for row, result in zip(batch, results, strict=True):
                     writer.write([*row, result.company_id or "", result.source])
             done += len(batch)
             if progress is not None:
                 progress(done, table.total)
+
+        # One batch is resolved (mostly waiting on the database) in a worker
+        # thread while the previous one is written here: the two overlap.
+        # The resolver and its connection are only ever used by that thread.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
+            previous: tuple[list[list[Any]], Future[list[Resolution]]] | None = None
+            for batch in _batches(table.rows, options.batch_size):
+                keys = [_row_keys(row, picks) for row in batch]
+                current = (batch, worker.submit(resolver.resolve_batch, keys))
+                if previous is not None:
+                    finish(*previous)
+                previous = current
+            if previous is not None:
+                finish(*previous)
         if writer is not None:
             writer.commit()
             stats.output = str(writer.target)

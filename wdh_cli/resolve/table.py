@@ -117,13 +117,19 @@ class OutputTable:
             self._csv = csv.writer(self._text, lineterminator="\r\n")
             self._csv.writerow(header)
         else:
+            # Strings stay strings: without these options XlsxWriter would
+            # turn "=..." into formulas and URLs into links.
             self._book = xlsxwriter.Workbook(
-                str(self._tmp), {"constant_memory": True, "strings_to_numbers": False}
+                str(self._tmp),
+                {
+                    "constant_memory": True,
+                    "strings_to_numbers": False,
+                    "strings_to_formulas": False,
+                    "strings_to_urls": False,
+                    "default_date_format": "yyyy-mm-dd hh:mm:ss",
+                },
             )
             self._sheet = self._book.add_worksheet()
-            self._date = self._book.add_format({"num_format": "yyyy-mm-dd"})
-            self._datetime = self._book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
-            self._time = self._book.add_format({"num_format": "hh:mm:ss"})
             self._write_xlsx_row(header)
 
     def write(self, values: list[Any]) -> None:
@@ -133,26 +139,12 @@ class OutputTable:
             self._write_xlsx_row(values)
 
     def _write_xlsx_row(self, values: list[Any]) -> None:
-        sheet, row = self._sheet, self._row
-        for col, value in enumerate(values):
-            # Dispatch on the type: write() would turn "=..." into a formula
-            # and URLs into links, and the values must stay as they were.
-            if value is None or value == "":
-                continue
-            if isinstance(value, bool):
-                sheet.write_boolean(row, col, value)
-            elif isinstance(value, int | float):
-                sheet.write_number(row, col, value)
-            elif isinstance(value, dt.datetime):
-                sheet.write_datetime(row, col, value, self._datetime)
-            elif isinstance(value, dt.date):
-                sheet.write_datetime(row, col, value, self._date)
-            elif isinstance(value, dt.time):
-                sheet.write_datetime(row, col, value, self._time)
-            elif isinstance(value, dt.timedelta):
-                sheet.write_number(row, col, value.total_seconds() / 86400)
-            else:
-                sheet.write_string(row, col, str(value))
+        if any(isinstance(value, dt.timedelta) for value in values):
+            # calamine reads durations as timedelta; Excel stores them as days.
+            values = [
+                v.total_seconds() / 86400 if isinstance(v, dt.timedelta) else v for v in values
+            ]
+        self._sheet.write_row(self._row, 0, values)
         self._row += 1
 
     def commit(self) -> None:
