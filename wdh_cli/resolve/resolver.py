@@ -66,12 +66,18 @@ class _Keys(NamedTuple):
 
 
 def _pairs(k: _Keys) -> list[tuple[str, str]]:
-    """The (match_type, key) pairs a row can be looked up by (keys that fit the column)."""
+    """The (match_type, key) pairs a row can be looked up by, in priority order.
+
+    Keys longer than the column cannot be stored, so they are not looked up.
+    """
     pairs = []
-    if k.plan and len(k.plan) <= MAX_ALIAS:
-        pairs += [("plan", k.plan), ("hardcode", k.plan)]
+    plan = k.plan if k.plan and len(k.plan) <= MAX_ALIAS else ""
+    if plan:
+        pairs.append(("plan", plan))
     if k.account and len(k.account) <= MAX_ALIAS:
         pairs.append(("account", k.account))
+    if plan:
+        pairs.append(("hardcode", plan))
     if k.name and len(k.name) <= MAX_ALIAS:
         pairs.append(("name", k.name))
     if k.account_name and len(k.account_name) <= MAX_ALIAS:
@@ -112,6 +118,8 @@ class Resolver:
         self.unknown: Counter[str] = Counter()  # normalized name -> rows with a temp ID
         self.first_spelling: dict[str, str] = {}
         self._warned: set[str] = set()
+        # Only the levels that have overrides are worth a look per row.
+        self._yaml_levels = [(t, f) for t, f in LEVELS if overrides.get(t)]
         # Names repeat across rows: normalize each spelling once per run.
         self._normalize = lru_cache(maxsize=1 << 17)(normalize_name)
         stats.budget_remaining = options.budget
@@ -136,7 +144,7 @@ class Resolver:
 
     # Layer 1 ---------------------------------------------------------------
     def _from_yaml(self, keys: _Keys) -> Resolution | None:
-        for match_type, field in LEVELS:
+        for match_type, field in self._yaml_levels:
             key = getattr(keys, field)
             if key:
                 found = self.overrides[match_type].get(key)
@@ -149,10 +157,10 @@ class Resolver:
     def _from_database(self, keys: list[_Keys], results: list[Resolution | None]) -> None:
         if self.conn is None:
             return
-        wanted: set[tuple[str, str]] = set()
-        for k, done in zip(keys, results, strict=True):
-            if done is None:
-                wanted.update(_pairs(k))
+        row_pairs = [
+            _pairs(k) if done is None else [] for k, done in zip(keys, results, strict=True)
+        ]
+        wanted = {pair for pairs in row_pairs for pair in pairs}
         if not wanted:
             return
         conn = self.conn
@@ -161,13 +169,11 @@ class Resolver:
             self.conn = None  # the cache is gone: the rest of the run is offline
             self.stats.db_available = False
             return
-        for index, k in enumerate(keys):
-            if results[index] is not None:
-                continue
-            for match_type, field in LEVELS:
-                hit = hits.get((match_type, getattr(k, field)))
+        for index, pairs in enumerate(row_pairs):
+            for pair in pairs:
+                hit = hits.get(pair)
                 if hit is not None:
-                    results[index] = Resolution(hit.canonical_id, f"db:{match_type}")
+                    results[index] = Resolution(hit.canonical_id, f"db:{pair[0]}")
                     self.stats.db_cache_hits += 1
                     break
 
