@@ -58,9 +58,9 @@ class Settings(BaseSettings):
     eqc_rate_limit: int = Field(default=10, ge=1, description="EQC requests per minute.")
     eqc_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx and timeouts.")
     eqc_min_confidence: float = Field(default=0.80, ge=0, le=1)
-    eqc_confidence: dict[str, float] = Field(
-        default_factory=lambda: {"全称精确匹配": 1.00, "模糊匹配": 0.80, "拼音": 0.60},
-        description="Confidence per EQC match type (JSON); other types get 0.7.",
+    eqc_confidence: dict[str, float] | None = Field(
+        default=None,
+        description="Confidence per EQC match type (JSON); unset: the spec's table.",
     )
     directory_path: Path | None = Field(
         default=None, description="CSV of known companies for the offline provider."

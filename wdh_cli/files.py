@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+# The csv module refuses fields over 128 KiB by default; a spreadsheet cell can
+# legitimately be longer (the column limits reject over-long keys later).
+# Process-wide, so it is set here, once.
+csv.field_size_limit(1 << 30)
 
 
 @contextmanager

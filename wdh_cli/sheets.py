@@ -1,4 +1,8 @@
-"""Reading spreadsheets: xlsx (python-calamine) and CSV (UTF-8 or GB18030), cells as text."""
+"""Reading spreadsheets: xlsx (python-calamine) and CSV (UTF-8, BOM or not, or GB18030).
+
+One reader serves `wdh resolve` (every cell, as read) and `wdh queue enqueue
+--file` (one column, as text).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,16 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.mappings.csv_file import decode
+from wdh_cli.files import detect_encoding
 
-csv.field_size_limit(16 * 1024 * 1024)
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
 def cell_text(value: object) -> str:
@@ -33,40 +39,72 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
-def iter_rows(path: Path, *, sheet: str | None = None) -> Iterator[list[str]]:
-    """Every row (header first) as text cells."""
-    if not path.is_file():
+@dataclass
+class InputTable:
+    """The header (as text) and the data rows (raw cell values) of the input."""
+
+    path: Path
+    format: str  # "xlsx" | "csv"
+    header: list[str]
+    rows: Iterator[list[Any]]
+    encoding: str = "utf-8"
+    total: int | None = None  # data rows, when the reader knows it up front
+
+    def column(self, name: str) -> int | None:
+        return self.header.index(name) if name in self.header else None
+
+
+def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
+    """Open the input, check it has a header row; InputFileError (exit 2) otherwise."""
+    if not path.exists():
         raise InputFileError(f"{path}: no such file")
+    if not path.is_file():
+        raise InputFileError(f"{path}: not a file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        yield from csv.reader(io.StringIO(decode(path), newline=""))
-        return
-    if suffix not in (".xlsx", ".xlsm", ".xls", ".ods"):
-        raise InputFileError(f"{path}: not an .xlsx or .csv file")
+        return _open_csv(path)
+    if suffix in XLSX_SUFFIXES:
+        return _open_xlsx(path, sheet)
+    raise InputFileError(f"{path}: expected an .xlsx or .csv file")
+
+
+def _open_csv(path: Path) -> InputTable:
+    data = path.read_bytes()
+    try:
+        encoding = detect_encoding(data)
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    reader = csv.reader(io.StringIO(data.decode(encoding), newline=""))
+    header = next(reader, None)
+    if not header or not any(cell.strip() for cell in header):
+        raise InputFileError(f"{path}: empty file (no header row)")
+    return InputTable(path, "csv", [h.strip() for h in header], iter(reader), encoding)
+
+
+def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
-        raise InputFileError(f"{path}: not a readable spreadsheet ({type(exc).__name__})") from exc
-    try:
-        if sheet is None:
-            data = workbook.get_sheet_by_index(0)
-        elif sheet in workbook.sheet_names:
-            data = workbook.get_sheet_by_name(sheet)
-        else:
-            found = ", ".join(workbook.sheet_names)
-            raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {found})")
-        for row in data.iter_rows():
-            yield [cell_text(value) for value in row]
-    finally:
-        workbook.close()
+        raise InputFileError(
+            f"{path}: not a readable .xlsx workbook ({type(exc).__name__})"
+        ) from exc
+    names = workbook.sheet_names
+    if sheet is not None and sheet not in names:
+        raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(names)})")
+    data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
+    rows = iter(data.iter_rows())
+    header = next(rows, None)
+    if header is None or not any(cell_text(cell).strip() for cell in header):
+        raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
+    total = max(data.height - 1, 0)
+    return InputTable(path, "xlsx", [cell_text(h).strip() for h in header], rows, total=total)
 
 
 def read_column(path: Path, column: str, *, sheet: str | None = None) -> list[str]:
-    """The values of one column, found by its header."""
-    rows = iter_rows(path, sheet=sheet)
-    header = [cell.strip() for cell in next(rows, [])]
-    if column not in header:
-        found = ", ".join(repr(h) for h in header) or "none"
+    """The values of one column, found by its header, as text."""
+    table = open_input(path, sheet=sheet)
+    index = table.column(column)
+    if index is None:
+        found = ", ".join(repr(h) for h in table.header) or "none"
         raise InputFileError(f"{path}: no column {column!r} (columns: {found})")
-    index = header.index(column)
-    return [row[index] if index < len(row) else "" for row in rows]
+    return [cell_text(row[index]) if index < len(row) else "" for row in table.rows]

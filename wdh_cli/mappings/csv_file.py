@@ -18,9 +18,6 @@ from wdh_cli.mappings.levels import MappingRow, Rejected, validate
 REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")
 
-# Large fields are legitimate in free text; the column limits reject them later.
-csv.field_size_limit(16 * 1024 * 1024)
-
 
 def decode(path: Path) -> str:
     """Text of a file in UTF-8 (BOM optional) or GB18030; InputFileError otherwise."""

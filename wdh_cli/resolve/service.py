@@ -22,8 +22,8 @@ from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.resolve.table import InputTable, OutputTable, default_output, open_input
-from wdh_cli.sheets import cell_text
+from wdh_cli.resolve.table import OutputTable, default_output
+from wdh_cli.sheets import InputTable, cell_text, open_input
 
 Progress = Callable[[int, int | None], None]
 

@@ -1,95 +1,25 @@
-"""Input and output tables of `wdh resolve`: xlsx or CSV in, the same format out.
+"""The output table of `wdh resolve`: the input's format, complete or absent.
 
 Output keeps every input column in order with its values unchanged, plus
-the company ID and its source. xlsx is read with python-calamine and written
-with XlsxWriter in constant-memory mode (rows stream out in order); CSV keeps
-its encoding. The output appears only when complete: it is written to a
-temporary file and renamed.
+the company ID and its source. xlsx is written with XlsxWriter in
+constant-memory mode (rows stream out in order); CSV keeps the input's
+encoding. The output appears only when complete: it is written to a
+temporary file and renamed. Reading is wdh_cli.sheets.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import os
 import tempfile
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
 import xlsxwriter
-from python_calamine import CalamineError, CalamineWorkbook
 
-from wdh_cli.errors import InputFileError
-from wdh_cli.files import detect_encoding
-from wdh_cli.sheets import cell_text
-
-csv.field_size_limit(1 << 30)
-XLSX_SUFFIXES = (".xlsx", ".xlsm")
-
-
-@dataclass
-class InputTable:
-    """The header (as text) and the data rows (raw cell values) of the input."""
-
-    path: Path
-    format: str  # "xlsx" | "csv"
-    header: list[str]
-    rows: Iterator[list[Any]]
-    encoding: str = "utf-8"
-    total: int | None = None  # data rows, when the reader knows it up front
-
-    def column(self, name: str) -> int | None:
-        return self.header.index(name) if name in self.header else None
-
-
-def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
-    """Open the input, check it has a header row; InputFileError (exit 2) otherwise."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputFileError(f"{path}: not a file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _open_csv(path)
-    if suffix in XLSX_SUFFIXES:
-        return _open_xlsx(path, sheet)
-    raise InputFileError(f"{path}: expected an .xlsx or .csv file")
-
-
-def _open_csv(path: Path) -> InputTable:
-    data = path.read_bytes()
-    try:
-        encoding = detect_encoding(data)
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
-    reader = csv.reader(io.StringIO(data.decode(encoding), newline=""))
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
-        raise InputFileError(f"{path}: empty file (no header row)")
-    return InputTable(path, "csv", [h.strip() for h in header], iter(reader), encoding)
-
-
-def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
-    try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except (CalamineError, OSError, ValueError) as exc:
-        raise InputFileError(
-            f"{path}: not a readable .xlsx workbook ({type(exc).__name__})"
-        ) from exc
-    names = workbook.sheet_names
-    if sheet is not None and sheet not in names:
-        raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(names)})")
-    data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
-    rows = iter(data.iter_rows())
-    header = next(rows, None)
-    if header is None or not any(cell_text(cell).strip() for cell in header):
-        raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
-    total = max(data.height - 1, 0)
-    return InputTable(path, "xlsx", [cell_text(h).strip() for h in header], rows, total=total)
+from wdh_cli.sheets import InputTable
 
 
 def default_output(path: Path) -> Path:
