@@ -169,3 +169,20 @@ def test_401_exits_1_without_printing_the_token(
     assert "公司" not in result.stderr  # no names in messages or logs
     assert _statuses(conn) == Counter({"pending": 3})
     assert len(eqc.calls) == 1
+
+
+def test_follow_waits_for_new_work_until_stopped(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    worker = _drain(_env(db_url, eqc, WDH_QUEUE_POLL_INTERVAL="1"), "--follow")
+    time.sleep(1.5)  # idle, polling
+    assert worker.poll() is None
+    _enqueue(conn, 3)
+    deadline = time.monotonic() + 30
+    while _statuses(conn) != Counter({"done": 3}):
+        assert time.monotonic() < deadline, "the following drain should pick up new rows"
+        time.sleep(0.1)
+    worker.send_signal(signal.SIGINT)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    assert json.loads(out)["resolved"] == 3
