@@ -473,3 +473,18 @@ def test_a_401_disables_the_provider_for_the_run(
     assert result.exit_code == 0
     assert len(eqc.calls) == 1
     assert result.stderr.count("WDH_EQC_TOKEN") == 1 and "wrong-secret" not in result.stderr
+
+
+def test_ragged_csv_rows_keep_the_added_columns_aligned(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("客户名称,金额\n甲公司\n\n乙公司,2,extra\n", encoding="utf-8")
+    result = _resolve(cli, db_url, path, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["total_rows"] == 2  # the blank line is not a row
+    text = path.with_name("ragged.resolved.csv").read_text(encoding="utf-8")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["客户名称", "金额", "company_id", "company_id_source"]
+    assert rows[1] == ["甲公司", "", "Y-NAME", "yaml:name"]
+    assert rows[2][:2] == ["乙公司", "2"] and rows[2][3] == "temp" and rows[2][4] == "extra"

@@ -76,8 +76,11 @@ def resolve_file(
             nonlocal done
             results = resolved.result()
             if writer is not None:
+                width = len(table.header)
                 for row, result in zip(batch, results, strict=True):
-                    writer.write([*row, result.company_id or "", result.source])
+                    writer.write(
+                        [*row[:width], result.company_id or "", result.source, *row[width:]]
+                    )
             done += len(batch)
             if progress is not None:
                 progress(done, table.total)
@@ -87,7 +90,8 @@ def resolve_file(
         # The resolver and its connection are only ever used by that thread.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
             previous: tuple[list[list[Any]], Future[list[Resolution]]] | None = None
-            for batch in _batches(table.rows, options.batch_size):
+            rows = _data_rows(table.rows, len(table.header))
+            for batch in _batches(rows, options.batch_size):
                 keys = [_row_keys(row, picks) for row in batch]
                 current = (batch, worker.submit(resolver.resolve_batch, keys))
                 if previous is not None:
@@ -129,6 +133,19 @@ def _row_keys(row: list[Any], picks: dict[str, int | None]) -> RowKeys:
     return RowKeys(
         cell("plan"), cell("account"), cell("name"), cell("account_name"), cell("existing")
     )
+
+
+def _data_rows(rows: Iterator[list[Any]], width: int) -> Iterator[list[Any]]:
+    """Rows padded to the header's width (so the added columns line up); blank rows dropped.
+
+    Cells beyond the header are kept, after the added columns' places.
+    """
+    for row in rows:
+        if not any(cell not in ("", None) for cell in row):
+            continue
+        if len(row) < width:
+            row = [*row, *[""] * (width - len(row))]
+        yield row
 
 
 def _batches(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
