@@ -72,7 +72,8 @@ RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts;
 -- parallel arrays. Only rows this worker still holds are touched: a row
 -- taken back as stale (and perhaps claimed by another worker since) keeps
 -- the other worker's result. A row handed back unasked (attempted = 0,
--- status pending) keeps its previous error.
+-- status pending) keeps its previous error. RETURNING (rather than the
+-- rowcount) says which rows were still held, and works in pipeline mode.
 UPDATE enterprise.enrichment_requests AS r
 SET status = o.status,
     attempts = r.attempts + o.attempted,
@@ -87,7 +88,8 @@ FROM unnest(%(ids)s::integer[], %(statuses)s::text[], %(attempted)s::integer[],
      AS o (id, status, attempted, error, company_id, retry_in)
 WHERE r.id = o.id
   AND r.status = 'processing'
-  AND r.worker_id = %(worker_id)s;
+  AND r.worker_id = %(worker_id)s
+RETURNING r.id;
 
 -- name: counts
 SELECT count(*) FILTER (WHERE status = 'pending') AS pending,

@@ -318,3 +318,25 @@ def test_the_claim_uses_the_ready_index_on_100k_rows(conn: psycopg.Connection) -
     text = json.dumps(plan[0])
     assert "idx_enrichment_requests_ready" in text
     assert '"Node Type": "Seq Scan"' not in text
+
+
+def test_outcomes_for_rows_taken_over_meanwhile_are_counted_as_lost(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    names = ["甲公司", "乙公司"]
+    repository.enqueue(conn, names, names, [None, None])
+
+    class TakenOver(FakeProvider):
+        def search(self, raw_name: str) -> list[Candidate]:
+            if raw_name == "甲公司":  # another worker took this row back as stale
+                conn.execute(
+                    "UPDATE enterprise.enrichment_requests SET worker_id = 'other' "
+                    "WHERE raw_name = '甲公司'"
+                )
+            return super().search(raw_name)
+
+    hit = [_candidate("600000001", "x")]
+    report = drain(db, TakenOver(dict.fromkeys(names, hit)), OPTIONS)
+    assert (report.resolved, report.lost) == (2, 1)
+    statuses = dict(conn.execute("SELECT raw_name, status FROM enterprise.enrichment_requests"))
+    assert statuses == {"甲公司": "processing", "乙公司": "done"}

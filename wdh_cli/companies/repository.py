@@ -22,11 +22,14 @@ class Learned:
     unified_credit_code: str | None
 
 
-def record(conn: psycopg.Connection, learned: list[Learned], source: str) -> tuple[int, int]:
-    """Upsert the companies and cache `name` mappings; returns (companies, new mappings)."""
+def record(conn: psycopg.Connection, learned: list[Learned], source: str) -> None:
+    """Upsert the companies and cache their `name` mappings (two statements, no fetch).
+
+    Nothing is read back, so a caller may send these in pipeline mode.
+    """
     if not learned:
-        return 0, 0
-    companies = conn.execute(
+        return
+    conn.execute(
         Q["upsert_companies"],
         {
             "company_ids": [item.company_id for item in learned],
@@ -35,13 +38,12 @@ def record(conn: psycopg.Connection, learned: list[Learned], source: str) -> tup
             "aliases": [item.raw_name for item in learned],
             "source": source,
         },
-    ).rowcount
-    mappings = conn.execute(
+    )
+    conn.execute(
         Q["cache_names"],
         {
             "names": [item.normalized_name for item in learned],
             "company_ids": [item.company_id for item in learned],
             "source": source,
         },
-    ).rowcount
-    return companies, mappings
+    )

@@ -188,8 +188,12 @@ def _record(
     source: str,
     report: DrainReport,
 ) -> None:
-    """The batch's outcomes and what was learned, in one transaction."""
-    with conn.transaction():
-        held = repository.record_outcomes(conn, outcomes, worker)
-        report.lost += len(outcomes) - held
+    """The batch's outcomes and what was learned, in one transaction.
+
+    Pipeline mode sends the three statements in one round trip: the company
+    writes read nothing back, and fetching the outcome rows syncs them all.
+    """
+    with conn.pipeline(), conn.transaction():
         companies.record(conn, learned, source)
+        held = repository.record_outcomes(conn, outcomes, worker)
+    report.lost += len(outcomes) - held

@@ -128,7 +128,7 @@ def record_outcomes(conn: psycopg.Connection, outcomes: list[Outcome], worker_id
         "retry_in": [o.retry_in for o in outcomes],
         "worker_id": worker_id,
     }
-    return conn.execute(Q["record_outcomes"], params).rowcount
+    return len(conn.execute(Q["record_outcomes"], params).fetchall())
 
 
 def counts(conn: psycopg.Connection, stale_after: int) -> Counts:

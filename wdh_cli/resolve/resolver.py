@@ -247,9 +247,9 @@ class Resolver:
             conn = self.conn
             assert conn is not None
 
-            def write() -> tuple[int, int]:
+            def write() -> None:
                 with conn.transaction():
-                    return companies.record(conn, learned, self.provider_name)
+                    companies.record(conn, learned, self.provider_name)
 
             self._guard("cache", write)
 
