@@ -63,9 +63,3 @@ class LockTimeout(WdhError):
 
 class ToolNotFound(WdhError):
     """An external program (pg_dump, pg_restore) is not available (exit 1)."""
-
-
-class CheckFailed(WdhError):
-    """A check found a problem (exit 3)."""
-
-    exit_code = EXIT_CHECK

@@ -8,12 +8,22 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 # The csv module refuses fields over 128 KiB by default; a spreadsheet cell can
 # legitimately be longer (the column limits reject over-long keys later).
 # Process-wide, so it is set here, once.
 csv.field_size_limit(1 << 30)
+
+
+def csv_writer(handle: TextIO) -> Any:
+    """A csv writer with RFC 4180 line ends.
+
+    The csv module quotes a field only when it holds a character of the line
+    terminator, so CRLF makes it quote both CR and LF inside values (a
+    bare-LF terminator would leave a CR unquoted, and the file unreadable).
+    """
+    return csv.writer(handle, lineterminator="\r\n")
 
 
 @contextmanager

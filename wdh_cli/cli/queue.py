@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out, print_json
 from wdh_cli.errors import ConfigError, UsageError
-from wdh_cli.files import atomic_text_file
+from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.providers.factory import chosen, make_provider
 from wdh_cli.queue import drain as drain_service
 from wdh_cli.queue import service
@@ -185,7 +184,7 @@ def resolved(
     rows = service.resolved(app_context(ctx).database("queue resolved"), since)
 
     def write(handle: TextIO) -> None:
-        writer = csv.writer(handle, lineterminator="\r\n")
+        writer = csv_writer(handle)
         writer.writerow(("temp_id", "raw_name", "resolved_company_id", "resolved_at"))
         for row in rows:
             writer.writerow(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import nullcontext
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -107,18 +108,10 @@ def resolve(
         _render(stats, plan_only)
 
 
-class _NoProgress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-def _progress() -> Progress | _NoProgress:
+def _progress() -> Progress | nullcontext[None]:
     """A progress bar on stderr, only when stderr is a terminal."""
     if not sys.stderr.isatty():
-        return _NoProgress()
+        return nullcontext()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -17,10 +17,6 @@ class InputFile:
     path: Path
     match_type: str | None  # YAML: the level its name gives; CSV: None (per row)
 
-    @property
-    def is_yaml(self) -> bool:
-        return self.match_type is not None
-
 
 def collect(paths: list[Path], default_dir: Path) -> list[InputFile]:
     """Expand PATHs (YAML files, directories of them, CSV files) into input files."""
@@ -85,15 +81,8 @@ def iter_rows(
     for file_no, item in enumerate(files):
         if item.match_type is not None:
             overrides = read_overrides(item.path, item.match_type)
-            if overrides.problems and yaml_problems_fatal:
-                raise InputFileError(
-                    "; ".join(problem.describe() for problem in overrides.problems[:5])
-                    + (
-                        f" (and {len(overrides.problems) - 5} more)"
-                        if len(overrides.problems) > 5
-                        else ""
-                    )
-                )
+            if yaml_problems_fatal:
+                overrides.raise_if_invalid()
             for problem in overrides.problems:
                 yield file_no, problem
             for row in overrides.rows:

@@ -79,7 +79,7 @@ def validate(
         )
     if "\x00" in alias or "\x00" in company_id or (source and "\x00" in source):
         return Rejected(file, line, "contains a NUL character")
-    key = normalize_name(alias) if match_type == "name" else alias.strip()
+    key = key_for(match_type, alias)
     if not key:
         after = " after normalization" if alias.strip() else ""
         return Rejected(file, line, f"empty alias_name{after}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -11,6 +10,7 @@ from typing import TextIO
 
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError, UsageError
+from wdh_cli.files import csv_writer
 from wdh_cli.mappings import repository
 from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, iter_rows
 from wdh_cli.mappings.levels import MATCH_TYPES, MappingRow, Rejected
@@ -186,10 +186,7 @@ def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> in
     with db.connect() as conn:
         rows = repository.iter_mappings(conn, match_type)
         if fmt == "csv":
-            # RFC 4180 line ends: the csv module quotes a field only when it
-            # holds a character of the line terminator, so CRLF makes it quote
-            # both CR and LF inside names.
-            writer = csv.writer(out, lineterminator="\r\n")
+            writer = csv_writer(out)
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
                 writer.writerow(

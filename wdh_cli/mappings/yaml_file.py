@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from wdh_cli.errors import InputFileError
 from wdh_cli.mappings.levels import PRIORITIES, MappingRow, Rejected, validate
 
 OVERRIDE_FILE = re.compile(r"^company_id_overrides_(?P<match_type>[a-z_]+)\.ya?ml$")
@@ -35,6 +36,16 @@ class YamlOverrides:
     match_type: str
     rows: list[MappingRow] = field(default_factory=list)
     problems: list[Rejected] = field(default_factory=list)
+
+    def raise_if_invalid(self, shown: int = 5) -> None:
+        """A bad override file is an error naming file and line (exit 2)."""
+        if not self.problems:
+            return
+        more = len(self.problems) - shown
+        raise InputFileError(
+            "; ".join(problem.describe() for problem in self.problems[:shown])
+            + (f" (and {more} more)" if more > 0 else "")
+        )
 
 
 def match_type_of(path: Path) -> str | None:

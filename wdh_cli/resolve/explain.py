@@ -8,7 +8,8 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError
 from wdh_cli.mappings import repository as mappings
-from wdh_cli.names import TempIdGenerator, normalize_name
+from wdh_cli.mappings.levels import key_for
+from wdh_cli.names import TempIdGenerator
 from wdh_cli.queue import repository as queue
 from wdh_cli.queue.repository import Request
 from wdh_cli.resolve.options import LEVELS
@@ -44,10 +45,10 @@ def explain(
     account_name: str = "",
 ) -> Explanation:
     keys = {
-        "plan": plan.strip(),
-        "account": account.strip(),
-        "name": normalize_name(name),
-        "account_name": account_name.strip(),
+        "plan": key_for("plan", plan),
+        "account": key_for("account", account),
+        "name": key_for("name", name),
+        "account_name": key_for("account_name", account_name),
     }
     salt = settings.alias_salt.get_secret_value() if settings.alias_salt else None
     temp_id = TempIdGenerator(salt).for_key(keys["name"]) if salt else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wdh_cli.errors import InputFileError
 from wdh_cli.mappings.levels import MATCH_TYPES
 from wdh_cli.mappings.yaml_file import read_overrides
 
@@ -23,7 +22,6 @@ def load_overrides(directory: Path) -> Overrides:
             levels[match_type] = {}
             continue
         result = read_overrides(path, match_type)
-        if result.problems:
-            raise InputFileError("; ".join(p.describe() for p in result.problems[:5]))
+        result.raise_if_invalid()
         levels[match_type] = {row.alias_name: row.canonical_id for row in result.rows}
     return levels

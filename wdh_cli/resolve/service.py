@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
@@ -15,7 +14,7 @@ import psycopg
 from wdh_cli.config import Settings, require_salt
 from wdh_cli.db import Database
 from wdh_cli.errors import ConfigError, DatabaseUnavailable, InputFileError
-from wdh_cli.files import atomic_text_file
+from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.providers.base import Provider
 from wdh_cli.providers.factory import chosen, make_provider
 from wdh_cli.resolve.options import ResolveOptions
@@ -179,7 +178,7 @@ def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> 
 def _export_unknown(path: Path, resolver: Resolver) -> None:
     """company_name, temporary_id, occurrence_count: most frequent first."""
     with atomic_text_file(path) as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
+        writer = csv_writer(handle)
         writer.writerow(("company_name", "temporary_id", "occurrence_count"))
         ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
         for key, count in ranked:

@@ -9,7 +9,6 @@ temporary file and renamed. Reading is wdh_cli.sheets.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import os
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any, TextIO
 
 import xlsxwriter
 
+from wdh_cli.files import csv_writer
 from wdh_cli.sheets import InputTable
 
 
@@ -43,8 +43,7 @@ class OutputTable:
         header = [*table.header, *extra]
         if self.format == "csv":
             self._text = self._tmp.open("w", encoding=table.encoding, newline="")
-            # RFC 4180 line ends, so that CR and LF inside cells are quoted.
-            self._csv = csv.writer(self._text, lineterminator="\r\n")
+            self._csv = csv_writer(self._text)
             self._csv.writerow(header)
         else:
             # Strings stay strings: without these options XlsxWriter would
