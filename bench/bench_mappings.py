@@ -17,7 +17,8 @@ from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.mappings import repository, service
 from wdh_cli.migrate import runner
-from wdh_cli.names import TempIdGenerator, normalize_name
+from wdh_cli.names import normalize_name
+from wdh_cli.tempids.generator import TempIdGenerator
 
 ROWS = 1_000_000
 TYPES = (("account", 2), ("plan", 1), ("account_name", 5))

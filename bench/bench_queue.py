@@ -61,12 +61,12 @@ class NoMatchProvider(InstantProvider):
 
 def _wdh_worker(url: str, batch: int) -> None:
     db = Database(load_settings(database_url=url))
-    drain(db, InstantProvider(), DrainOptions(batch=batch))
+    drain(db, InstantProvider(), DrainOptions.from_settings(load_settings(), batch=batch))
 
 
 def _wdh_no_match_worker(url: str, batch: int) -> None:
     db = Database(load_settings(database_url=url))
-    drain(db, NoMatchProvider(), DrainOptions(batch=batch))
+    drain(db, NoMatchProvider(), DrainOptions.from_settings(load_settings(), batch=batch))
 
 
 def _bare_worker(url: str, batch: int) -> None:

@@ -23,6 +23,8 @@ from wdh_cli.names import normalize_name
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.resolver import Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
+from wdh_cli.tempids.generator import TempIdGenerator
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 WDH = str(Path(sys.executable).parent / "wdh")
 HEADER = ["月度", "计划代码", "年金账户号", "客户名称", "年金账户名", "公司代码", "规模", "类型"]
@@ -68,8 +70,7 @@ def _batch_figure(url: str, rng: random.Random) -> Figure:
                 overrides={t: {} for t in ("plan", "account", "hardcode", "name", "account_name")},
                 conn=conn,
                 provider=None,
-                temp_id_style="hmac",
-                salt="bench",
+                temp_ids=TempIdIssuer("hmac", TempIdGenerator("bench")),
                 min_confidence=0.8,
                 stats=ResolveStats(),
                 warn=print,

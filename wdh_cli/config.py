@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wdh_cli.errors import ConfigError
+from wdh_cli.providers.registry import ProviderSetting
 
 POOL_MAX_CAP = 100
 
@@ -47,9 +48,9 @@ class Settings(BaseSettings):
         default=Path("mappings"), description="Directory of the YAML override files."
     )
 
-    # Providers (shared/spec/eqc-api.md).
-    provider: Literal["auto", "eqc", "directory", "none"] = Field(
-        default="auto",
+    # Providers (docs/eqc.md).
+    provider: ProviderSetting = Field(
+        default=ProviderSetting.auto,
         description="auto: eqc with a token, else directory with a path, else none.",
     )
     eqc_base_url: str = Field(default="https://eqc.pingan.com")
@@ -104,16 +105,6 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().strip():
             return None
         return value
-
-
-def require_salt(settings: Settings) -> str:
-    """The temporary-ID salt, or a ConfigError naming the setting (exit 2)."""
-    if settings.alias_salt is None or not settings.alias_salt.get_secret_value():
-        raise ConfigError(
-            "WDH_ALIAS_SALT is not set: temporary IDs need a secret salt "
-            "(set it in the environment or in .env; changing it changes every temporary ID)"
-        )
-    return settings.alias_salt.get_secret_value()
 
 
 def load_settings(**overrides: Any) -> Settings:

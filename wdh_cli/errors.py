@@ -6,7 +6,6 @@ turns them into a message on stderr and an exit code.
 
 from __future__ import annotations
 
-EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CHECK = 3

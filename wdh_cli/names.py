@@ -1,16 +1,16 @@
-"""Company names as keys: `normalize_name` and deterministic temporary IDs.
+"""Company names as keys: `normalize_name`.
 
-One normalizer serves every layer (temporary IDs, queue de-duplication, the
-`name` level of overrides and of company_mapping, backflow, provider caching);
-shared/spec/names.md is its specification.
+One normalizer serves every place that turns a name into a key (temporary
+IDs, queue de-duplication, the `name` level of overrides and of
+company_mapping, backflow, provider caching); docs/names.md describes its
+rules and the tests that hold them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 
-# Status markers as the spec lists them; the affix tables below sort them longest first.
+# Status markers (docs/names.md); the affix tables below sort them longest first.
 STATUS_MARKERS = (
     "已转出 待转出 已作废 转出 终止 保留 暂停 注销 清算 解散 吊销 撤销 停业 歇业 关闭 迁出 迁入 "
     "变更 合并 分立 破产 重整 托管 接管 整顿 清盘 退出 终结 结束 完结 作废 存量 原"
@@ -50,7 +50,7 @@ _TRAILING_PUNCTUATION = ("-", ".", "。", "()")
 def normalize_name(raw: str | None) -> str:
     """The key form of a company name; "" for an empty or blank name.
 
-    The steps of shared/spec/names.md, with two choices that make the result
+    The steps of docs/names.md, with two choices that make the result
     idempotent: the removals of steps 3, 4 and 6 repeat until nothing changes
     (removing one decoration can expose another, as in `某某-养老-已转出`),
     and lower-casing happens first, which is the same for every letter whose
@@ -89,65 +89,3 @@ def _strip_decorations(name: str) -> str:
     while name.endswith(_TRAILING_PUNCTUATION):  # 6.
         name = name[:-2] if name.endswith("()") else name[:-1]
     return name
-
-
-TEMP_ID_PREFIX = "IN"
-
-
-class TempIdGenerator:
-    """HMAC-SHA1 temporary IDs: "IN" + 16 Base32 characters of the first 10 digest bytes.
-
-    HMAC (RFC 2104) is computed from two SHA-1 states pre-keyed once with the
-    salt's inner and outer pads and copied per name: about 1.4x the speed of
-    copying an `hmac` object, with the same digest (tested against `hmac`).
-    """
-
-    _BLOCK = 64  # SHA-1 block size in bytes
-
-    def __init__(self, salt: str) -> None:
-        if not salt:
-            raise ValueError("the temporary-ID salt must not be empty")
-        key = salt.encode("utf-8")
-        if len(key) > self._BLOCK:
-            key = hashlib.sha1(key).digest()
-        key = key.ljust(self._BLOCK, b"\0")
-        self._inner = hashlib.sha1(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha1(bytes(b ^ 0x5C for b in key))
-
-    def for_key(self, key: str) -> str | None:
-        """ID of an already normalized name; None for the empty name."""
-        if not key:
-            return None
-        inner = self._inner.copy()
-        inner.update(key.encode("utf-8"))
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return TEMP_ID_PREFIX + _base32_80(outer.digest())
-
-    def for_name(self, raw: str | None) -> str | None:
-        return self.for_key(normalize_name(raw))
-
-
-_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-# Pairs of Base32 characters for every 10-bit value: 8 lookups encode 80 bits.
-_BASE32_PAIRS = [a + b for a in _BASE32 for b in _BASE32]
-
-
-def _base32_80(digest: bytes) -> str:
-    """RFC 4648 Base32 of the first 10 bytes (no padding needed: 80 bits = 16 chars).
-
-    Same output as base64.b32encode(digest[:10]), which is pure Python on
-    3.11 and the dearest step of a temporary ID.
-    """
-    bits = int.from_bytes(digest[:10], "big")
-    return "".join([_BASE32_PAIRS[(bits >> shift) & 0x3FF] for shift in range(70, -1, -10)])
-
-
-def temp_id(raw: str | None, salt: str) -> str | None:
-    """Temporary ID of a raw name (convenience for one-off use)."""
-    return TempIdGenerator(salt).for_name(raw)
-
-
-def sequence_id(number: int) -> str:
-    """The older sequential style: TEMP_000001."""
-    return f"TEMP_{number:06d}"

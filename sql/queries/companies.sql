@@ -1,4 +1,6 @@
--- What providers teach wdh about companies (wdh_cli/companies/repository.py).
+-- enterprise.company_master, written only here (wdh_cli/companies/repository.py).
+-- The names a provider answered go to company_mapping through the mappings
+-- repository, its only writer.
 
 -- name: upsert_companies
 -- One row per (company, raw name) arrives; the CTE folds them into one row
@@ -40,13 +42,3 @@ SET aliases = ARRAY(
         ORDER BY a
     ),
     updated_at = now();
-
--- name: cache_names
--- The normalized name -> company, so the next resolve finds it in the cache.
--- Arbiter (alias_name, match_type): a name already mapped keeps its mapping;
--- what a person or an earlier load decided is never overridden here.
-INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
-SELECT DISTINCT ON (n.alias_name) n.alias_name, n.company_id, 'name', 4, %(source)s
-FROM unnest(%(names)s::text[], %(company_ids)s::text[]) AS n (alias_name, company_id)
-ORDER BY n.alias_name
-ON CONFLICT (alias_name, match_type) DO NOTHING;

@@ -1,4 +1,5 @@
--- Queries of the mapping repository (wdh_cli/mappings/repository.py).
+-- Queries of the mapping repository (wdh_cli/mappings/repository.py), the
+-- only code that writes enterprise.company_mapping.
 
 -- name: create_staging
 -- Loads go through a temporary table: COPY is the fastest way in, and the
@@ -127,9 +128,9 @@ FROM enterprise.company_mapping
 WHERE %(match_type)s::text IS NULL OR match_type = %(match_type)s::text
 ORDER BY match_type, alias_name;
 
--- name: insert_checked
--- Backflow (and any small batch): insert keys that are new, in one
--- statement, and say what happened to every input row. Within the batch the
+-- name: insert_new_keys
+-- The writer of small batches (backflow, provider answers): insert keys
+-- that are new, in one statement, and say what happened to every input row. Within the batch the
 -- first row of a key counts; a later row of that key with another company is
 -- a conflict. The `stored` CTE reads the table as it was before this
 -- statement (one snapshot), so a key found there is either the same mapping

@@ -11,7 +11,9 @@ RETURNING last_number;
 
 -- name: queued_sequence_ids
 -- A name that already holds a sequential ID in the queue keeps it: the oldest
--- request of each name wins, so the answer is stable.
+-- request of each name wins, so the answer is stable. This reads the queue's
+-- table (enrichment_requests, owned by wdh_cli/queue) because the queue is
+-- where issued sequential IDs are remembered; it never writes there.
 SELECT DISTINCT ON (normalized_name) normalized_name, temp_id
 FROM enterprise.enrichment_requests
 WHERE normalized_name = ANY (%(keys)s::text[])

@@ -14,7 +14,7 @@ from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError
 from wdh_cli.mappings import repository, service
 from wdh_cli.mappings.csv_file import read_csv
-from wdh_cli.mappings.levels import MappingRow
+from wdh_cli.mappings.rows import MappingRow
 from wdh_cli.mappings.yaml_file import read_overrides
 
 HEADER = "alias_name,canonical_id,match_type,priority,source\n"

@@ -9,7 +9,9 @@ from tests.helpers import catalog
 from wdh_cli.db import Database
 from wdh_cli.db.sqlfiles import read_sql
 from wdh_cli.migrate import runner
-from wdh_cli.tempids import assign, repository
+from wdh_cli.tempids import repository
+from wdh_cli.tempids.generator import TempIdGenerator
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 UP = read_sql("migrations", "0002_create_temp_id_sequence.up.sql")
 
@@ -71,12 +73,12 @@ def test_sequence_style_keeps_queued_ids_and_reserves_one_block(conn: psycopg.Co
         "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id, status) "
         "VALUES ('甲公司', '甲公司', 'TEMP_000042', 'done')"
     )
-    ids = assign.assign(["乙公司", "甲公司", "丙公司", "乙公司", ""], style="sequence", conn=conn)
+    ids = TempIdIssuer("sequence").issue(["乙公司", "甲公司", "丙公司", "乙公司", ""], conn)
     assert ids == {"甲公司": "TEMP_000042", "丙公司": "TEMP_000001", "乙公司": "TEMP_000002"}
     row = conn.execute("SELECT last_number FROM enterprise.temp_id_sequence").fetchone()
     assert row == (2,)
 
 
 def test_hmac_style_needs_no_database() -> None:
-    ids = assign.assign(["甲公司", "甲公司"], style="hmac", salt="s")
+    ids = TempIdIssuer("hmac", TempIdGenerator("s")).issue(["甲公司", "甲公司"])
     assert list(ids) == ["甲公司"] and ids["甲公司"].startswith("IN")

@@ -19,7 +19,7 @@ from wdh_cli.queue import repository, service
 from wdh_cli.queue.drain import DrainOptions, drain
 from wdh_cli.queue.signals import StopFlag
 
-OPTIONS = DrainOptions(batch=10, max_attempts=3, backoff=(60, 300), stale_after=900)
+OPTIONS = DrainOptions.from_settings(load_settings(queue_backoff="60,300"), batch=10)
 
 
 class CountingConnection:
@@ -261,7 +261,7 @@ def test_plan_only_claims_nothing(db: Database, conn: psycopg.Connection) -> Non
     from wdh_cli.queue.drain import plan
 
     repository.enqueue(conn, ["甲", "乙"], ["甲", "乙"], [None, None])
-    report = plan(db, DrainOptions(limit=1))
+    report = plan(db, DrainOptions.from_settings(load_settings(), limit=1))
     assert (report.claimed, report.plan_only) == (1, True)
     assert [r[1] for r in _rows(conn)] == ["pending", "pending"]
 
@@ -273,15 +273,15 @@ def test_retry_resolved_and_purge(db: Database, conn: psycopg.Connection) -> Non
         "WHERE raw_name IN ('甲', '乙')"
     )
     repository.enqueue(conn, ["乙"], ["乙"], [None])  # 乙 is open again: its failed row stays
-    assert service.retry(db, None) == 1
+    assert service.retry(db, None).retried == 1
     conn.execute(
         "UPDATE enterprise.enrichment_requests SET status = 'done', resolved_company_id = 'C3', "
         "updated_at = now() - interval '40 days' WHERE raw_name = '丙'"
     )
     [row] = service.resolved(db, None)
     assert (row.temp_id, row.raw_name, row.resolved_company_id) == ("IN3", "丙", "C3")
-    assert service.purge_done(db, 50) == 0
-    assert service.purge_done(db, 30) == 1
+    assert service.purge_done(db, 50).purged == 0
+    assert service.purge_done(db, 30).purged == 1
     statuses = dict(
         conn.execute("SELECT raw_name || attempts, status FROM enterprise.enrichment_requests")
     )
@@ -295,7 +295,7 @@ def test_status_counts(db: Database, conn: psycopg.Connection) -> None:
         "WHERE raw_name = '乙'"
     )
     report = service.status(db, load_settings())
-    c = report.counts
+    c = report
     assert (c.pending, c.processing, c.done, c.failed, c.ready) == (1, 0, 0, 1, 1)
     assert c.oldest_pending_seconds is not None and c.oldest_pending_seconds >= 0
     assert [(e.error, e.rows) for e in report.errors] == [("no match", 1)]

@@ -7,6 +7,8 @@ import psycopg
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.resolver import Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
+from wdh_cli.tempids.generator import TempIdGenerator
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 EMPTY = {t: {} for t in ("plan", "account", "hardcode", "name", "account_name")}
 
@@ -17,8 +19,7 @@ def _resolver(conn: psycopg.Connection | None, **overrides: dict[str, str]) -> R
         overrides=EMPTY | overrides,
         conn=conn,
         provider=None,
-        temp_id_style="hmac",
-        salt="pepper",
+        temp_ids=TempIdIssuer("hmac", TempIdGenerator("pepper")),
         min_confidence=0.8,
         stats=ResolveStats(),
         warn=lambda message: None,

@@ -8,7 +8,7 @@ import pytest
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.mappings.csv_file import read_csv
-from wdh_cli.mappings.levels import MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import match_type_of, read_overrides
 
 

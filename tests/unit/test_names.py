@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wdh_cli.names import TempIdGenerator, normalize_name, sequence_id, temp_id
+from wdh_cli.names import normalize_name
+from wdh_cli.tempids.generator import TempIdGenerator, sequence_id, temp_id
 
 SPEC_EXAMPLES = [
     ("上海 某某 有限公司", "上海某某有限公司"),
@@ -126,13 +127,13 @@ def test_pre_keyed_hmac_equals_the_hmac_module(salt: str, key: str) -> None:
 
 
 def test_missing_salt_is_a_config_error_naming_the_setting() -> None:
-    from wdh_cli.config import load_settings, require_salt
+    from wdh_cli.config import load_settings
     from wdh_cli.errors import EXIT_USAGE, ConfigError
-    from wdh_cli.tempids.assign import assign
+    from wdh_cli.tempids.issuer import TempIdIssuer, require_salt
 
     with pytest.raises(ConfigError, match="WDH_ALIAS_SALT") as caught:
         require_salt(load_settings())
     assert caught.value.exit_code == EXIT_USAGE
     with pytest.raises(ConfigError, match="WDH_ALIAS_SALT"):
-        assign(["甲公司"], style="hmac", salt=None)
+        TempIdIssuer.from_settings(load_settings())
     assert require_salt(load_settings(alias_salt="pepper")) == "pepper"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError
@@ -12,6 +13,10 @@ from wdh_cli.migrate import runner
 
 @dataclass
 class HealthReport:
+    """`wdh db check`: which database, whether it answers, whether its migrations are current."""
+
+    json_properties: ClassVar[tuple[str, ...]] = ("healthy", "migrations_current")
+
     mode: str
     database: str
     pool_max: int
@@ -37,7 +42,8 @@ def check(db: Database) -> HealthReport:
     target = db.target
     report = HealthReport(target.mode, target.display, db.settings.pool_max)
     try:
-        report.server_version, report.latency_ms = db.ping()
+        report.server_version, latency_ms = db.ping()
+        report.latency_ms = round(latency_ms, 3)
         report.reachable = True
         counts = Counter(status.state for status in runner.status(db))
     except DatabaseError as exc:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 import typer
 from rich.console import Console
@@ -32,8 +30,3 @@ def app_context(ctx: typer.Context) -> AppContext:
     obj = ctx.find_root().obj
     assert isinstance(obj, AppContext), "the root callback sets the context"
     return obj
-
-
-def print_json(data: dict[str, Any]) -> None:
-    """Exactly one JSON object on stdout."""
-    typer.echo(json.dumps(data, ensure_ascii=False, default=str))

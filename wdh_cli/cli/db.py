@@ -10,7 +10,8 @@ from rich.table import Table
 
 from wdh_cli.admin import backup as backup_service
 from wdh_cli.admin import health
-from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.db import embedded
 from wdh_cli.errors import EXIT_CHECK
 
@@ -20,46 +21,32 @@ app = typer.Typer(help="Check, back up and restore wdh's database.", no_args_is_
 @app.command()
 def check(
     ctx: typer.Context,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Report which database is used and whether it is healthy; exit 3 if not."""
     report = health.check(app_context(ctx).database("db check"))
-    if json_:
-        print_json(
-            {
-                "healthy": report.healthy,
-                "reachable": report.reachable,
-                "mode": report.mode,
-                "database": report.database,
-                "server_version": report.server_version,
-                "latency_ms": round(report.latency_ms, 3)
-                if report.latency_ms is not None
-                else None,
-                "migrations": report.migrations,
-                "migrations_current": report.migrations_current,
-                "pool_max": report.pool_max,
-                "error": report.error,
-            }
-        )
-    else:
-        table = Table("check", "value", show_header=False)
-        table.add_row("database", report.database)
-        table.add_row("mode", report.mode)
-        table.add_row("reachable", "yes" if report.reachable else "[red]no[/]")
-        if report.reachable:
-            table.add_row("server version", report.server_version or "")
-            table.add_row("round trip", f"{report.latency_ms:.2f} ms")
-            summary = ", ".join(f"{count} {state}" for state, count in report.migrations.items())
-            color = "green" if report.migrations_current else "yellow"
-            table.add_row("migrations", f"[{color}]{summary}[/]")
-        table.add_row("pool size", str(report.pool_max))
-        out.print(table)
-        if report.error:
-            err.print(f"[red]unhealthy:[/] {report.error}")
-        elif not report.migrations_current:
-            err.print("[yellow]unhealthy:[/] migrations are not current: run `wdh migrate up`")
+    emit(report, as_json=json_, render=_render_check)
     if not report.healthy:
         raise typer.Exit(EXIT_CHECK)
+
+
+def _render_check(report: health.HealthReport) -> None:
+    table = Table("check", "value", show_header=False)
+    table.add_row("database", report.database)
+    table.add_row("mode", report.mode)
+    table.add_row("reachable", "yes" if report.reachable else "[red]no[/]")
+    if report.reachable:
+        table.add_row("server version", report.server_version or "")
+        table.add_row("round trip", f"{report.latency_ms:.2f} ms")
+        summary = ", ".join(f"{count} {state}" for state, count in report.migrations.items())
+        color = "green" if report.migrations_current else "yellow"
+        table.add_row("migrations", f"[{color}]{summary}[/]")
+    table.add_row("pool size", str(report.pool_max))
+    out.print(table)
+    if report.error:
+        err.print(f"[red]unhealthy:[/] {report.error}")
+    elif not report.migrations_current:
+        err.print("[yellow]unhealthy:[/] migrations are not current: run `wdh migrate up`")
 
 
 @app.command()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import EXIT_CHECK
 from wdh_cli.files import atomic_text_file
 from wdh_cli.mappings import service
-from wdh_cli.mappings.levels import DEFAULT_SOURCE
+from wdh_cli.mappings.rows import DEFAULT_SOURCE
 
 app = typer.Typer(help="Load, export and check company mappings.", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def load(
     plan_only: Annotated[
         bool, typer.Option("--plan-only", help="Report the figures; write nothing.")
     ] = False,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Load mappings with exact figures: inserted, updated, unchanged, conflicts, rejected."""
     context = app_context(ctx)
@@ -62,25 +62,13 @@ def load(
         plan_only=plan_only,
         default_dir=context.settings.mappings_dir,
     )
-    figures = {
-        key: getattr(report, key)
-        for key in ("read", "inserted", "updated", "unchanged", "conflicts", "rejected", "deleted")
-    }
-    if json_:
-        print_json(
-            figures
-            | {
-                "mode": report.mode,
-                "source": report.source,
-                "plan_only": report.plan_only,
-                "conflict_list": [asdict(c) for c in report.conflict_list],
-                "rejected_list": [asdict(r) for r in report.rejected_list],
-            }
-        )
-        return
+    emit(report, as_json=json_, render=_render_load)
+
+
+def _render_load(report: service.LoadReport) -> None:
     table = Table("figure", "rows", title=f"mappings load --mode {report.mode}")
-    for key, value in figures.items():
-        table.add_row(key, f"{value:,}")
+    for key in ("read", "inserted", "updated", "unchanged", "conflicts", "rejected", "deleted"):
+        table.add_row(key, f"{getattr(report, key):,}")
     out.print(table)
     if report.conflict_list:
         conflicts = Table(
@@ -122,18 +110,19 @@ def export(
 def check(
     ctx: typer.Context,
     paths: PathsArgument = None,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Validate mapping files without a database; exit 3 when any entry is invalid."""
     report = service.check(paths or [], default_dir=app_context(ctx).settings.mappings_dir)
-    if json_:
-        print_json({"files": report.files, "entries": report.entries, "problems": report.problems})
-    else:
-        for problem in report.problems:
-            typer.echo(problem)
-        err.print(
-            f"{report.files} file(s), {report.entries:,} valid entries, "
-            f"{len(report.problems)} problem(s)"
-        )
+    emit(report, as_json=json_, render=_render_check)
     if report.problems:
         raise typer.Exit(EXIT_CHECK)
+
+
+def _render_check(report: service.CheckReport) -> None:
+    for problem in report.problems:
+        typer.echo(problem)
+    err.print(
+        f"{report.files} file(s), {report.entries:,} valid entries, "
+        f"{len(report.problems)} problem(s)"
+    )

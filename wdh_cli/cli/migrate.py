@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import EXIT_CHECK, UsageError
 from wdh_cli.migrate import runner
 from wdh_cli.migrate.history import LockHolder
+from wdh_cli.migrate.plan import StatusReport
 from wdh_cli.migrate.runner import RunReport, StepResult
+from wdh_cli.migrate.verify import VerifyReport
 from wdh_cli.migrate.verify import verify as verify_service
 
 app = typer.Typer(
@@ -31,7 +34,6 @@ LockTimeoutOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 def _on_wait(holder: LockHolder | None) -> None:
@@ -109,67 +111,40 @@ def down(
 @app.command()
 def status(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Show every migration's state; exit 3 unless all are applied."""
-    statuses = runner.status(app_context(ctx).database("migrate status"))
-    if json_:
-        print_json(
-            {
-                "migrations": [
-                    {
-                        "version": s.version,
-                        "description": s.description,
-                        "state": s.state,
-                        "applied_at": s.applied_at.isoformat() if s.applied_at else None,
-                        "checksum": s.checksum,
-                        "last_error": s.last_error,
-                    }
-                    for s in statuses
-                ],
-                "current": all(s.state == "applied" for s in statuses),
-            }
-        )
-    else:
-        table = Table("version", "description", "state", "applied at", "checksum")
-        colors = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
-        for s in statuses:
-            table.add_row(
-                f"{s.version:04d}",
-                s.description,
-                f"[{colors[s.state]}]{s.state}[/]",
-                f"{s.applied_at:%Y-%m-%d %H:%M:%S}" if s.applied_at else "",
-                s.checksum[:12],
-            )
-        out.print(table)
-        for s in statuses:
-            if s.last_error:
-                err.print(f"last attempt of {s.file} failed: {s.last_error}", markup=False)
-    if any(s.state != "applied" for s in statuses):
+    report = StatusReport(runner.status(app_context(ctx).database("migrate status")))
+    emit(report, as_json=json_, render=_render_status)
+    if not report.current:
         raise typer.Exit(EXIT_CHECK)
+
+
+def _render_status(report: StatusReport) -> None:
+    table = Table("version", "description", "state", "applied at", "checksum")
+    colors = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
+    for s in report.migrations:
+        table.add_row(
+            f"{s.version:04d}",
+            s.description,
+            f"[{colors[s.state]}]{s.state}[/]",
+            f"{s.applied_at:%Y-%m-%d %H:%M:%S}" if s.applied_at else "",
+            s.checksum[:12],
+        )
+    out.print(table)
+    for s in report.migrations:
+        if s.last_error:
+            err.print(f"last attempt of {s.file} failed: {s.last_error}", markup=False)
 
 
 @app.command()
 def verify(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Compare the live schema with what the applied migrations define; exit 3 on drift."""
-    differences = verify_service(app_context(ctx).database("migrate verify"))
-    if json_:
-        print_json(
-            {
-                "ok": not differences,
-                "differences": [
-                    {
-                        "kind": d.kind,
-                        "name": d.name,
-                        "problem": d.problem,
-                        "expected": d.expected,
-                        "actual": d.actual,
-                    }
-                    for d in differences
-                ],
-            }
-        )
-    elif differences:
-        for difference in differences:
-            typer.echo(difference.describe())
-    else:
-        typer.echo("ok: the database matches the applied migrations")
-    if differences:
+    report = VerifyReport(verify_service(app_context(ctx).database("migrate verify")))
+    emit(report, as_json=json_, render=_render_verify)
+    if not report.ok:
         raise typer.Exit(EXIT_CHECK)
+
+
+def _render_verify(report: VerifyReport) -> None:
+    for difference in report.differences:
+        typer.echo(difference.describe())
+    if report.ok:
+        typer.echo("ok: the database matches the applied migrations")

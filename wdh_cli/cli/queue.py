@@ -10,17 +10,16 @@ from typing import Annotated, TextIO
 import typer
 from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out, print_json
-from wdh_cli.errors import ConfigError, UsageError
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.errors import UsageError
 from wdh_cli.files import atomic_text_file, csv_writer
-from wdh_cli.providers.factory import chosen, make_provider
+from wdh_cli.providers.registry import ProviderName
 from wdh_cli.queue import drain as drain_service
 from wdh_cli.queue import service
 from wdh_cli.queue.signals import graceful_stop
-from wdh_cli.sheets import read_column
 
 app = typer.Typer(help="The enrichment queue of names to look up.", no_args_is_help=True)
-JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
 
 
 @app.command()
@@ -35,16 +34,16 @@ def enqueue(
 ) -> None:
     """Queue names for a later drain; names already pending or processing are skipped."""
     context = app_context(ctx)
-    raw = list(names or [])
-    if file is not None:
-        raw += read_column(file, column)
-    if not raw:
+    if not names and file is None:
         raise UsageError("give NAMEs or --file")
-    report = service.enqueue(context.database("queue enqueue"), context.settings, raw)
-    if json_:
-        print_json({"queued": report.queued, "skipped": report.skipped})
-    else:
-        typer.echo(f"queued {report.queued}, skipped {report.skipped}")
+    report = service.enqueue(
+        context.database("queue enqueue"), context.settings, names or [], file=file, column=column
+    )
+    emit(report, as_json=json_, render=_render_enqueue)
+
+
+def _render_enqueue(report: service.EnqueueReport) -> None:
+    typer.echo(f"queued {report.queued}, skipped {report.skipped}")
 
 
 @app.command()
@@ -56,7 +55,7 @@ def drain(
     ] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for work.")] = False,
     provider: Annotated[
-        str | None, typer.Option("--provider", help="eqc | directory (default: WDH_PROVIDER).")
+        ProviderName | None, typer.Option("--provider", help="Default: WDH_PROVIDER.")
     ] = None,
     plan_only: Annotated[
         bool, typer.Option("--plan-only", help="Report what is ready; claim nothing.")
@@ -66,49 +65,17 @@ def drain(
     """Resolve queued names with the provider; any number of drains may run at once."""
     context = app_context(ctx)
     settings = context.settings
-    options = drain_service.DrainOptions(
-        batch=batch,
-        limit=limit,
-        follow=follow,
-        max_attempts=settings.queue_max_attempts,
-        backoff=tuple(settings.backoff_seconds),
-        stale_after=settings.queue_stale_after,
-        poll_interval=settings.queue_poll_interval,
-        min_confidence=settings.eqc_min_confidence,
+    options = drain_service.DrainOptions.from_settings(
+        settings, batch=batch, limit=limit, follow=follow
     )
     db = context.database("queue drain")
     if plan_only:
         report = drain_service.plan(db, options)
     else:
-        if provider not in (None, "eqc", "directory"):
-            raise UsageError(f"--provider {provider}: expected eqc or directory")
-        if chosen(settings, provider) == "none":
-            raise ConfigError(
-                "no provider to drain with: set WDH_EQC_TOKEN (eqc) or WDH_DIRECTORY_PATH "
-                "(directory), or pass --provider"
-            )
-        source = make_provider(settings, provider)
-        try:
-            with graceful_stop() as stop:
-                report = drain_service.drain(db, source, options, stop=stop)
-        finally:
-            source.close()
-    figures = {
-        key: getattr(report, key)
-        for key in (
-            "claimed",
-            "resolved",
-            "no_match",
-            "retried",
-            "failed",
-            "reclaimed",
-            "api_calls",
-        )
-    }
-    if json_:
-        print_json(figures | {"handed_back": report.handed_back, "plan_only": report.plan_only})
-    else:
-        typer.echo(", ".join(f"{key} {value}" for key, value in figures.items()))
+        with graceful_stop() as stop:
+            report = drain_service.run(settings, db, provider, options, stop=stop)
+    emit(report, as_json=json_, render=_render_drain)
+    # Messages go to stderr with or without --json.
     if report.stopped_by:
         err.print(
             f"stopped by {report.stopped_by}: {report.handed_back} unasked row(s) handed back"
@@ -117,39 +84,36 @@ def drain(
         err.print(f"{report.lost} row(s) had been taken back as stale; their results were dropped")
 
 
+def _render_drain(report: drain_service.DrainReport) -> None:
+    typer.echo(
+        f"claimed {report.claimed}, resolved {report.resolved}, no_match {report.no_match}, "
+        f"retried {report.retried}, failed {report.failed}, reclaimed {report.reclaimed}, "
+        f"api_calls {report.api_calls}"
+    )
+
+
 @app.command()
 def status(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Rows per status, ready now, age of the oldest pending row, common errors."""
     context = app_context(ctx)
     report = service.status(context.database("queue status"), context.settings)
-    c = report.counts
-    if json_:
-        print_json(
-            {
-                "pending": c.pending,
-                "processing": c.processing,
-                "done": c.done,
-                "failed": c.failed,
-                "ready": c.ready,
-                "stale": c.stale,
-                "oldest_pending_seconds": c.oldest_pending_seconds,
-                "errors": [{"error": e.error, "rows": e.rows} for e in report.errors],
-            }
-        )
-        return
+    emit(report, as_json=json_, render=_render_status)
+
+
+def _render_status(report: service.StatusReport) -> None:
     table = Table("status", "rows")
     for label, value in (
-        ("pending", c.pending),
-        ("  ready now", c.ready),
-        ("processing", c.processing),
-        ("  stale", c.stale),
-        ("done", c.done),
-        ("failed", c.failed),
+        ("pending", report.pending),
+        ("  ready now", report.ready),
+        ("processing", report.processing),
+        ("  stale", report.stale),
+        ("done", report.done),
+        ("failed", report.failed),
     ):
         table.add_row(label, f"{value:,}")
     out.print(table)
-    if c.oldest_pending_seconds is not None:
-        out.print(f"oldest pending row: {c.oldest_pending_seconds:,.0f} s")
+    if report.oldest_pending_seconds is not None:
+        out.print(f"oldest pending row: {report.oldest_pending_seconds:,.0f} s")
     if report.errors:
         errors = Table("most common errors", "rows")
         for e in report.errors:
@@ -162,12 +126,13 @@ def retry(
     ctx: typer.Context,
     failed: Annotated[bool, typer.Option("--failed", help="Every failed row.")] = False,
     ids: Annotated[list[int] | None, typer.Option("--id", help="These rows (repeatable).")] = None,
+    json_: JsonOption = False,
 ) -> None:
     """Put failed rows back to pending with fresh attempts."""
     if failed == bool(ids):
         raise UsageError("give either --failed or --id N")
-    count = service.retry(app_context(ctx).database("queue retry"), None if failed else ids)
-    typer.echo(f"retrying {count} row(s)")
+    report = service.retry(app_context(ctx).database("queue retry"), None if failed else ids)
+    emit(report, as_json=json_, render=lambda r: typer.echo(f"retrying {r.retried} row(s)"))
 
 
 @app.command()
@@ -211,9 +176,10 @@ def purge(
     older_than: Annotated[
         int, typer.Option("--older-than", metavar="DAYS", min=0, help="Age in days.")
     ] = 30,
+    json_: JsonOption = False,
 ) -> None:
     """Delete done rows older than DAYS."""
     if not done:
         raise UsageError("only done rows can be purged: add --done")
-    count = service.purge_done(app_context(ctx).database("queue purge"), older_than)
-    typer.echo(f"purged {count} done row(s)")
+    report = service.purge_done(app_context(ctx).database("queue purge"), older_than)
+    emit(report, as_json=json_, render=lambda r: typer.echo(f"purged {r.purged} done row(s)"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from contextlib import nullcontext
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -12,17 +11,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out, print_json
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.providers.registry import ProviderName
+from wdh_cli.resolve.explain import Explanation
 from wdh_cli.resolve.explain import explain as explain_service
 from wdh_cli.resolve.options import Columns, ResolveOptions
 from wdh_cli.resolve.service import resolve_file
 from wdh_cli.resolve.stats import ResolveStats
-
-
-class ProviderChoice(StrEnum):
-    eqc = "eqc"
-    directory = "directory"
-    none = "none"
 
 
 def resolve(
@@ -52,7 +48,7 @@ def resolve(
         bool, typer.Option("--no-backflow", help="Do not write existing IDs to the cache.")
     ] = False,
     provider: Annotated[
-        ProviderChoice | None, typer.Option("--provider", help="Default: WDH_PROVIDER.")
+        ProviderName | None, typer.Option("--provider", help="Default: WDH_PROVIDER.")
     ] = None,
     export_unknown: Annotated[
         Path | None, typer.Option("--export-unknown", help="CSV of names left with temporary IDs.")
@@ -63,7 +59,7 @@ def resolve(
     col_account_name: Annotated[str, typer.Option("--col-account-name")] = Columns.account_name,
     col_existing: Annotated[str, typer.Option("--col-existing")] = Columns.existing,
     col_output: Annotated[str, typer.Option("--col-output")] = Columns.output,
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    json_: JsonOption = False,
 ) -> None:
     """Give every row a company ID: overrides, cache, existing IDs, provider, temporary IDs."""
     context = app_context(ctx)
@@ -75,7 +71,7 @@ def resolve(
         budget=budget if budget is not None else settings.sync_lookup_budget,
         backflow=not no_backflow,
         queue=not no_queue,
-        provider=provider.value if provider else None,
+        provider=provider,
         offline=offline,
         plan_only=plan_only,
         require_db=require_db,
@@ -102,10 +98,7 @@ def resolve(
             warn=warn,
             progress=report,
         )
-    if json_:
-        print_json(stats.as_json())
-    else:
-        _render(stats, plan_only)
+    emit(stats, as_json=json_, render=lambda s: _render(s, plan_only))
 
 
 def _progress() -> Progress | nullcontext[None]:
@@ -128,7 +121,7 @@ def _render(stats: ResolveStats, plan_only: bool) -> None:
         table.add_row(f"yaml:{match_type}", f"{count:,}")
     table.add_row("database cache", f"{stats.db_cache_hits:,}")
     table.add_row("existing column", f"{stats.existing_column_hits:,}")
-    table.add_row("provider (sync)", f"{stats.eqc_sync_hits:,}")
+    table.add_row("provider (sync)", f"{stats.provider_hits:,}")
     table.add_row("temporary IDs", f"{stats.temp_ids_generated:,}")
     table.add_row("unresolved (no name)", f"{stats.unresolved:,}")
     table.add_row("total", f"{stats.total_rows:,}", end_section=True)
@@ -153,6 +146,7 @@ def explain(
     account_name: Annotated[
         str, typer.Option("--account-name", help="Account name (年金账户名).")
     ] = "",
+    json_: JsonOption = False,
 ) -> None:
     """Show what each layer answers for one row, and which answer wins."""
     context = app_context(ctx)
@@ -164,11 +158,18 @@ def explain(
         account=account,
         account_name=account_name,
     )
+    emit(result, as_json=json_, render=_render_explanation)
+
+
+def _render_explanation(result: Explanation) -> None:
     out.print(f"normalized name: {result.normalized_name or '(empty)'}")
     out.print(f"temporary ID:    {result.temp_id or '(WDH_ALIAS_SALT not set)'}")
     table = Table("layer", "key", "answer", "note")
-    for answer in result.answers:
-        mark = " <- wins" if answer is result.winner else ""
+    marked = False
+    for answer in result.layers:
+        wins = not marked and answer.layer == result.winner
+        marked = marked or wins
+        mark = " <- wins" if wins else ""
         table.add_row(answer.layer, answer.key, (answer.answer or "-") + mark, answer.note)
     out.print(table)
     if result.request is not None:

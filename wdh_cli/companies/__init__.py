@@ -1,1 +1,1 @@
-"""What providers teach wdh about companies: company_master and cached name mappings."""
+"""Companies learned from providers: company_master, and their names cached as mappings."""

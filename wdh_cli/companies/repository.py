@@ -1,7 +1,8 @@
-"""DAO: record companies learned from a provider, and cache their names."""
+"""DAO for enterprise.company_master, its only writer: companies learned from providers."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
@@ -13,7 +14,7 @@ Q = queries("companies")
 
 @dataclass(frozen=True)
 class Learned:
-    """A provider's answer for one raw name."""
+    """A provider's accepted answer for one raw name."""
 
     raw_name: str
     normalized_name: str
@@ -22,10 +23,10 @@ class Learned:
     unified_credit_code: str | None
 
 
-def record(conn: psycopg.Connection, learned: list[Learned], source: str) -> None:
-    """Upsert the companies and cache their `name` mappings (two statements, no fetch).
+def upsert(conn: psycopg.Connection, learned: Sequence[Learned], source: str) -> None:
+    """Insert new companies; known ones gain the raw names among their aliases.
 
-    Nothing is read back, so a caller may send these in pipeline mode.
+    Nothing is read back, so a caller may send this in pipeline mode.
     """
     if not learned:
         return
@@ -36,14 +37,6 @@ def record(conn: psycopg.Connection, learned: list[Learned], source: str) -> Non
             "official_names": [item.official_name for item in learned],
             "codes": [item.unified_credit_code for item in learned],
             "aliases": [item.raw_name for item in learned],
-            "source": source,
-        },
-    )
-    conn.execute(
-        Q["cache_names"],
-        {
-            "names": [item.normalized_name for item in learned],
-            "company_ids": [item.company_id for item in learned],
             "source": source,
         },
     )

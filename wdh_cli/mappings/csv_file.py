@@ -13,7 +13,7 @@ from pathlib import Path
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_encoding
-from wdh_cli.mappings.levels import MappingRow, Rejected, validate
+from wdh_cli.mappings.rows import MappingRow, Rejected, validate
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")

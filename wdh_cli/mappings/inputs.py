@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
+from wdh_cli.mappings import levels
 from wdh_cli.mappings.csv_file import read_csv
-from wdh_cli.mappings.levels import MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import OVERRIDE_FILE, match_type_of, read_overrides
 
 
@@ -40,9 +41,10 @@ def collect(paths: list[Path], default_dir: Path) -> list[InputFile]:
 def _yaml_level(path: Path) -> str:
     level = match_type_of(path)
     if level is None:
+        expected = "|".join(levels.LEVELS.match_types)
         raise InputFileError(
             f"{path}: cannot tell the match_type from the name "
-            "(expected company_id_overrides_<plan|account|hardcode|name|account_name>.yml)"
+            f"(expected company_id_overrides_<{expected}>.yml)"
         )
     return level
 
@@ -75,8 +77,8 @@ def iter_rows(
 ) -> Iterator[tuple[int, MappingRow | Rejected]]:
     """(file number, row or rejection) for every entry, in file order.
 
-    YAML files are all-or-nothing (the contract: a bad override file is an
-    error naming file and line); CSV rows are judged one by one.
+    YAML files are all-or-nothing (a bad override file is an error naming
+    file and line); CSV rows are judged one by one.
     """
     for file_no, item in enumerate(files):
         if item.match_type is not None:

@@ -1,20 +1,23 @@
-"""DAO for enterprise.company_mapping: staging, classification, writes, lookups, export.
+"""DAO for enterprise.company_mapping, its only writer: loads, cached keys, lookups, export.
 
-Functions take a connection and never commit: the load service owns the
+Every write to the table is here: bulk loads (staging, classification,
+merge), and `insert_new_keys` for the small batches of backflow and provider
+answers. Functions take a connection and never commit: the caller owns the
 transaction, so a failed load leaves the table as it was.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import psycopg
 from psycopg.copy import QueuedLibpqWriter
 from psycopg.rows import class_row
 
 from wdh_cli.db.sqlfiles import queries
-from wdh_cli.mappings.levels import MappingRow
+from wdh_cli.mappings.rows import MappingRow
 
 Q = queries("mappings")
 
@@ -134,21 +137,35 @@ def upsert(conn: psycopg.Connection) -> int:
     return conn.execute(Q["upsert"]).rowcount
 
 
-def insert_checked(
-    conn: psycopg.Connection, rows: list[tuple[str, str, str, int]], source: str
+class NewMapping(NamedTuple):
+    """A key to cache: written only where the key is not stored yet."""
+
+    alias_name: str
+    canonical_id: str
+    match_type: str
+    priority: int
+
+
+def insert_new_keys(
+    conn: psycopg.Connection, rows: Sequence[NewMapping], source: str
 ) -> InsertOutcome:
-    """Insert new (alias, company, match_type, priority) keys; count same and conflicting ones."""
+    """The one writer of small batches (backflow, provider answers): new keys only.
+
+    The conflict rule is "what is stored wins": a key already mapped keeps its
+    row, and is counted as skipped (same company) or a conflict (another
+    one). Bulk loads merge a staging table instead (insert_new, upsert).
+    """
     if not rows:
         return InsertOutcome(0, 0, 0)
     params = {
-        "aliases": [r[0] for r in rows],
-        "company_ids": [r[1] for r in rows],
-        "match_types": [r[2] for r in rows],
-        "priorities": [r[3] for r in rows],
+        "aliases": [r.alias_name for r in rows],
+        "company_ids": [r.canonical_id for r in rows],
+        "match_types": [r.match_type for r in rows],
+        "priorities": [r.priority for r in rows],
         "source": source,
     }
     with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
-        outcome = cur.execute(Q["insert_checked"], params).fetchone()
+        outcome = cur.execute(Q["insert_new_keys"], params).fetchone()
     assert outcome is not None  # an aggregate always returns a row
     return outcome
 

@@ -11,9 +11,10 @@ from typing import TextIO
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError, UsageError
 from wdh_cli.files import csv_writer
-from wdh_cli.mappings import repository
+from wdh_cli.mappings import levels, repository
 from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, iter_rows
-from wdh_cli.mappings.levels import MATCH_TYPES, MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow, Rejected
+from wdh_cli.mappings.yaml_file import override_file_name
 
 MODES = ("append", "delete_insert", "upsert")
 
@@ -176,8 +177,8 @@ EXPORT_COLUMNS = ("alias_name", "canonical_id", "match_type", "priority", "sourc
 
 def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> int:
     """Write stored mappings as CSV (loadable by `load`) or as a YAML override file."""
-    if match_type is not None and match_type not in MATCH_TYPES:
-        raise UsageError(f"--match-type {match_type}: expected one of {', '.join(MATCH_TYPES)}")
+    if match_type is not None and match_type not in levels.LEVELS:
+        raise UsageError(f"--match-type {match_type}: expected one of {levels.LEVELS.describe()}")
     if fmt not in FORMATS:
         raise UsageError(f"--format {fmt}: expected csv or yaml")
     if fmt == "yaml" and match_type is None:
@@ -194,7 +195,7 @@ def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> in
                 )
                 count += 1
         else:
-            out.write(f"# company_id_overrides_{match_type}.yml, exported by wdh\n")
+            out.write(f"# {override_file_name(match_type or '')}, exported by wdh\n")
             for row in rows:
                 # A JSON string is a valid YAML double-quoted scalar, escapes included.
                 key = json.dumps(row.alias_name, ensure_ascii=False)

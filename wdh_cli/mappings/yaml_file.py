@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.mappings.levels import PRIORITIES, MappingRow, Rejected, validate
+from wdh_cli.mappings import levels
+from wdh_cli.mappings.rows import MappingRow, Rejected, validate
 
 OVERRIDE_FILE = re.compile(r"^company_id_overrides_(?P<match_type>[a-z_]+)\.ya?ml$")
 _NULLS = {"~", "null", "Null", "NULL"}
@@ -48,10 +49,15 @@ class YamlOverrides:
         )
 
 
+def override_file_name(match_type: str) -> str:
+    """The override file of a level: `company_id_overrides_<match_type>.yml`."""
+    return f"company_id_overrides_{match_type}.yml"
+
+
 def match_type_of(path: Path) -> str | None:
     """`company_id_overrides_plan.yml` -> "plan"; None when the name says nothing."""
     match = OVERRIDE_FILE.match(path.name)
-    if match is None or match["match_type"] not in PRIORITIES:
+    if match is None or match["match_type"] not in levels.LEVELS:
         return None
     return match["match_type"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import ClassVar, Literal
 
 from wdh_cli.errors import MigrationStateError, UsageError
 from wdh_cli.migrate.files import MigrationFile
@@ -28,6 +28,18 @@ class MigrationStatus:
     @property
     def file(self) -> str:
         return f"{self.version:04d}_{self.description}.up.sql"
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """`wdh migrate status`: every migration's state; current when all are applied."""
+
+    migrations: list[MigrationStatus]
+    json_properties: ClassVar[tuple[str, ...]] = ("current",)
+
+    @property
+    def current(self) -> bool:
+        return all(s.state == "applied" for s in self.migrations)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import psycopg
 from psycopg import sql
@@ -40,6 +40,18 @@ class Difference:
         if self.problem == "unexpected":
             return f"{self.kind} {self.name} is not defined by any migration ({self.actual})"
         return f"{self.kind} {self.name}: expected {self.expected}, found {self.actual}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """`wdh migrate verify`: every difference; ok when there is none."""
+
+    differences: list[Difference]
+    json_properties: ClassVar[tuple[str, ...]] = ("ok",)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
 
 
 def compare(expected: list[CatalogEntry], actual: list[CatalogEntry]) -> list[Difference]:

@@ -18,7 +18,7 @@ class Candidate:
 
 
 class ProviderError(WdhError):
-    """A lookup failed; `transient` errors may succeed when retried later."""
+    """A lookup failed. A drain retries a `transient` one later; any other fails the name."""
 
     transient = False
 
@@ -29,8 +29,12 @@ class TransientProviderError(ProviderError):
     transient = True
 
 
-class BadResponseError(ProviderError):
-    """The provider answered, but not with what its contract says."""
+class BadResponseError(TransientProviderError):
+    """A 200 whose body is not what the API promises: a broken upstream, likely passing."""
+
+
+class RefusedLookupError(ProviderError):
+    """The provider refused this request for good (an unexpected 4xx): asking again is useless."""
 
 
 class ProviderAuthError(ProviderError):
@@ -40,8 +44,12 @@ class ProviderAuthError(ProviderError):
 class Provider(Protocol):
     """Anything that turns a raw company name into candidates, best first."""
 
-    name: str
     calls: int  # lookups that reached the provider (retries of one lookup count once)
+
+    @property
+    def name(self) -> str:
+        """The provider's name (a ProviderName): the source of what it teaches."""
+        ...
 
     def search(self, raw_name: str) -> list[Candidate]:
         """Candidates for the name; [] for no match; raises ProviderError on failure."""
@@ -56,16 +64,3 @@ def best_accepted(candidates: list[Candidate], min_confidence: float) -> Candida
         if candidate.confidence >= min_confidence:
             return candidate
     return None
-
-
-class NoProvider:
-    """The `none` provider: never asks anyone, never finds anything."""
-
-    name = "none"
-    calls = 0
-
-    def search(self, raw_name: str) -> list[Candidate]:
-        return []
-
-    def close(self) -> None:
-        pass

@@ -15,12 +15,13 @@ from wdh_cli.errors import InputFileError
 from wdh_cli.mappings.csv_file import decode
 from wdh_cli.names import normalize_name
 from wdh_cli.providers.base import Candidate
+from wdh_cli.providers.registry import ProviderName
 
 COLUMNS = ("company_id", "official_name", "unified_credit_code", "aliases")
 
 
 class DirectoryProvider:
-    name = "directory"
+    name = ProviderName.directory
 
     def __init__(self, path: Path) -> None:
         self.calls = 0

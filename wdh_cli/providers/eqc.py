@@ -1,4 +1,4 @@
-"""The EQC company-information API over HTTP (shared/spec/eqc-api.md).
+"""The EQC company-information API over HTTP (docs/eqc.md).
 
 Rate-limited (sliding minute window), retried with exponential backoff and
 jitter on 429, 5xx, timeouts and connection errors (honouring Retry-After),
@@ -20,11 +20,13 @@ from wdh_cli.providers.base import (
     BadResponseError,
     Candidate,
     ProviderAuthError,
+    RefusedLookupError,
     TransientProviderError,
 )
+from wdh_cli.providers.registry import ProviderName
 
 SEARCH_PATH = "/kg-api-hfd/api/search/"
-# Confidence of a match by its `type` (shared/spec/eqc-api.md); others get 0.70.
+# Confidence of a match by its `type` (docs/eqc.md); others get 0.70.
 CONFIDENCE_BY_TYPE = {"全称精确匹配": 1.00, "模糊匹配": 0.80, "拼音": 0.60}
 DEFAULT_CONFIDENCE = 0.70
 MAX_RETRY_AFTER = 30.0  # seconds we are willing to wait inside one lookup
@@ -58,7 +60,7 @@ class RateLimiter:
 
 
 class EqcProvider:
-    name = "eqc"
+    name = ProviderName.eqc
 
     def __init__(
         self,
@@ -117,7 +119,7 @@ class EqcProvider:
                     last_problem = f"HTTP {status}"
                     wait = self._retry_after(response) or self._backoff(attempt)
                 else:
-                    raise BadResponseError(f"EQC answered HTTP {status}")
+                    raise RefusedLookupError(f"EQC answered HTTP {status}")
             if attempt < self._retries and wait <= MAX_RETRY_AFTER:
                 self._sleep(wait)
             else:

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 
 import psycopg
 
-from wdh_cli.companies import repository as companies
+from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned
+from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError, best_accepted
+from wdh_cli.providers.registry import ProviderName, open_provider
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Job, Outcome
 from wdh_cli.queue.signals import StopFlag
@@ -32,14 +34,31 @@ def new_worker_id() -> str:
 
 @dataclass(frozen=True)
 class DrainOptions:
-    batch: int = 50
-    limit: int | None = None
-    follow: bool = False
-    max_attempts: int = 3
-    backoff: tuple[int, ...] = (60, 300, 900)
-    stale_after: int = 900
-    poll_interval: float = 5.0
-    min_confidence: float = 0.8
+    """How a drain works. The queue's timings come from the settings (`from_settings`)."""
+
+    batch: int
+    limit: int | None
+    follow: bool
+    max_attempts: int
+    backoff: tuple[int, ...]
+    stale_after: int
+    poll_interval: float
+    min_confidence: float
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, batch: int = 50, limit: int | None = None, follow: bool = False
+    ) -> DrainOptions:
+        return cls(
+            batch=batch,
+            limit=limit,
+            follow=follow,
+            max_attempts=settings.queue_max_attempts,
+            backoff=tuple(settings.backoff_seconds),
+            stale_after=settings.queue_stale_after,
+            poll_interval=float(settings.queue_poll_interval),
+            min_confidence=settings.eqc_min_confidence,
+        )
 
 
 @dataclass
@@ -55,6 +74,23 @@ class DrainReport:
     lost: int = 0  # outcomes not recorded: the row was taken back as stale meanwhile
     plan_only: bool = False
     stopped_by: str | None = None
+
+
+def run(
+    settings: Settings,
+    db: Database,
+    requested: ProviderName | None,
+    options: DrainOptions,
+    *,
+    stop: StopFlag | None = None,
+) -> DrainReport:
+    """`wdh queue drain`: open the provider (a drain needs one), drain, close it."""
+    provider = open_provider(settings, requested, required_by="a drain")
+    assert provider is not None  # required_by turns "none" into an error
+    try:
+        return drain(db, provider, options, stop=stop)
+    finally:
+        provider.close()
 
 
 def plan(db: Database, options: DrainOptions) -> DrainReport:
@@ -140,7 +176,11 @@ def _ask(
             report.handed_back += 1
             continue
         except ProviderError as exc:
-            outcomes.append(_retry_or_fail(job, exc.message, options, report))
+            if exc.transient:
+                outcomes.append(_retry_or_fail(job, exc.message, options, report))
+            else:  # asking again would get the same refusal
+                outcomes.append(Outcome(job.id, "failed", attempted=1, error=exc.message))
+                report.failed += 1
             continue
         accepted = best_accepted(candidates, options.min_confidence)
         if accepted is None:
@@ -194,6 +234,6 @@ def _record(
     writes read nothing back, and fetching the outcome rows syncs them all.
     """
     with conn.pipeline(), conn.transaction():
-        companies.record(conn, learned, source)
+        companies.remember(conn, learned, source)
         held = repository.record_outcomes(conn, outcomes, worker)
     report.lost += len(outcomes) - held

@@ -2,18 +2,64 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 
-from wdh_cli.config import Settings, require_salt
+import psycopg
+
+from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.names import normalize_name
 from wdh_cli.queue import repository
-from wdh_cli.queue.repository import Counts, ErrorCount, ResolvedRow
-from wdh_cli.tempids.assign import assign
+from wdh_cli.queue.repository import ErrorCount, ResolvedRow
+from wdh_cli.sheets import read_column
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 MAX_NAME = 255  # enrichment_requests.raw_name / normalized_name
+
+
+def queueable(raw_name: str, key: str) -> bool:
+    """A name the queue can hold: a non-empty key, both spellings within the columns."""
+    return bool(key) and len(key) <= MAX_NAME and len(raw_name.strip()) <= MAX_NAME
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """What one enqueue did with the names it was given."""
+
+    given: int
+    queued: int  # rows inserted
+    unfit: int  # empty or too long for the queue
+
+    @property
+    def already(self) -> int:
+        """Names not queued although fit: open already, repeated, or (resolve) failed."""
+        return self.given - self.unfit - self.queued
+
+
+def enqueue_names(
+    conn: psycopg.Connection,
+    names: Sequence[tuple[str, str]],
+    temp_ids: Mapping[str, str],
+    *,
+    skip_failed: bool,
+) -> Enqueued:
+    """The one enqueue path: (raw name, normalized name) pairs in one statement.
+
+    Used by `wdh queue enqueue` and by resolve, in the caller's transaction.
+    skip_failed leaves out names whose lookup already failed (resolve runs).
+    """
+    fit = [(raw.strip(), key) for raw, key in names if queueable(raw, key)]
+    queued = repository.enqueue(
+        conn,
+        [raw for raw, _ in fit],
+        [key for _, key in fit],
+        [temp_ids.get(key) for _, key in fit],
+        skip_failed=skip_failed,
+    )
+    return Enqueued(given=len(names), queued=queued, unfit=len(names) - len(fit))
 
 
 @dataclass(frozen=True)
@@ -22,43 +68,57 @@ class EnqueueReport:
     skipped: int
 
 
-def enqueue(db: Database, settings: Settings, raw_names: Iterable[str]) -> EnqueueReport:
-    """Queue names (one statement). Skipped: empty, too long, repeated, or already open."""
-    names = list(raw_names)
-    keep = [
-        (raw.strip(), key)
-        for raw in names
-        if (key := normalize_name(raw)) and len(key) <= MAX_NAME and len(raw.strip()) <= MAX_NAME
-    ]
-    salt = require_salt(settings) if settings.temp_id_style == "hmac" and keep else None
+def enqueue(
+    db: Database,
+    settings: Settings,
+    raw_names: Iterable[str],
+    *,
+    file: Path | None = None,
+    column: str = "客户名称",
+) -> EnqueueReport:
+    """`wdh queue enqueue`: names, and those of a spreadsheet column.
+
+    Skipped: empty, too long, repeated, or already open.
+    """
+    raw = [*raw_names, *(read_column(file, column) if file is not None else [])]
+    names = [(name, normalize_name(name)) for name in raw]
+    keys = [key for raw, key in names if queueable(raw, key)]
+    issuer = TempIdIssuer.from_settings(settings) if keys else None
     with db.connect() as conn, conn.transaction():
-        ids = assign([key for _, key in keep], style=settings.temp_id_style, salt=salt, conn=conn)
-        queued = repository.enqueue(
-            conn,
-            [raw for raw, _ in keep],
-            [key for _, key in keep],
-            [ids.get(key) for _, key in keep],
-        )
-    return EnqueueReport(queued=queued, skipped=len(names) - queued)
+        ids = issuer.issue(keys, conn) if issuer is not None else {}
+        done = enqueue_names(conn, names, ids, skip_failed=False)
+    return EnqueueReport(queued=done.queued, skipped=done.given - done.queued)
 
 
-@dataclass
+@dataclass(frozen=True)
 class StatusReport:
-    counts: Counts
+    """`wdh queue status`: rows per status, what is ready, the most common errors."""
+
+    pending: int
+    processing: int
+    done: int
+    failed: int
+    ready: int
+    stale: int
+    oldest_pending_seconds: float | None
     errors: list[ErrorCount] = field(default_factory=list)
 
 
 def status(db: Database, settings: Settings) -> StatusReport:
     with db.connect() as conn:
-        return StatusReport(
-            repository.counts(conn, settings.queue_stale_after), repository.common_errors(conn)
-        )
+        counts = repository.counts(conn, settings.queue_stale_after)
+        return StatusReport(**asdict(counts), errors=repository.common_errors(conn))
 
 
-def retry(db: Database, ids: list[int] | None) -> int:
-    """Put failed rows (all, or these ids) back to pending; returns how many."""
+@dataclass(frozen=True)
+class RetryReport:
+    retried: int
+
+
+def retry(db: Database, ids: list[int] | None) -> RetryReport:
+    """Put failed rows (all, or these ids) back to pending."""
     with db.connect() as conn, conn.transaction():
-        return repository.retry(conn, ids)
+        return RetryReport(retried=repository.retry(conn, ids))
 
 
 def resolved(db: Database, since: datetime | None) -> list[ResolvedRow]:
@@ -66,6 +126,11 @@ def resolved(db: Database, since: datetime | None) -> list[ResolvedRow]:
         return repository.resolved(conn, since)
 
 
-def purge_done(db: Database, days: int) -> int:
+@dataclass(frozen=True)
+class PurgeReport:
+    purged: int
+
+
+def purge_done(db: Database, days: int) -> PurgeReport:
     with db.connect() as conn, conn.transaction():
-        return repository.purge_done(conn, days)
+        return PurgeReport(purged=repository.purge_done(conn, days))

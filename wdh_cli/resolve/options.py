@@ -4,19 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The levels in resolution order: (match_type, which key of the row it uses).
-LEVELS: tuple[tuple[str, str], ...] = (
-    ("plan", "plan"),
-    ("account", "account"),
-    ("hardcode", "plan"),
-    ("name", "name"),
-    ("account_name", "account_name"),
-)
+from wdh_cli.providers.registry import ProviderName
 
 
 @dataclass(frozen=True)
 class Columns:
-    """Input column names (the contract's defaults) and the output column."""
+    """Input column names, one per row field of the level table, and the output column.
+
+    The attribute names are the fields (`wdh_cli.mappings.levels`); the values
+    are the headers, renamed by the `--col-*` options.
+    """
 
     plan: str = "计划代码"
     account: str = "年金账户号"
@@ -38,7 +35,7 @@ class ResolveOptions:
     budget: int = 0
     backflow: bool = True
     queue: bool = True
-    provider: str | None = None  # None: WDH_PROVIDER
+    provider: ProviderName | None = None  # None: WDH_PROVIDER
     offline: bool = False
     plan_only: bool = False
     require_db: bool = False

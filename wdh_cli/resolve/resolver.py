@@ -1,14 +1,16 @@
 """The resolver: a batch of rows in, a company ID and its source for each row out.
 
-Layers, first hit wins (shared/spec/cli.md, "wdh resolve"):
-1. YAML overrides, priority 1 to 5;
+Layers, first hit wins (docs/commands.md, "wdh resolve"):
+1. YAML overrides, the levels in priority order;
 2. the database cache (one lookup statement for every key of the batch);
 3. the existing company ID column, with backflow of its keys into the cache;
 4. the provider, within the budget, each distinct name at most once per run;
 5. a temporary ID, and the name enqueued for a later drain (one statement).
 
-Work goes per distinct key and name, never per row. Every database step
-degrades: a failure is counted and warned about, and the run goes on.
+The levels (which keys a row has, in which order, which ones backflow) come
+from the level table, `wdh_cli.mappings.levels`. Work goes per distinct key
+and name, never per row. Every database step degrades: a failure is counted
+and warned about, and the run goes on.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from typing import NamedTuple, TypeVar
 
 import psycopg
 
-from wdh_cli.companies import repository as companies
+from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned
 from wdh_cli.db.errors import translate
 from wdh_cli.errors import WdhError
+from wdh_cli.mappings import levels
 from wdh_cli.mappings import repository as mappings
-from wdh_cli.mappings.levels import MAX_ALIAS, PRIORITIES
-from wdh_cli.names import normalize_name
+from wdh_cli.mappings.repository import NewMapping
+from wdh_cli.mappings.rows import MAX_ALIAS, MAX_COMPANY_ID
 from wdh_cli.providers.base import (
     Candidate,
     Provider,
@@ -35,16 +38,17 @@ from wdh_cli.providers.base import (
     best_accepted,
 )
 from wdh_cli.queue import repository as queue
-from wdh_cli.resolve.options import LEVELS, ResolveOptions
+from wdh_cli.queue import service as queue_service
+from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import Overrides
 from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.tempids.assign import assign
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 T = TypeVar("T")
 
 
 class RowKeys(NamedTuple):
-    """The cells of one row that matter, as text."""
+    """The cells of one row that matter, as text (fields named as in the level table)."""
 
     plan: str = ""
     account: str = ""
@@ -58,31 +62,7 @@ class Resolution(NamedTuple):
     source: str  # yaml:<type> | db:<type> | existing | <provider> | temp | unresolved
 
 
-class _Keys(NamedTuple):
-    plan: str
-    account: str
-    name: str  # normalized
-    account_name: str
-
-
-def _pairs(k: _Keys) -> list[tuple[str, str]]:
-    """The (match_type, key) pairs a row can be looked up by, in priority order.
-
-    Keys longer than the column cannot be stored, so they are not looked up.
-    """
-    pairs = []
-    plan = k.plan if k.plan and len(k.plan) <= MAX_ALIAS else ""
-    if plan:
-        pairs.append(("plan", plan))
-    if k.account and len(k.account) <= MAX_ALIAS:
-        pairs.append(("account", k.account))
-    if plan:
-        pairs.append(("hardcode", plan))
-    if k.name and len(k.name) <= MAX_ALIAS:
-        pairs.append(("name", k.name))
-    if k.account_name and len(k.account_name) <= MAX_ALIAS:
-        pairs.append(("account_name", k.account_name))
-    return pairs
+Keys = tuple[str, ...]  # a row's keys, one per key column of the level table
 
 
 class Resolver:
@@ -95,8 +75,7 @@ class Resolver:
         overrides: Overrides,
         conn: psycopg.Connection | None,
         provider: Provider | None,
-        temp_id_style: str,
-        salt: str | None,
+        temp_ids: TempIdIssuer | None,
         min_confidence: float,
         stats: ResolveStats,
         warn: Callable[[str], None],
@@ -106,8 +85,7 @@ class Resolver:
         self.conn = conn
         self.provider = provider  # None once disabled (a 401)
         self.provider_name = provider.name if provider is not None else "none"
-        self.style = temp_id_style
-        self.salt = salt
+        self.issuer = temp_ids  # None under plan-only: no IDs are made
         self.min_confidence = min_confidence
         self.stats = stats
         self.warn = warn
@@ -118,10 +96,30 @@ class Resolver:
         self.unknown: Counter[str] = Counter()  # normalized name -> rows with a temp ID
         self.first_spelling: dict[str, str] = {}
         self._warned: set[str] = set()
+        table = levels.LEVELS
+        # A row's keys: one per (field, key form) of the table, each form
+        # cached, since names and codes repeat across rows.
+        self._key_columns = [
+            (RowKeys._fields.index(field), lru_cache(maxsize=1 << 17)(form))
+            for field, form in table.key_columns
+        ]
+        # (match_type, position of its key, priority), in priority order.
+        self._levels = [
+            (level.match_type, column, level.priority)
+            for level, column in zip(table, table.column_of, strict=True)
+        ]
+        self._name_column = table.column_of[table.match_types.index(levels.NAME)]
         # Only the levels that have overrides are worth a look per row.
-        self._yaml_levels = [(t, f) for t, f in LEVELS if overrides.get(t)]
-        # Names repeat across rows: normalize each spelling once per run.
-        self._normalize = lru_cache(maxsize=1 << 17)(normalize_name)
+        self._yaml_levels = [
+            (match_type, column)
+            for match_type, column, _ in self._levels
+            if overrides.get(match_type)
+        ]
+        self._backflow_levels = [
+            (level.match_type, column, level.priority)
+            for level, column in zip(table, table.column_of, strict=True)
+            if level.backflows
+        ]
         stats.budget_remaining = options.budget
 
     @property
@@ -129,11 +127,8 @@ class Resolver:
         return self.conn is not None and not self.options.plan_only
 
     def resolve_batch(self, rows: list[RowKeys]) -> list[Resolution]:
-        normalize = self._normalize
-        keys = [
-            _Keys(r.plan.strip(), r.account.strip(), normalize(r.name), r.account_name.strip())
-            for r in rows
-        ]
+        columns = self._key_columns
+        keys: list[Keys] = [tuple([form(row[at]) for at, form in columns]) for row in rows]
         results: list[Resolution | None] = [self._from_yaml(k) for k in keys]
         self._from_database(keys, results)
         self._from_existing(rows, keys, results)
@@ -142,10 +137,21 @@ class Resolver:
         self.stats.total_rows += len(rows)
         return [r if r is not None else Resolution(None, "unresolved") for r in results]
 
+    def _pairs(self, keys: Keys) -> list[tuple[str, str]]:
+        """The (match_type, key) pairs a row can be looked up by, in priority order.
+
+        Keys longer than the column cannot be stored, so they are not looked up.
+        """
+        return [
+            (match_type, keys[column])
+            for match_type, column, _ in self._levels
+            if keys[column] and len(keys[column]) <= MAX_ALIAS
+        ]
+
     # Layer 1 ---------------------------------------------------------------
-    def _from_yaml(self, keys: _Keys) -> Resolution | None:
-        for match_type, field in self._yaml_levels:
-            key = getattr(keys, field)
+    def _from_yaml(self, keys: Keys) -> Resolution | None:
+        for match_type, column in self._yaml_levels:
+            key = keys[column]
             if key:
                 found = self.overrides[match_type].get(key)
                 if found is not None:
@@ -154,11 +160,11 @@ class Resolver:
         return None
 
     # Layer 2 ---------------------------------------------------------------
-    def _from_database(self, keys: list[_Keys], results: list[Resolution | None]) -> None:
+    def _from_database(self, keys: list[Keys], results: list[Resolution | None]) -> None:
         if self.conn is None:
             return
         row_pairs = [
-            _pairs(k) if done is None else [] for k, done in zip(keys, results, strict=True)
+            self._pairs(k) if done is None else [] for k, done in zip(keys, results, strict=True)
         ]
         wanted = {pair for pairs in row_pairs for pair in pairs}
         if not wanted:
@@ -179,23 +185,22 @@ class Resolver:
 
     # Layer 3 ---------------------------------------------------------------
     def _from_existing(
-        self, rows: list[RowKeys], keys: list[_Keys], results: list[Resolution | None]
+        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
     ) -> None:
-        backflow: list[tuple[str, str, str, int]] = []
+        backflow: list[NewMapping] = []
         for index, row in enumerate(rows):
             existing = row.existing.strip()
             if results[index] is not None or not existing:
                 continue
             results[index] = Resolution(existing, "existing")
             self.stats.existing_column_hits += 1
+            if len(existing) > MAX_COMPANY_ID:
+                continue
             k = keys[index]
-            for match_type, key in (
-                ("account", k.account),
-                ("name", k.name),
-                ("account_name", k.account_name),
-            ):
-                if key and len(key) <= MAX_ALIAS and len(existing) <= 100:
-                    backflow.append((key, existing, match_type, PRIORITIES[match_type]))
+            for match_type, column, priority in self._backflow_levels:
+                key = k[column]
+                if key and len(key) <= MAX_ALIAS:
+                    backflow.append(NewMapping(key, existing, match_type, priority))
         if not backflow or not self.writes or not self.options.backflow:
             return
         conn = self.conn
@@ -203,7 +208,7 @@ class Resolver:
 
         def write() -> mappings.InsertOutcome:
             with conn.transaction():
-                return mappings.insert_checked(conn, backflow, "backflow")
+                return mappings.insert_new_keys(conn, backflow, "backflow")
 
         outcome = self._guard("backflow", write)
         if outcome is not None:
@@ -213,43 +218,45 @@ class Resolver:
 
     # Layer 4 ---------------------------------------------------------------
     def _from_provider(
-        self, rows: list[RowKeys], keys: list[_Keys], results: list[Resolution | None]
+        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
     ) -> None:
         if self.provider is None or self.options.plan_only:
             return
+        name_at = self._name_column
         learned: list[Learned] = []
         for index, k in enumerate(keys):
-            if results[index] is not None or not k.name:
+            name = k[name_at]
+            if results[index] is not None or not name:
                 continue
-            if k.name not in self.asked:
+            if name not in self.asked:
                 if self.budget_left <= 0 or self.provider is None:
                     continue
                 self.budget_left -= 1
                 self.stats.budget_consumed += 1
                 self.stats.budget_remaining = self.budget_left
                 answer = self._ask(self.provider, rows[index].name)
-                self.asked[k.name] = answer
+                self.asked[name] = answer
                 if answer is not None:
                     learned.append(
                         Learned(
                             rows[index].name.strip(),
-                            k.name,
+                            name,
                             answer.company_id,
                             answer.official_name,
                             answer.unified_credit_code,
                         )
                     )
-            answer = self.asked.get(k.name)
+            answer = self.asked.get(name)
             if answer is not None:
                 results[index] = Resolution(answer.company_id, self.provider_name)
-                self.stats.eqc_sync_hits += 1
+                self.stats.provider_hits += 1
         if learned and self.writes:
             conn = self.conn
             assert conn is not None
 
             def write() -> None:
                 with conn.transaction():
-                    companies.record(conn, learned, self.provider_name)
+                    companies.remember(conn, learned, self.provider_name)
 
             self._guard("cache", write)
 
@@ -270,18 +277,21 @@ class Resolver:
 
     # Layer 5 ---------------------------------------------------------------
     def _temporary(
-        self, rows: list[RowKeys], keys: list[_Keys], results: list[Resolution | None]
+        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
     ) -> None:
+        name_at = self._name_column
         pending = [
-            (index, k.name) for index, k in enumerate(keys) if results[index] is None and k.name
+            (index, k[name_at])
+            for index, k in enumerate(keys)
+            if results[index] is None and k[name_at]
         ]
         if not pending:
             self.stats.unresolved += sum(1 for r in results if r is None)
             return
         new_names = sorted({name for _, name in pending if name not in self.temp_ids})
-        if new_names and not self.options.plan_only:
-            conn = self.conn if self.style == "sequence" else None
-            self.temp_ids.update(assign(new_names, style=self.style, salt=self.salt, conn=conn))
+        if new_names and self.issuer is not None:
+            conn = self.conn if self.issuer.style == "sequence" else None
+            self.temp_ids.update(self.issuer.issue(new_names, conn))
         for index, name in pending:
             results[index] = Resolution(self.temp_ids.get(name), "temp")
             self.stats.temp_ids_generated += 1
@@ -292,34 +302,27 @@ class Resolver:
             self._enqueue([n for n in new_names if n not in self.queued_this_run])
 
     def _enqueue(self, names: list[str]) -> None:
-        names = [
-            n for n in names if len(n) <= MAX_ALIAS and len(self.first_spelling[n]) <= MAX_ALIAS
-        ]
         if not names or self.conn is None:
             return
         conn = self.conn
+        spelled = [(self.first_spelling[n], n) for n in names]
         if self.options.plan_only:
-            open_now = self._guard("enqueue", lambda: queue.open_names(conn, names))
+            fit = [n for raw, n in spelled if queue_service.queueable(raw, n)]
+            open_now = self._guard("enqueue", lambda: queue.open_names(conn, fit))
             if open_now is not None:
                 self.stats.already_queued += len(open_now)
-                self.stats.async_queued += len(names) - len(open_now)
+                self.stats.async_queued += len(fit) - len(open_now)
             return
 
-        def write() -> int:
+        def write() -> queue_service.Enqueued:
             with conn.transaction():
-                return queue.enqueue(
-                    conn,
-                    [self.first_spelling[n] for n in names],
-                    names,
-                    [self.temp_ids.get(n) for n in names],
-                    skip_failed=True,
-                )
+                return queue_service.enqueue_names(conn, spelled, self.temp_ids, skip_failed=True)
 
-        queued = self._guard("enqueue", write)
-        if queued is not None:
+        done = self._guard("enqueue", write)
+        if done is not None:
             self.queued_this_run.update(names)
-            self.stats.async_queued += queued
-            self.stats.already_queued += len(names) - queued
+            self.stats.async_queued += done.queued
+            self.stats.already_queued += done.already
 
     # -----------------------------------------------------------------------
     def _guard(self, what: str, action: Callable[[], T]) -> T | None:

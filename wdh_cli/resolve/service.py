@@ -11,18 +11,20 @@ from typing import Any
 
 import psycopg
 
-from wdh_cli.config import Settings, require_salt
+from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.errors import ConfigError, DatabaseUnavailable, InputFileError
+from wdh_cli.errors import DatabaseUnavailable, InputFileError
 from wdh_cli.files import atomic_text_file, csv_writer
+from wdh_cli.mappings import levels
 from wdh_cli.providers.base import Provider
-from wdh_cli.providers.factory import chosen, make_provider
+from wdh_cli.providers.registry import open_provider
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.table import OutputTable, default_output
 from wdh_cli.sheets import InputTable, cell_text, open_input
+from wdh_cli.tempids.issuer import TempIdIssuer
 
 Progress = Callable[[int, int | None], None]
 
@@ -43,23 +45,21 @@ def resolve_file(
     table = open_input(input_path, sheet=sheet)
     picks = _columns(table, options)
     overrides = load_overrides(settings.mappings_dir)
-    salt = None
-    if settings.temp_id_style == "hmac" and not options.plan_only:
-        salt = require_salt(settings)
+    # Plan-only makes no temporary IDs, so it needs no salt.
+    issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
     stats = ResolveStats()
     with ExitStack() as stack:
         conn = _connect(db, options, stack, warn)
         stats.db_available = conn is not None
-        if conn is None and settings.temp_id_style == "sequence" and not options.plan_only:
-            raise ConfigError("WDH_TEMP_ID_STYLE=sequence needs the database, which is not in use")
+        if issuer is not None:
+            issuer.ensure_usable(conn)
         provider = _provider(settings, options, stack)
         resolver = Resolver(
             options=options,
             overrides=overrides,
             conn=conn,
             provider=provider,
-            temp_id_style=settings.temp_id_style,
-            salt=salt,
+            temp_ids=issuer,
             min_confidence=settings.eqc_min_confidence,
             stats=stats,
             warn=warn,
@@ -106,31 +106,27 @@ def resolve_file(
     return stats
 
 
-def _columns(table: InputTable, options: ResolveOptions) -> dict[str, int | None]:
+def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
+    """Where each RowKeys field is in the input (None: no such column).
+
+    The fields are the level table's, plus the existing company ID.
+    """
     columns = options.columns
-    picks = {
-        "plan": table.column(columns.plan),
-        "account": table.column(columns.account),
-        "name": table.column(columns.name),
-        "account_name": table.column(columns.account_name),
-        "existing": table.column(columns.existing),
-    }
+    picks = {field: table.column(getattr(columns, field)) for field in levels.LEVELS.fields}
+    picks["existing"] = table.column(columns.existing)
     if picks["name"] is None:
         found = ", ".join(repr(h) for h in table.header)
         raise InputFileError(
             f"{table.path}: no column {columns.name!r} (the customer name; --col-name renames it); "
             f"columns found: {found}"
         )
-    return picks
+    return [picks.get(field) for field in RowKeys._fields]
 
 
-def _row_keys(row: list[Any], picks: dict[str, int | None]) -> RowKeys:
-    def cell(field: str) -> str:
-        index = picks[field]
-        return cell_text(row[index]) if index is not None and index < len(row) else ""
-
-    return RowKeys(
-        cell("plan"), cell("account"), cell("name"), cell("account_name"), cell("existing")
+def _row_keys(row: list[Any], picks: list[int | None]) -> RowKeys:
+    width = len(row)
+    return RowKeys._make(
+        [cell_text(row[index]) if index is not None and index < width else "" for index in picks]
     )
 
 
@@ -168,10 +164,12 @@ def _connect(
 
 
 def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> Provider | None:
-    if options.plan_only or options.budget <= 0 or chosen(settings, options.provider) == "none":
+    """The provider of layer 4, or None: plan-only asks nobody, and no budget asks nobody."""
+    if options.plan_only or options.budget <= 0:
         return None
-    provider = make_provider(settings, options.provider)
-    stack.callback(provider.close)
+    provider = open_provider(settings, options.provider)
+    if provider is not None:
+        stack.callback(provider.close)
     return provider
 
 

@@ -1,20 +1,24 @@
-"""The figures a resolve run reports (the contract's JSON keys)."""
+"""The figures a resolve run reports; its fields are the --json keys (docs/commands.md)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from wdh_cli.mappings.levels import MATCH_TYPES
+from wdh_cli.mappings import levels
+from wdh_cli.reports import json_field
 
 
 @dataclass
 class ResolveStats:
     total_rows: int = 0
-    yaml_hits: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MATCH_TYPES, 0))
+    yaml_hits: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(levels.LEVELS.match_types, 0)
+    )
     db_cache_hits: int = 0
     existing_column_hits: int = 0
-    eqc_sync_hits: int = 0
+    # Rows answered by a sync provider lookup, whichever the provider; the
+    # JSON key keeps its first name for the scripts that read it.
+    provider_hits: int = json_field(key="eqc_sync_hits", default=0)
     budget_consumed: int = 0
     budget_remaining: int = 0
     temp_ids_generated: int = 0
@@ -30,22 +34,3 @@ class ResolveStats:
     errors: dict[str, int] = field(
         default_factory=lambda: {"backflow": 0, "enqueue": 0, "provider": 0, "cache": 0}
     )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "total_rows": self.total_rows,
-            "yaml_hits": dict(self.yaml_hits),
-            "db_cache_hits": self.db_cache_hits,
-            "existing_column_hits": self.existing_column_hits,
-            "eqc_sync_hits": self.eqc_sync_hits,
-            "budget_consumed": self.budget_consumed,
-            "budget_remaining": self.budget_remaining,
-            "temp_ids_generated": self.temp_ids_generated,
-            "async_queued": self.async_queued,
-            "already_queued": self.already_queued,
-            "unresolved": self.unresolved,
-            "backflow": dict(self.backflow),
-            "db_available": self.db_available,
-            "output": self.output,
-            "errors": dict(self.errors),
-        }

@@ -8,6 +8,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from wdh_cli.db.sqlfiles import queries
+from wdh_cli.errors import DatabaseError
 
 Q = queries("temp_ids")
 
@@ -22,7 +23,10 @@ def reserve_block(conn: psycopg.Connection, count: int) -> range:
     """Reserve `count` consecutive numbers; returns them as a range."""
     row = conn.execute(Q["reserve_block"], {"count": count}).fetchone()
     if row is None:
-        raise RuntimeError("enterprise.temp_id_sequence has no row: run `wdh migrate up`")
+        raise DatabaseError(
+            "enterprise.temp_id_sequence has no row (it is made by migration 0002): "
+            "check the schema with `wdh migrate verify`"
+        )
     last = int(row[0])
     return range(last - count + 1, last + 1)
 
