@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     eqc_min_confidence: float = Field(default=0.80, ge=0, le=1)
     eqc_confidence: dict[str, float] | None = Field(
         default=None,
-        description="Confidence per EQC match type (JSON); unset: the spec's table.",
+        description="Confidence per EQC match type (JSON); unset: the table in docs/eqc.md.",
     )
     directory_path: Path | None = Field(
         default=None, description="CSV of known companies for the offline provider."

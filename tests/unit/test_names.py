@@ -1,4 +1,4 @@
-"""normalize_name and temporary IDs: the spec's examples and properties."""
+"""normalize_name and temporary IDs: the documented examples (docs/names.md) and properties."""
 
 from __future__ import annotations
 
