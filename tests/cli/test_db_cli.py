@@ -52,6 +52,16 @@ def test_check_with_pending_migrations_exits_3(cli: CliRunner, empty_db_url: str
     assert "wdh migrate up" in result.stderr
 
 
+def test_check_is_unhealthy_when_the_history_cannot_be_read(cli: CliRunner, db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE wdh.schema_history RENAME COLUMN checksum TO checksum_old")
+    result = cli.invoke(app, ["--db", db_url, "db", "check", "--json"])
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["reachable"] is True and data["error"]
+    assert data["healthy"] is False and data["migrations_current"] is False
+
+
 def test_check_on_an_unreachable_server_exits_3_without_the_password(cli: CliRunner) -> None:
     url = "postgresql://wdh:hunter2@127.0.0.1:1/wdh?connect_timeout=2"
     result = cli.invoke(app, ["--db", url, "db", "check", "--json"])

@@ -127,6 +127,18 @@ def test_confidence_from_the_match_type_and_the_threshold(eqc: EqcStandin) -> No
     assert best_accepted(candidates, 0.9) is None
 
 
+def test_configured_confidence_overrides_only_the_types_it_names(eqc: EqcStandin) -> None:
+    items = [
+        {"companyId": "1", "companyFullName": "精确公司", "type": "全称精确匹配"},
+        {"companyId": "2", "companyFullName": "模糊公司", "type": "模糊匹配"},
+    ]
+    eqc.script("某", Reply(body=json.dumps({"list": items}, ensure_ascii=False)))
+    client = EqcProvider(
+        base_url=eqc.url, token="good-token", rate_limit=1000, confidence={"模糊匹配": 0.9}
+    )
+    assert [c.confidence for c in client.search("某")] == [1.0, 0.9]
+
+
 def test_rate_limiter_keeps_a_sliding_minute() -> None:
     now = [0.0]
     slept: list[float] = []

@@ -28,13 +28,16 @@ class HealthReport:
 
     @property
     def migrations_current(self) -> bool:
-        return self.reachable and not any(
-            count for state, count in self.migrations.items() if state != "applied"
+        """Known to be current: the history was read and every migration is applied."""
+        return (
+            self.reachable
+            and self.error is None
+            and not any(count for state, count in self.migrations.items() if state != "applied")
         )
 
     @property
     def healthy(self) -> bool:
-        return self.reachable and self.migrations_current
+        return self.reachable and self.error is None and self.migrations_current
 
 
 def check(db: Database) -> HealthReport:

@@ -85,7 +85,8 @@ class EqcProvider:
         )
         self._limiter = RateLimiter(rate_limit, sleep=sleep)
         self._retries = retries
-        self._confidence = confidence if confidence is not None else CONFIDENCE_BY_TYPE
+        # WDH_EQC_CONFIDENCE overrides the types it names; the others keep the default.
+        self._confidence = {**CONFIDENCE_BY_TYPE, **(confidence or {})}
         self._backoff_base = backoff_base
         self._sleep = sleep
         self.calls = 0
