@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import re
 from pathlib import Path
 
@@ -43,3 +44,15 @@ def test_nothing_points_outside_the_repository() -> None:
     for source in sources:
         text = source.read_text(encoding="utf-8")
         assert "shared/spec" not in text and "../shared" not in text, source
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_python_examples_run_as_shown(page: Path) -> None:
+    """Every ```python block of `>>>` lines is a doctest: the docs show what the code does."""
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    for number, block in enumerate(blocks):
+        test = parser.get_doctest(block, {}, f"{page.name}[{number}]", str(page), 0)
+        runner.run(test)
+    assert runner.failures == 0, f"{page.name}: {runner.failures} example(s) differ"

@@ -17,8 +17,6 @@ from types import ModuleType
 
 from wdh_cli.errors import DatabaseUnavailable
 
-log = logging.getLogger(__name__)
-
 
 def pgdata_dir(home: Path) -> Path:
     """Where the embedded cluster keeps its files."""
