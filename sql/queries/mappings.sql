@@ -130,13 +130,17 @@ ORDER BY match_type, alias_name;
 
 -- name: insert_new_keys
 -- The writer of small batches (backflow, provider answers): insert keys
--- that are new, in one statement, and say what happened to every input row. Within the batch the
--- first row of a key counts; a later row of that key with another company is
--- a conflict. The `stored` CTE reads the table as it was before this
--- statement (one snapshot), so a key found there is either the same mapping
--- (skipped) or another company (a conflict), and is left untouched in both
--- cases. Arbiter (alias_name, match_type): guards against a key inserted by
--- a concurrent session since the snapshot; such a row is counted nowhere.
+-- that are new, in one statement, and say what happened to every input row.
+-- Within the batch the first row of a key counts; a later row of that key
+-- with another company is a conflict. The `stored` CTE reads the table as it
+-- was before this statement (one snapshot), so a key found there is either
+-- the same mapping (skipped) or another company (a conflict), and is left
+-- untouched in both cases. Arbiter (alias_name, match_type): guards against
+-- a key inserted by a concurrent session since the snapshot; such a row is
+-- counted nowhere.
+-- With write = false (plan-only) the INSERT selects no row, and `inserted`
+-- counts the rows it would have inserted: the same statement gives the
+-- figures of a real run without writing, and without taking serial values.
 WITH batch AS (
     SELECT b.alias_name, b.canonical_id, b.match_type, b.priority,
            first_value(b.canonical_id) OVER key_order AS first_id,
@@ -154,11 +158,13 @@ WITH batch AS (
     INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
     SELECT alias_name, canonical_id, match_type, priority, %(source)s
     FROM stored
-    WHERE nth = 1 AND current_id IS NULL
+    WHERE nth = 1 AND current_id IS NULL AND %(write)s
     ON CONFLICT (alias_name, match_type) DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted) AS inserted,
+SELECT CASE WHEN %(write)s THEN (SELECT count(*) FROM inserted)
+            ELSE count(*) FILTER (WHERE nth = 1 AND current_id IS NULL)
+       END AS inserted,
        count(*) FILTER (WHERE coalesce(current_id, first_id) = canonical_id
                           AND NOT (nth = 1 AND current_id IS NULL)) AS skipped,
        count(*) FILTER (WHERE coalesce(current_id, first_id) <> canonical_id) AS conflicts

@@ -143,13 +143,14 @@ DELETE FROM enterprise.enrichment_requests
 WHERE status = 'done'
   AND updated_at < now() - make_interval(days => %(days)s);
 
--- name: open_names
--- Which of these names already have an open request (pending or
--- processing); answered by the partial unique index on normalized_name.
-SELECT normalized_name
+-- name: names_left_out
+-- Which of these names `enqueue` would leave out: those with an open request
+-- (its arbiter) and, with skip_failed, those whose lookup already failed.
+-- Plan-only runs read it to report the figures the real run will have.
+SELECT DISTINCT normalized_name
 FROM enterprise.enrichment_requests
 WHERE normalized_name = ANY (%(keys)s::text[])
-  AND status IN ('pending', 'processing');
+  AND (status IN ('pending', 'processing') OR (%(skip_failed)s AND status = 'failed'));
 
 -- name: request_of
 -- The newest request of one name, for `wdh explain`.

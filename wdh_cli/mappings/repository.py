@@ -147,13 +147,14 @@ class NewMapping(NamedTuple):
 
 
 def insert_new_keys(
-    conn: psycopg.Connection, rows: Sequence[NewMapping], source: str
+    conn: psycopg.Connection, rows: Sequence[NewMapping], source: str, *, write: bool = True
 ) -> InsertOutcome:
     """The one writer of small batches (backflow, provider answers): new keys only.
 
     The conflict rule is "what is stored wins": a key already mapped keeps its
     row, and is counted as skipped (same company) or a conflict (another
     one). Bulk loads merge a staging table instead (insert_new, upsert).
+    write=False counts what would happen and writes nothing (plan-only).
     """
     if not rows:
         return InsertOutcome(0, 0, 0)
@@ -163,6 +164,7 @@ def insert_new_keys(
         "match_types": [r.match_type for r in rows],
         "priorities": [r.priority for r in rows],
         "source": source,
+        "write": write,
     }
     with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
         outcome = cur.execute(Q["insert_new_keys"], params).fetchone()

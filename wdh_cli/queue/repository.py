@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
-from psycopg.rows import class_row
+from psycopg.rows import class_row, dict_row
 
 from wdh_cli.db.sqlfiles import queries
 
@@ -93,11 +93,13 @@ class Request:
     temp_id: str | None
 
 
-def open_names(conn: psycopg.Connection, keys: list[str]) -> set[str]:
-    """The names among `keys` that already have a pending or processing request."""
+def names_left_out(conn: psycopg.Connection, keys: list[str], *, skip_failed: bool) -> set[str]:
+    """The names among `keys` that `enqueue` would not insert (open, or failed with skip_failed)."""
     if not keys:
         return set()
-    return {row[0] for row in conn.execute(Q["open_names"], {"keys": keys})}
+    params = {"keys": keys, "skip_failed": skip_failed}
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {row["normalized_name"] for row in cur.execute(Q["names_left_out"], params)}
 
 
 def request_of(conn: psycopg.Connection, key: str) -> Request | None:

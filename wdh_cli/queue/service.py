@@ -45,13 +45,20 @@ def enqueue_names(
     temp_ids: Mapping[str, str],
     *,
     skip_failed: bool,
+    write: bool = True,
 ) -> Enqueued:
     """The one enqueue path: (raw name, normalized name) pairs in one statement.
 
     Used by `wdh queue enqueue` and by resolve, in the caller's transaction.
     skip_failed leaves out names whose lookup already failed (resolve runs).
+    write=False (plan-only) reports what the enqueue would do and writes nothing.
     """
     fit = [(raw.strip(), key) for raw, key in names if queueable(raw, key)]
+    if not write:
+        keys = list(dict.fromkeys(key for _, key in fit))
+        left_out = repository.names_left_out(conn, keys, skip_failed=skip_failed)
+        would = len(keys) - len(left_out)
+        return Enqueued(given=len(names), queued=would, unfit=len(names) - len(fit))
     queued = repository.enqueue(
         conn,
         [raw for raw, _ in fit],

@@ -52,19 +52,25 @@ def explain(
     overrides = load_overrides(settings.mappings_dir)
     for match_type, key in pairs:
         result.layers.append(LayerAnswer(f"yaml:{match_type}", key, overrides[match_type].get(key)))
+    winner = next((a for a in result.layers if a.answer is not None), None)
     try:
         with db.connect() as conn:
             hits = mappings.lookup(conn, pairs)
             for match_type, key in pairs:
                 hit = hits.get((match_type, key))
-                note = f"source {hit.source}" if hit else ""
+                note = f"source {hit.source}, priority {hit.priority}" if hit else ""
                 answer = hit.canonical_id if hit else None
                 result.layers.append(LayerAnswer(f"db:{match_type}", key, answer, note))
             result.request = queue.request_of(conn, name_key) if name_key else None
     except DatabaseError as exc:
         result.db_available = False
         result.layers.append(LayerAnswer("db", "", None, f"database not available: {exc.message}"))
-    winner = next((a for a in result.layers if a.answer is not None), None)
+    else:
+        # As in a resolve: the lowest stored priority wins among cache hits.
+        found = [hit for pair in pairs if (hit := hits.get(pair)) is not None]
+        if winner is None and found:
+            best = min(found, key=lambda hit: hit.priority)
+            winner = LayerAnswer(f"db:{best.match_type}", best.alias_name, best.canonical_id)
     if winner is not None:
         result.winner, result.company_id = winner.layer, winner.answer
     return result

@@ -37,7 +37,6 @@ from wdh_cli.providers.base import (
     ProviderError,
     best_accepted,
 )
-from wdh_cli.queue import repository as queue
 from wdh_cli.queue import service as queue_service
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import Overrides
@@ -96,6 +95,10 @@ class Resolver:
         self.unknown: Counter[str] = Counter()  # normalized name -> rows with a temp ID
         self.first_spelling: dict[str, str] = {}
         self._warned: set[str] = set()
+        # Plan-only: the company of each backflow key as the table will hold it
+        # (stored, or inserted by an earlier batch), and the ones backflow adds.
+        self._planned: dict[tuple[str, str], str] = {}
+        self._planned_new: dict[tuple[str, str], mappings.MappingHit] = {}
         table = levels.LEVELS
         # A row's keys: one per (field, key form) of the table, each form
         # cached, since names and codes repeat across rows.
@@ -175,13 +178,17 @@ class Resolver:
             self.conn = None  # the cache is gone: the rest of the run is offline
             self.stats.db_available = False
             return
+        if self._planned_new:
+            # Plan-only: what the real run's backflow will have cached by now.
+            hits = self._planned_new | hits
         for index, pairs in enumerate(row_pairs):
-            for pair in pairs:
-                hit = hits.get(pair)
-                if hit is not None:
-                    results[index] = Resolution(hit.canonical_id, f"db:{pair[0]}")
-                    self.stats.db_cache_hits += 1
-                    break
+            # The stored priority decides among a row's hits (lowest wins); the
+            # level order (pairs are in it) breaks ties.
+            found = [hit for pair in pairs if (hit := hits.get(pair)) is not None]
+            if found:
+                best = min(found, key=lambda hit: hit.priority)
+                results[index] = Resolution(best.canonical_id, f"db:{best.match_type}")
+                self.stats.db_cache_hits += 1
 
     # Layer 3 ---------------------------------------------------------------
     def _from_existing(
@@ -201,12 +208,13 @@ class Resolver:
                 key = k[column]
                 if key and len(key) <= MAX_ALIAS:
                     backflow.append(NewMapping(key, existing, match_type, priority))
-        if not backflow or not self.writes or not self.options.backflow:
+        if not backflow or self.conn is None or not self.options.backflow:
             return
         conn = self.conn
-        assert conn is not None
 
         def write() -> mappings.InsertOutcome:
+            if self.options.plan_only:
+                return self._plan_backflow(conn, backflow)
             with conn.transaction():
                 return mappings.insert_new_keys(conn, backflow, "backflow")
 
@@ -215,6 +223,35 @@ class Resolver:
             self.stats.backflow["inserted"] += outcome.inserted
             self.stats.backflow["skipped"] += outcome.skipped
             self.stats.backflow["conflicts"] += outcome.conflicts
+
+    def _plan_backflow(
+        self, conn: psycopg.Connection, backflow: list[NewMapping]
+    ) -> mappings.InsertOutcome:
+        """What backflow would do, reading only: the figures of the real run.
+
+        The real run's first batch inserts keys that its later batches then
+        find stored (in backflow, and as cache hits); `_planned` and
+        `_planned_new` play the table's part for those keys, so the figures
+        add up across batches as they will for real.
+        """
+        pairs = [(row.match_type, row.alias_name) for row in backflow]
+        unknown = sorted({pair for pair in pairs if pair not in self._planned})
+        for pair, hit in mappings.lookup(conn, unknown).items():
+            self._planned[pair] = hit.canonical_id
+        inserted = skipped = conflicts = 0
+        for pair, row in zip(pairs, backflow, strict=True):
+            current = self._planned.get(pair)
+            if current is None:
+                self._planned[pair] = row.canonical_id
+                self._planned_new[pair] = mappings.MappingHit(
+                    row.match_type, row.alias_name, row.canonical_id, row.priority, "backflow"
+                )
+                inserted += 1
+            elif current == row.canonical_id:
+                skipped += 1
+            else:
+                conflicts += 1
+        return mappings.InsertOutcome(inserted, skipped, conflicts)
 
     # Layer 4 ---------------------------------------------------------------
     def _from_provider(
@@ -288,7 +325,8 @@ class Resolver:
         if not pending:
             self.stats.unresolved += sum(1 for r in results if r is None)
             return
-        new_names = sorted({name for _, name in pending if name not in self.temp_ids})
+        # Names first seen in this batch (first_spelling holds every name seen).
+        new_names = sorted({name for _, name in pending if name not in self.first_spelling})
         if new_names and self.issuer is not None:
             conn = self.conn if self.issuer.style == "sequence" else None
             self.temp_ids.update(self.issuer.issue(new_names, conn))
@@ -306,19 +344,15 @@ class Resolver:
             return
         conn = self.conn
         spelled = [(self.first_spelling[n], n) for n in names]
-        if self.options.plan_only:
-            fit = [n for raw, n in spelled if queue_service.queueable(raw, n)]
-            open_now = self._guard("enqueue", lambda: queue.open_names(conn, fit))
-            if open_now is not None:
-                self.stats.already_queued += len(open_now)
-                self.stats.async_queued += len(fit) - len(open_now)
-            return
+        write = not self.options.plan_only
 
-        def write() -> queue_service.Enqueued:
+        def enqueue() -> queue_service.Enqueued:
             with conn.transaction():
-                return queue_service.enqueue_names(conn, spelled, self.temp_ids, skip_failed=True)
+                return queue_service.enqueue_names(
+                    conn, spelled, self.temp_ids, skip_failed=True, write=write
+                )
 
-        done = self._guard("enqueue", write)
+        done = self._guard("enqueue", enqueue)
         if done is not None:
             self.queued_this_run.update(names)
             self.stats.async_queued += done.queued
