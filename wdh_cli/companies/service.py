@@ -19,12 +19,13 @@ def remember(conn: psycopg.Connection, learned: Sequence[Learned], source: str) 
     company_master gets the company (company_master's owner), and the
     normalized name becomes a `name` mapping with the provider as its source
     (company_mapping's owner); a name already mapped keeps its mapping.
+    Nothing is read back, so a drain can pipeline this with its other writes.
     """
     if not learned:
         return
     repository.upsert(conn, learned, source)
     name = levels.LEVELS[levels.NAME]
-    mappings.insert_new_keys(
+    mappings.cache_new_keys(
         conn,
         [
             NewMapping(i.normalized_name, i.company_id, name.match_type, name.priority)

@@ -158,7 +158,23 @@ def insert_new_keys(
     """
     if not rows:
         return InsertOutcome(0, 0, 0)
-    params = {
+    with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
+        outcome = cur.execute(Q["insert_new_keys"], _new_keys(rows, source, write)).fetchone()
+    assert outcome is not None  # an aggregate always returns a row
+    return outcome
+
+
+def cache_new_keys(conn: psycopg.Connection, rows: Sequence[NewMapping], source: str) -> None:
+    """`insert_new_keys` for a caller that needs no figures: nothing is read back.
+
+    A drain sends it in pipeline mode with its other writes, in one round trip.
+    """
+    if rows:
+        conn.execute(Q["insert_new_keys"], _new_keys(rows, source, True))
+
+
+def _new_keys(rows: Sequence[NewMapping], source: str, write: bool) -> dict[str, object]:
+    return {
         "aliases": [r.alias_name for r in rows],
         "company_ids": [r.canonical_id for r in rows],
         "match_types": [r.match_type for r in rows],
@@ -166,10 +182,6 @@ def insert_new_keys(
         "source": source,
         "write": write,
     }
-    with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
-        outcome = cur.execute(Q["insert_new_keys"], params).fetchone()
-    assert outcome is not None  # an aggregate always returns a row
-    return outcome
 
 
 def lookup(
