@@ -13,6 +13,11 @@ from wdh_cli.errors import ConfigError
 from wdh_cli.providers.registry import ProviderSetting
 
 POOL_MAX_CAP = 100
+# Upper bounds of durations and counts: far above any sensible value, and far
+# below what would overflow PostgreSQL's intervals and timestamps, so that a
+# typo is a configuration error naming the setting, not a failure mid-run.
+DAY = 86_400
+YEAR = 365 * DAY
 
 
 def default_home() -> Path:
@@ -37,7 +42,9 @@ class Settings(BaseSettings):
         default_factory=default_home, description="Data directory of the embedded server."
     )
     pool_max: int = Field(default=10, ge=1, description="Pool size, capped at 100.")
-    connect_timeout: int = Field(default=10, ge=1, description="Seconds to wait for a connection.")
+    connect_timeout: int = Field(
+        default=10, ge=1, le=DAY, description="Seconds to wait for a connection."
+    )
     alias_salt: SecretStr | None = Field(
         default=None, description="Secret salt of the HMAC temporary IDs."
     )
@@ -55,9 +62,13 @@ class Settings(BaseSettings):
     )
     eqc_base_url: str = Field(default="https://eqc.pingan.com")
     eqc_token: SecretStr | None = Field(default=None, description="EQC session token (secret).")
-    eqc_timeout: int = Field(default=5, ge=1, description="Seconds per EQC request.")
-    eqc_rate_limit: int = Field(default=10, ge=1, description="EQC requests per minute.")
-    eqc_retries: int = Field(default=2, ge=0, description="Retries on 429, 5xx and timeouts.")
+    eqc_timeout: int = Field(default=5, ge=1, le=DAY, description="Seconds per EQC request.")
+    eqc_rate_limit: int = Field(
+        default=10, ge=1, le=1_000_000, description="EQC requests per minute."
+    )
+    eqc_retries: int = Field(
+        default=2, ge=0, le=100, description="Retries on 429, 5xx and timeouts."
+    )
     eqc_min_confidence: float = Field(default=0.80, ge=0, le=1)
     eqc_confidence: dict[str, float] | None = Field(
         default=None,
@@ -68,17 +79,22 @@ class Settings(BaseSettings):
     )
 
     sync_lookup_budget: int = Field(
-        default=0, ge=0, description="Provider lookups per resolve run (--budget overrides)."
+        default=0,
+        ge=0,
+        le=1_000_000_000,
+        description="Provider lookups per resolve run (--budget overrides).",
     )
 
     # The enrichment queue.
     queue_backoff: str = Field(
         default="60,300,900", description="Seconds before retry 1, 2, 3, ... (comma-separated)."
     )
-    queue_max_attempts: int = Field(default=3, ge=1)
-    queue_stale_after: int = Field(default=900, ge=1, description="Seconds before reclaiming.")
+    queue_max_attempts: int = Field(default=3, ge=1, le=1000)
+    queue_stale_after: int = Field(
+        default=900, ge=1, le=YEAR, description="Seconds before reclaiming."
+    )
     queue_poll_interval: int = Field(
-        default=5, ge=1, description="Seconds between polls (--follow)."
+        default=5, ge=1, le=DAY, description="Seconds between polls (--follow)."
     )
 
     @field_validator("queue_backoff")
@@ -87,11 +103,20 @@ class Settings(BaseSettings):
         parts = [part.strip() for part in value.split(",")]
         if not parts or not all(part.isdigit() for part in parts):
             raise ValueError("expected whole seconds separated by commas, e.g. 60,300,900")
+        if any(int(part) > YEAR for part in parts):
+            raise ValueError(f"each delay must be at most {YEAR} seconds (a year)")
         return ",".join(parts)
 
     @property
     def backoff_seconds(self) -> list[int]:
         return [int(part) for part in self.queue_backoff.split(",")]
+
+    @field_validator("eqc_confidence")
+    @classmethod
+    def _confidences_are_fractions(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not all(0 <= c <= 1 for c in value.values()):
+            raise ValueError("every confidence must be between 0 and 1")
+        return value
 
     @field_validator("pool_max")
     @classmethod

@@ -21,7 +21,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from wdh_cli.config import Settings
 from wdh_cli.db import embedded
 from wdh_cli.db.errors import translate
-from wdh_cli.db.urls import mask_url
+from wdh_cli.db.urls import check_url, display_url
 from wdh_cli.errors import DatabaseUnavailable
 
 
@@ -49,7 +49,8 @@ class Database:
     @property
     def target(self) -> DatabaseTarget:
         if self.settings.database_url is not None:
-            return DatabaseTarget("url", mask_url(self.settings.database_url.get_secret_value()))
+            url = self.settings.database_url.get_secret_value()
+            return DatabaseTarget("url", display_url(url))
         return DatabaseTarget(
             "embedded", f"embedded PostgreSQL in {embedded.pgdata_dir(self.settings.home)}"
         )
@@ -59,7 +60,9 @@ class Database:
         """The real connection string; starts the embedded server if needed."""
         if self._conninfo is None:
             if self.settings.database_url is not None:
-                self._conninfo = self.settings.database_url.get_secret_value()
+                url = self.settings.database_url.get_secret_value()
+                check_url(url)  # a URL libpq would misread is refused before any message quotes it
+                self._conninfo = url
             else:
                 self._conninfo = embedded.ensure_running(self.settings.home)
         return self._conninfo
