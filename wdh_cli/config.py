@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=None, description="CSV of known companies for the offline provider."
     )
 
+    lookup_ttl: int = Field(
+        default=90 * DAY,
+        ge=0,
+        le=10 * YEAR,
+        description="Seconds a provider's answer is reused instead of asking again (0: never).",
+    )
     sync_lookup_budget: int = Field(
         default=0,
         ge=0,
