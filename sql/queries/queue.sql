@@ -100,7 +100,8 @@ SELECT count(*) FILTER (WHERE status = 'pending') AS pending,
        count(*) FILTER (WHERE status = 'processing'
                           AND claimed_at < now() - make_interval(secs => %(stale_after)s)) AS stale,
        extract(epoch FROM now() - min(created_at) FILTER (WHERE status = 'pending'))::float8
-           AS oldest_pending_seconds
+           AS oldest_pending_seconds,
+       coalesce(sum(rows_seen) FILTER (WHERE status <> 'done'), 0)::bigint AS rows_waiting
 FROM enterprise.enrichment_requests;
 
 -- name: common_errors
@@ -116,6 +117,7 @@ LIMIT %(limit)s;
 -- Failed rows (all, or the given ids) go back to pending with fresh
 -- attempts. Only the newest failed row of a name, and only when the name is
 -- not open already: the partial unique index allows one open row per name.
+-- RETURNING the names: a retry also forgets their ledger answers.
 UPDATE enterprise.enrichment_requests AS r
 SET status = 'pending', attempts = 0, next_retry_at = now(), updated_at = now()
 WHERE r.id IN (
@@ -129,7 +131,8 @@ WHERE r.id IN (
         SELECT 1 FROM enterprise.enrichment_requests AS o
         WHERE o.normalized_name = r.normalized_name
           AND o.status IN ('pending', 'processing')
-    );
+    )
+RETURNING r.normalized_name;
 
 -- name: resolved
 SELECT temp_id, raw_name, resolved_company_id, updated_at AS resolved_at
@@ -159,3 +162,36 @@ FROM enterprise.enrichment_requests
 WHERE normalized_name = %(key)s
 ORDER BY id DESC
 LIMIT 1;
+
+-- name: add_rows_seen
+-- How many rows a name holds back: each name's newest request (an open one
+-- first) gains the rows this resolve batch left with its temporary ID. One
+-- statement per batch; updated_at is left alone (it dates the status).
+WITH seen AS (
+    SELECT s.normalized_name, s.n
+    FROM unnest(%(keys)s::text[], %(counts)s::bigint[]) AS s (normalized_name, n)
+), target AS (
+    SELECT DISTINCT ON (r.normalized_name) r.id, s.n
+    FROM seen AS s
+    JOIN enterprise.enrichment_requests AS r ON r.normalized_name = s.normalized_name
+    ORDER BY r.normalized_name, (r.status IN ('pending', 'processing')) DESC, r.id DESC
+)
+UPDATE enterprise.enrichment_requests AS r
+SET rows_seen = r.rows_seen + t.n,
+    last_seen_at = now()
+FROM target AS t
+WHERE r.id = t.id;
+
+-- name: close_answered
+-- Names a sync lookup in resolve just answered: their pending requests are
+-- done, so no drain pays for them again. Rows in processing are left to the
+-- drain that holds them (it records its own answer).
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'done',
+    resolved_company_id = a.company_id,
+    resolved_source = %(source)s,
+    last_error = NULL,
+    updated_at = now()
+FROM unnest(%(keys)s::text[], %(company_ids)s::text[]) AS a (normalized_name, company_id)
+WHERE r.normalized_name = a.normalized_name
+  AND r.status = 'pending';

@@ -227,9 +227,11 @@ def test_budget_limits_provider_calls(
         env_budget = env | {"WDH_SYNC_LOOKUP_BUDGET": "4"}
         _resolve(cli, db_url, path, env_budget, "--budget", "0")
         assert len(eqc.calls) == 2  # --budget 0 overrides the setting: no call
-        _resolve(cli, db_url, path, env_budget)
-        # names[0] is now cached (db:name): the setting's budget of 4 asks the other 4.
-        assert len(eqc.calls) == 6
+        stats = json.loads(_resolve(cli, db_url, path, env_budget).stdout)
+        # names[0] is now cached (db:name), names[1]'s "no match" is in the provider
+        # ledger (no call, no budget): the setting's budget of 4 asks the other 3.
+        assert len(eqc.calls) == 5
+        assert (stats["budget_consumed"], stats["ledger_hits"]) == (3, 1)
     assert _output(path)[0]["company_id_source"] == "db:name"
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import psycopg
 
 from wdh_cli.db.sqlfiles import queries
+from wdh_cli.providers.base import Candidate
 
 Q = queries("companies")
 
@@ -21,6 +22,26 @@ class Learned:
     company_id: str
     official_name: str
     unified_credit_code: str | None
+
+
+# company_master's column lengths (VARCHAR, in characters).
+MAX_COMPANY_ID = 100
+MAX_OFFICIAL_NAME = 255
+MAX_CREDIT_CODE = 50
+
+
+def unstorable(candidate: Candidate) -> str | None:
+    """Why a provider's company cannot be stored (a provider can send anything), or None."""
+    for what, value, limit in (
+        ("company ID", candidate.company_id, MAX_COMPANY_ID),
+        ("official name", candidate.official_name, MAX_OFFICIAL_NAME),
+        ("credit code", candidate.unified_credit_code or "", MAX_CREDIT_CODE),
+    ):
+        if len(value) > limit:
+            return f"its {what} is longer than {limit} characters"
+        if "\x00" in value:
+            return f"its {what} holds a NUL character"
+    return None
 
 
 def upsert(conn: psycopg.Connection, learned: Sequence[Learned], source: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +44,7 @@ class Counts:
     ready: int
     stale: int
     oldest_pending_seconds: float | None
+    rows_waiting: int  # rows left with temporary IDs of open and failed requests
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,25 @@ def common_errors(conn: psycopg.Connection, limit: int = 5) -> list[ErrorCount]:
         return cur.execute(Q["common_errors"], {"limit": limit}).fetchall()
 
 
-def retry(conn: psycopg.Connection, ids: list[int] | None) -> int:
-    return conn.execute(Q["retry"], {"ids": ids}).rowcount
+def retry(conn: psycopg.Connection, ids: list[int] | None) -> list[str]:
+    """Failed rows back to pending; returns the names retried."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return [row["normalized_name"] for row in cur.execute(Q["retry"], {"ids": ids})]
+
+
+def add_rows_seen(conn: psycopg.Connection, counts: Mapping[str, int]) -> None:
+    """Each name's newest request gains the rows a resolve batch left with its temporary ID."""
+    if counts:
+        params = {"keys": list(counts), "counts": list(counts.values())}
+        conn.execute(Q["add_rows_seen"], params)
+
+
+def close_answered(conn: psycopg.Connection, answered: Mapping[str, str], source: str) -> int:
+    """Pending requests of names a sync lookup answered (name -> company) become done."""
+    if not answered:
+        return 0
+    params = {"keys": list(answered), "company_ids": list(answered.values()), "source": source}
+    return conn.execute(Q["close_answered"], params).rowcount
 
 
 def resolved(conn: psycopg.Connection, since: datetime | None) -> list[ResolvedRow]:

@@ -11,6 +11,7 @@ import psycopg
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
+from wdh_cli.ledger import repository as ledger
 from wdh_cli.names import normalize_name
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import ErrorCount, ResolvedRow
@@ -108,6 +109,7 @@ class StatusReport:
     ready: int
     stale: int
     oldest_pending_seconds: float | None
+    rows_waiting: int
     errors: list[ErrorCount] = field(default_factory=list)
 
 
@@ -123,9 +125,14 @@ class RetryReport:
 
 
 def retry(db: Database, ids: list[int] | None) -> RetryReport:
-    """Put failed rows (all, or these ids) back to pending."""
+    """Put failed rows (all, or these ids) back to pending, forgetting their ledger answers.
+
+    A person who asks again wants a fresh answer, not the remembered one.
+    """
     with db.connect() as conn, conn.transaction():
-        return RetryReport(retried=repository.retry(conn, ids))
+        names = repository.retry(conn, ids)
+        ledger.forget(conn, names)
+    return RetryReport(retried=len(names))
 
 
 def resolved(db: Database, since: datetime | None) -> list[ResolvedRow]:

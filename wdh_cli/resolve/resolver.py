@@ -4,7 +4,8 @@ Layers, first hit wins (docs/commands.md, "wdh resolve"):
 1. YAML overrides, the levels in priority order;
 2. the database cache (one lookup statement for every key of the batch);
 3. the existing company ID column, with backflow of its keys into the cache;
-4. the provider, within the budget, each distinct name at most once per run;
+4. the provider ledger (a fresh remembered answer costs nothing), then the
+   provider within the budget, each distinct name at most once per run;
 5. a temporary ID, and the name enqueued for a later drain (one statement).
 
 The levels (which keys a row has, in which order, which ones backflow) come
@@ -23,20 +24,17 @@ from typing import NamedTuple, TypeVar
 import psycopg
 
 from wdh_cli.companies import service as companies
-from wdh_cli.companies.repository import Learned
+from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.db.errors import translate
 from wdh_cli.errors import WdhError
+from wdh_cli.ledger import repository as ledger
+from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.mappings import levels
 from wdh_cli.mappings import repository as mappings
 from wdh_cli.mappings.repository import NewMapping
 from wdh_cli.mappings.rows import MAX_ALIAS, MAX_COMPANY_ID
-from wdh_cli.providers.base import (
-    Candidate,
-    Provider,
-    ProviderAuthError,
-    ProviderError,
-    best_accepted,
-)
+from wdh_cli.providers.base import Candidate, Provider, ProviderAuthError, ProviderError
+from wdh_cli.queue import repository as queue
 from wdh_cli.queue import service as queue_service
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import Overrides
@@ -76,6 +74,7 @@ class Resolver:
         provider: Provider | None,
         temp_ids: TempIdIssuer | None,
         min_confidence: float,
+        lookup_ttl: int = 0,
         stats: ResolveStats,
         warn: Callable[[str], None],
     ) -> None:
@@ -86,6 +85,7 @@ class Resolver:
         self.provider_name = provider.name if provider is not None else "none"
         self.issuer = temp_ids  # None under plan-only: no IDs are made
         self.min_confidence = min_confidence
+        self.lookup_ttl = lookup_ttl  # seconds a ledger answer is reused (0: never)
         self.stats = stats
         self.warn = warn
         self.budget_left = options.budget
@@ -257,49 +257,74 @@ class Resolver:
     def _from_provider(
         self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
     ) -> None:
+        """Names no earlier layer answered: the ledger first (free), then the provider (budget)."""
         if self.provider is None or self.options.plan_only:
             return
         name_at = self._name_column
-        learned: list[Learned] = []
+        wanting: dict[str, int] = {}  # names first asked in this batch -> their first row
         for index, k in enumerate(keys):
             name = k[name_at]
-            if results[index] is not None or not name:
+            if results[index] is None and name and name not in self.asked:
+                wanting.setdefault(name, index)
+        if wanting and self.conn is not None:
+            reader, provider_name, ttl = self.conn, self.provider_name, self.lookup_ttl
+            fresh = self._guard(
+                "cache", lambda: ledger.fresh(reader, provider_name, list(wanting), ttl)
+            )
+            for name, remembered in (fresh or {}).items():
+                self.asked[name] = remembered.accepted()
+                self.stats.ledger_hits += 1
+        answers: list[Answer] = []
+        learned: list[Learned] = []
+        for name, index in wanting.items():
+            if name in self.asked:
+                continue  # the ledger answered it
+            if self.budget_left <= 0 or self.provider is None:
                 continue
-            if name not in self.asked:
-                if self.budget_left <= 0 or self.provider is None:
-                    continue
-                self.budget_left -= 1
-                self.stats.budget_consumed += 1
-                self.stats.budget_remaining = self.budget_left
-                answer = self._ask(self.provider, rows[index].name)
-                self.asked[name] = answer
-                if answer is not None:
-                    learned.append(
-                        Learned(
-                            rows[index].name.strip(),
-                            name,
-                            answer.company_id,
-                            answer.official_name,
-                            answer.unified_credit_code,
-                        )
-                    )
-            answer = self.asked.get(name)
+            self.budget_left -= 1
+            self.stats.budget_consumed += 1
+            self.stats.budget_remaining = self.budget_left
+            answer = self._ask(self.provider, rows[index].name, name)
+            accepted = answer.accepted() if answer is not None else None
+            self.asked[name] = accepted
             if answer is not None:
-                results[index] = Resolution(answer.company_id, self.provider_name)
+                answers.append(answer)
+            if accepted is not None:
+                learned.append(
+                    Learned(
+                        rows[index].name.strip(),
+                        name,
+                        accepted.company_id,
+                        accepted.official_name,
+                        accepted.unified_credit_code,
+                    )
+                )
+        answered: dict[str, str] = {}  # names answered in this batch -> their company
+        for index, k in enumerate(keys):
+            found = self.asked.get(k[name_at]) if results[index] is None else None
+            if found is not None:
+                results[index] = Resolution(found.company_id, self.provider_name)
                 self.stats.provider_hits += 1
-        if learned and self.writes:
+                if k[name_at] in wanting:
+                    answered[k[name_at]] = found.company_id
+        if (answers or answered) and self.writes:
             conn = self.conn
             assert conn is not None
 
             def write() -> None:
+                # What the provider said (every definitive answer), the
+                # companies it named, and the queue rows it makes moot.
                 with conn.transaction():
+                    ledger.remember(conn, self.provider_name, answers)
                     companies.remember(conn, learned, self.provider_name)
+                    queue.close_answered(conn, answered, self.provider_name)
 
             self._guard("cache", write)
 
-    def _ask(self, provider: Provider, raw_name: str) -> Candidate | None:
+    def _ask(self, provider: Provider, raw_name: str, key: str) -> Answer | None:
+        """The provider's answer for a name; None when it failed (and is not remembered)."""
         try:
-            return best_accepted(provider.search(raw_name), self.min_confidence)
+            candidates = provider.search(raw_name)
         except ProviderAuthError as exc:
             self.warn(exc.message)
             self.stats.errors["provider"] += 1
@@ -311,6 +336,14 @@ class Resolver:
                 "provider", f"provider lookups failing ({exc.message}); names get temporary IDs"
             )
             return None
+        answer = answer_of(self.provider_name, key, candidates, self.min_confidence)
+        accepted = answer.accepted()
+        problem = unstorable(accepted) if accepted is not None else None
+        if problem is not None:
+            self.stats.errors["provider"] += 1
+            self._warn_once("unstorable", f"a provider answer was ignored: {problem}")
+            return None
+        return answer
 
     # Layer 5 ---------------------------------------------------------------
     def _temporary(
@@ -336,23 +369,32 @@ class Resolver:
             self.unknown[name] += 1
             self.first_spelling.setdefault(name, rows[index].name.strip())
         self.stats.unresolved += sum(1 for r in results if r is None)
-        if self.options.queue:
-            self._enqueue([n for n in new_names if n not in self.queued_this_run])
+        self._record_unknown(
+            [n for n in new_names if n not in self.queued_this_run] if self.options.queue else [],
+            Counter(name for _, name in pending),
+        )
 
-    def _enqueue(self, names: list[str]) -> None:
-        if not names or self.conn is None:
+    def _record_unknown(self, names: list[str], rows_per_name: Counter[str]) -> None:
+        """Queue the new names and add this batch's rows to each name's request (one transaction).
+
+        Under plan-only the enqueue is only counted and rows_seen is left alone.
+        """
+        if self.conn is None or (not names and self.options.plan_only):
             return
         conn = self.conn
         spelled = [(self.first_spelling[n], n) for n in names]
         write = not self.options.plan_only
 
-        def enqueue() -> queue_service.Enqueued:
+        def record() -> queue_service.Enqueued:
             with conn.transaction():
-                return queue_service.enqueue_names(
+                done = queue_service.enqueue_names(
                     conn, spelled, self.temp_ids, skip_failed=True, write=write
                 )
+                if write:
+                    queue.add_rows_seen(conn, rows_per_name)
+            return done
 
-        done = self._guard("enqueue", enqueue)
+        done = self._guard("enqueue", record)
         if done is not None:
             self.queued_this_run.update(names)
             self.stats.async_queued += done.queued

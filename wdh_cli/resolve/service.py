@@ -61,6 +61,7 @@ def resolve_file(
             provider=provider,
             temp_ids=issuer,
             min_confidence=settings.eqc_min_confidence,
+            lookup_ttl=settings.lookup_ttl,
             stats=stats,
             warn=warn,
         )

@@ -19,6 +19,7 @@ class ResolveStats:
     # Rows answered by a sync provider lookup, whichever the provider; the
     # JSON key keeps its first name for the scripts that read it.
     provider_hits: int = json_field(key="eqc_sync_hits", default=0)
+    ledger_hits: int = 0  # names answered from the provider ledger: no call, no budget
     budget_consumed: int = 0
     budget_remaining: int = 0
     temp_ids_generated: int = 0
