@@ -14,7 +14,7 @@ from wdh_cli.db import Database
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.names import normalize_name
 from wdh_cli.queue import repository
-from wdh_cli.queue.repository import ErrorCount, ResolvedRow
+from wdh_cli.queue.repository import Counts, ErrorCount, ResolvedRow
 from wdh_cli.sheets import read_column
 from wdh_cli.tempids.issuer import TempIdIssuer
 
@@ -99,17 +99,9 @@ def enqueue(
 
 
 @dataclass(frozen=True)
-class StatusReport:
-    """`wdh queue status`: rows per status, what is ready, the most common errors."""
+class StatusReport(Counts):
+    """`wdh queue status`: the counts per status, and the most common errors."""
 
-    pending: int
-    processing: int
-    done: int
-    failed: int
-    ready: int
-    stale: int
-    oldest_pending_seconds: float | None
-    rows_waiting: int
     errors: list[ErrorCount] = field(default_factory=list)
 
 
