@@ -72,13 +72,17 @@ RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts;
 -- parallel arrays. Only rows this worker still holds are touched: a row
 -- taken back as stale (and perhaps claimed by another worker since) keeps
 -- the other worker's result. A row handed back unasked (attempted = 0,
--- status pending) keeps its previous error. RETURNING (rather than the
--- rowcount) says which rows were still held, and works in pipeline mode.
+-- status pending) keeps its previous error; a row settled by the provider
+-- ledger (attempted = 0, done or failed) takes the answer's. RETURNING
+-- (rather than the rowcount) says which rows were still held, and works in
+-- pipeline mode.
 UPDATE enterprise.enrichment_requests AS r
 SET status = o.status,
     attempts = r.attempts + o.attempted,
-    last_error = CASE WHEN o.attempted = 0 THEN r.last_error ELSE o.error END,
+    last_error = CASE WHEN o.status = 'pending' AND o.attempted = 0 THEN r.last_error
+                      ELSE o.error END,
     resolved_company_id = o.company_id,
+    resolved_source = CASE WHEN o.status = 'done' THEN %(source)s END,
     next_retry_at = now() + make_interval(secs => o.retry_in),
     claimed_at = NULL,
     worker_id = NULL,

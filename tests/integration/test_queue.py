@@ -253,7 +253,7 @@ def test_stale_rows_are_taken_back_and_a_late_worker_records_nothing(
 
     late = [repository.Outcome(job.id, "failed", 1, "late") for job in jobs]
     with conn.transaction():
-        assert repository.record_outcomes(conn, late, "dead-worker") == 0
+        assert repository.record_outcomes(conn, late, "dead-worker", "eqc") == 0
     assert [r[1] for r in _rows(conn)] == ["done", "done"]
 
 

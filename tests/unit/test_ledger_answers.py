@@ -26,10 +26,10 @@ def test_a_match_keeps_its_company_and_the_candidates() -> None:
 def test_no_candidates_is_no_match_and_low_ones_are_low_confidence() -> None:
     none = answer_of("eqc", "甲", [], 0.8)
     assert (none.outcome, none.company_id, none.candidates) == ("no_match", None, [])
-    assert none.accepted() is None and none.reason == "no match"
+    assert none.accepted() is None and none.reason(0.8) == "no match"
     low = answer_of("eqc", "甲", [_candidate(1, 0.6), _candidate(2, 0.7)], 0.8)
     assert (low.outcome, low.company_id) == ("low_confidence", None)
-    assert low.reason == "best confidence 0.70 below the bar"
+    assert low.reason(0.8) == "best confidence 0.70 below 0.80"
 
 
 def test_at_most_five_candidates_and_the_accepted_one_is_always_kept() -> None:

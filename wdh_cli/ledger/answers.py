@@ -34,13 +34,12 @@ class Answer:
         assert self.company_id is not None  # the table's CHECK: a match names its company
         return Candidate(self.company_id, "", None, "", 1.0)
 
-    @property
-    def reason(self) -> str:
+    def reason(self, min_confidence: float) -> str:
         """Why a request fails on this answer (its last_error)."""
         if self.outcome == NO_MATCH:
             return "no match"
         best = max((float(c.get("confidence", 0)) for c in self.candidates), default=0.0)
-        return f"best confidence {best:.2f} below the bar"
+        return f"best confidence {best:.2f} below {min_confidence:.2f}"
 
 
 def answer_of(

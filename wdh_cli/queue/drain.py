@@ -13,15 +13,17 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg
 
 from wdh_cli.companies import service as companies
-from wdh_cli.companies.repository import Learned
+from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError, best_accepted
+from wdh_cli.ledger import repository as ledger
+from wdh_cli.ledger.answers import Answer, answer_of
+from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
 from wdh_cli.providers.registry import ProviderName, open_provider
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Job, Outcome
@@ -44,6 +46,7 @@ class DrainOptions:
     stale_after: int
     poll_interval: float
     min_confidence: float
+    lookup_ttl: int = 0  # seconds a ledger answer is reused instead of asking again
 
     @classmethod
     def from_settings(
@@ -58,6 +61,7 @@ class DrainOptions:
             stale_after=settings.queue_stale_after,
             poll_interval=float(settings.queue_poll_interval),
             min_confidence=settings.eqc_min_confidence,
+            lookup_ttl=settings.lookup_ttl,
         )
 
 
@@ -70,6 +74,7 @@ class DrainReport:
     failed: int = 0
     reclaimed: int = 0
     api_calls: int = 0
+    ledger_hits: int = 0  # jobs settled by a remembered answer: no call
     handed_back: int = 0
     lost: int = 0  # outcomes not recorded: the row was taken back as stale meanwhile
     plan_only: bool = False
@@ -140,16 +145,29 @@ def drain(
                         continue
                     break
                 report.claimed += len(jobs)
-                outcomes, learned, auth_error = _ask(provider, jobs, options, stop, report)
-                _record(conn, outcomes, learned, worker, provider.name, report)
+                remembered = ledger.fresh(
+                    conn, provider.name, [job.normalized_name for job in jobs], options.lookup_ttl
+                )
+                asked = _ask(provider, jobs, options, stop, report, remembered)
+                _record(conn, asked, worker, provider.name, report)
                 if on_batch is not None:
                     on_batch(report)
-                if auth_error is not None:
-                    raise auth_error
+                if asked.auth_error is not None:
+                    raise asked.auth_error
     finally:
         report.api_calls = provider.calls - calls_before
         report.stopped_by = stop.signal_name
     return report
+
+
+@dataclass
+class _Asked:
+    """What asking about one batch gave: its outcomes, and what to remember."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    learned: list[Learned] = field(default_factory=list)  # accepted companies
+    answers: list[Answer] = field(default_factory=list)  # new definitive answers (the ledger)
+    auth_error: ProviderAuthError | None = None
 
 
 def _ask(
@@ -158,55 +176,73 @@ def _ask(
     options: DrainOptions,
     stop: StopFlag,
     report: DrainReport,
-) -> tuple[list[Outcome], list[Learned], ProviderAuthError | None]:
-    """Ask the provider about each job, outside any transaction."""
-    outcomes: list[Outcome] = []
-    learned: list[Learned] = []
-    auth_error: ProviderAuthError | None = None
+    remembered: dict[str, Answer],
+) -> _Asked:
+    """Settle each job: from the ledger when it remembers the name, else by asking the provider.
+
+    Runs outside any transaction. A remembered answer costs no call.
+    """
+    asked = _Asked()
     for job in jobs:
-        if stop.requested or auth_error is not None:
-            outcomes.append(Outcome(job.id, "pending", attempted=0))
+        if stop.requested or asked.auth_error is not None:
+            asked.outcomes.append(Outcome(job.id, "pending", attempted=0))
             report.handed_back += 1
+            continue
+        answer = remembered.get(job.normalized_name)
+        if answer is not None:
+            report.ledger_hits += 1
+            asked.outcomes.append(_conclude(job, answer, 0, options, report, asked))
             continue
         try:
             candidates = provider.search(job.raw_name)
         except ProviderAuthError as exc:
-            auth_error = exc
-            outcomes.append(Outcome(job.id, "pending", attempted=0))
+            asked.auth_error = exc
+            asked.outcomes.append(Outcome(job.id, "pending", attempted=0))
             report.handed_back += 1
             continue
         except ProviderError as exc:
             if exc.transient:
-                outcomes.append(_retry_or_fail(job, exc.message, options, report))
+                asked.outcomes.append(_retry_or_fail(job, exc.message, options, report))
             else:  # asking again would get the same refusal
-                outcomes.append(Outcome(job.id, "failed", attempted=1, error=exc.message))
+                asked.outcomes.append(Outcome(job.id, "failed", attempted=1, error=exc.message))
                 report.failed += 1
             continue
-        accepted = best_accepted(candidates, options.min_confidence)
-        if accepted is None:
-            reason = (
-                "no match"
-                if not candidates
-                else (
-                    f"best confidence {max(c.confidence for c in candidates):.2f} "
-                    f"below {options.min_confidence:.2f}"
-                )
-            )
-            outcomes.append(Outcome(job.id, "failed", attempted=1, error=reason))
-            report.no_match += 1
-            continue
-        outcomes.append(Outcome(job.id, "done", attempted=1, company_id=accepted.company_id))
-        learned.append(
-            Learned(
-                job.raw_name,
-                job.normalized_name,
-                accepted.company_id,
-                accepted.official_name,
-                accepted.unified_credit_code,
-            )
+        answer = answer_of(provider.name, job.normalized_name, candidates, options.min_confidence)
+        asked.answers.append(answer)
+        asked.outcomes.append(_conclude(job, answer, 1, options, report, asked))
+    return asked
+
+
+def _conclude(
+    job: Job,
+    answer: Answer,
+    attempted: int,
+    options: DrainOptions,
+    report: DrainReport,
+    asked: _Asked,
+) -> Outcome:
+    """The outcome of a definitive answer: done with its company, or failed with the reason."""
+    accepted = answer.accepted()
+    if accepted is None:
+        report.no_match += 1
+        reason = answer.reason(options.min_confidence)
+        return Outcome(job.id, "failed", attempted=attempted, error=reason)
+    problem = unstorable(accepted)
+    if problem is not None:  # one bad answer fails its row, not the batch
+        report.failed += 1
+        reason = f"the provider's answer cannot be stored: {problem}"
+        return Outcome(job.id, "failed", attempted=attempted, error=reason)
+    asked.learned.append(
+        Learned(
+            job.raw_name,
+            job.normalized_name,
+            accepted.company_id,
+            accepted.official_name,
+            accepted.unified_credit_code,
         )
-        report.resolved += 1
-    return outcomes, learned, auth_error
+    )
+    report.resolved += 1
+    return Outcome(job.id, "done", attempted=attempted, company_id=accepted.company_id)
 
 
 def _retry_or_fail(job: Job, error: str, options: DrainOptions, report: DrainReport) -> Outcome:
@@ -221,19 +257,15 @@ def _retry_or_fail(job: Job, error: str, options: DrainOptions, report: DrainRep
 
 
 def _record(
-    conn: psycopg.Connection,
-    outcomes: list[Outcome],
-    learned: list[Learned],
-    worker: str,
-    source: str,
-    report: DrainReport,
+    conn: psycopg.Connection, asked: _Asked, worker: str, source: str, report: DrainReport
 ) -> None:
-    """The batch's outcomes and what was learned, in one transaction.
+    """The batch's outcomes, what was learned and the new answers, in one transaction.
 
-    Pipeline mode sends the three statements in one round trip: the company
-    writes read nothing back, and fetching the outcome rows syncs them all.
+    Pipeline mode sends the statements in one round trip: the ledger and
+    company writes read nothing back, and fetching the outcome rows syncs them.
     """
     with conn.pipeline(), conn.transaction():
-        companies.remember(conn, learned, source)
-        held = repository.record_outcomes(conn, outcomes, worker)
-    report.lost += len(outcomes) - held
+        ledger.remember(conn, source, asked.answers)
+        companies.remember(conn, asked.learned, source)
+        held = repository.record_outcomes(conn, asked.outcomes, worker, source)
+    report.lost += len(asked.outcomes) - held

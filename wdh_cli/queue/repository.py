@@ -29,7 +29,7 @@ class Outcome:
 
     id: int
     status: str  # done | failed | pending
-    attempted: int  # 1 if the provider was asked, 0 if handed back unasked
+    attempted: int  # 1 if the provider was asked; 0 if handed back unasked or settled by the ledger
     error: str | None = None
     company_id: str | None = None
     retry_in: float = 0.0
@@ -118,8 +118,13 @@ def claim(conn: psycopg.Connection, batch: int, worker_id: str) -> list[Job]:
     return sorted(jobs, key=lambda job: job.id)
 
 
-def record_outcomes(conn: psycopg.Connection, outcomes: list[Outcome], worker_id: str) -> int:
-    """Record a batch's outcomes in one statement; returns the rows this worker still held."""
+def record_outcomes(
+    conn: psycopg.Connection, outcomes: list[Outcome], worker_id: str, source: str
+) -> int:
+    """Record a batch's outcomes in one statement; returns the rows this worker still held.
+
+    `source` (the provider's name) becomes the resolved_source of done rows.
+    """
     if not outcomes:
         return 0
     params = {
@@ -130,6 +135,7 @@ def record_outcomes(conn: psycopg.Connection, outcomes: list[Outcome], worker_id
         "company_ids": [o.company_id for o in outcomes],
         "retry_in": [o.retry_in for o in outcomes],
         "worker_id": worker_id,
+        "source": source,
     }
     return len(conn.execute(Q["record_outcomes"], params).fetchall())
 
