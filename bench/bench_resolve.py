@@ -115,9 +115,59 @@ def _baseline(path: Path, target: Path) -> float:
     return time.perf_counter() - start
 
 
+def _timed_resolve(env: dict[str, str], *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([WDH, "resolve", *args], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def _ledger_figure(base_url: str) -> Figure:
+    """100,000 rows, 20,000 names all answered by the ledger vs no provider at all."""
+    names = [f"台账公司{i}有限公司" for i in range(20_000)]
+    with (
+        scratch_database(base_url, "wdh_bench_ledger") as url,
+        tempfile.TemporaryDirectory(prefix="wdh-bench-") as tmp,
+    ):
+        runner.up(Database(load_settings(database_url=url)))
+        with (
+            psycopg.connect(url) as conn,
+            conn.cursor().copy(
+                "COPY enterprise.provider_answers (provider, normalized_name, outcome) FROM STDIN"
+            ) as copy,
+        ):
+            for name in names:
+                copy.write_row(("directory", normalize_name(name), "no_match"))
+        source = Path(tmp) / "input.csv"
+        with source.open("w", encoding="utf-8") as handle:
+            handle.write("计划代码,客户名称,规模\n")
+            for row in range(100_000):
+                handle.write(f"P{row % 300},{names[row % len(names)]},{row * 1.5}\n")
+        directory = Path(tmp) / "directory.csv"
+        directory.write_text("company_id,official_name,unified_credit_code,aliases\n")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("WDH_")}
+        env |= {"WDH_DATABASE_URL": url, "WDH_ALIAS_SALT": "bench", "WDH_MAPPINGS_DIR": tmp}
+        env |= {"WDH_DIRECTORY_PATH": str(directory)}
+        common = (str(source), "--no-queue", "--output", str(Path(tmp) / "out.csv"))
+        with_ledger, without = [], []
+        for _ in range(3):
+            with_ledger.append(
+                _timed_resolve(env, *common, "--provider", "directory", "--budget", "100000")
+            )
+            without.append(_timed_resolve(env, *common, "--provider", "none"))
+    return Figure(
+        "resolve",
+        "wdh resolve 100k rows, 20k names all in the provider ledger (median of 3)",
+        statistics.median(with_ledger),
+        "s",
+        "the same resolve, no provider (no ledger read)",
+        statistics.median(without),
+        note="aim: ratio < 1.10",
+    )
+
+
 def run(base_url: str) -> list[Figure]:
     rng = random.Random(11)
-    figures = []
+    figures = [_ledger_figure(base_url)]
     with scratch_database(base_url, "wdh_bench_resolve") as url:
         runner.up(Database(load_settings(database_url=url)))
         figures.append(_batch_figure(url, rng))
