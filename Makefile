@@ -21,7 +21,8 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 ## The main job on the embedded database with the files in examples/:
-## migrate, load the overrides, resolve, drain the queue, resolve again.
+## migrate, load the overrides, resolve, drain the queue, resolve again,
+## review what is left (a script plays the person), resolve a third time.
 demo: export WDH_ALIAS_SALT ?= demo-salt-not-for-production
 demo: export WDH_DIRECTORY_PATH ?= $(CURDIR)/examples/directory.csv
 demo: install
@@ -37,6 +38,13 @@ demo: install
 	@echo "--- the drain looks the queued names up in examples/directory.csv"
 	$(BIN)/wdh queue drain --provider directory
 	@echo "--- second run: the names now come from the cache (db:name)"
+	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory
+	@echo "--- review: what no provider could answer goes to a person"
+	$(BIN)/wdh review export examples/annuity.review.xlsx
+	$(BIN)/python examples/decide_review.py examples/annuity.review.xlsx \
+		examples/annuity.decided.csv --company-id 611208836
+	$(BIN)/wdh review apply examples/annuity.decided.csv
+	@echo "--- third run: the reviewed name comes from the cache too (db:name)"
 	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory
 	$(BIN)/wdh queue resolved --output examples/annuity.temp-ids.csv
 	@echo "--- output: examples/annuity.resolved.xlsx"

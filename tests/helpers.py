@@ -9,8 +9,12 @@ from pathlib import Path
 
 import psycopg
 
+from wdh_cli.ledger import repository as ledger
+from wdh_cli.ledger.answers import answer_of
 from wdh_cli.migrate.catalog import CatalogEntry, snapshot
 from wdh_cli.migrate.files import discover
+from wdh_cli.names import normalize_name
+from wdh_cli.providers.base import Candidate
 
 ALL_VERSIONS = [m.version for m in discover()]
 
@@ -36,3 +40,41 @@ def run_wdh(
     return subprocess.run(
         [WDH, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
     )
+
+
+# Queue requests and provider answers as a drain leaves them (review tests).
+
+A = Candidate("000123", "青岛海滨物流有限公司", "91370200MA3C1234X1", "fuzzy", 0.72)
+B = Candidate("614810477", "上海浦东发展集团有限公司", "91310000132200821H", "fuzzy", 0.55)
+C = Candidate("608349737", "中国平安人寿保险股份有限公司", None, "fuzzy", 0.31)
+
+
+def request(
+    conn: psycopg.Connection,
+    name: str,
+    *,
+    status: str = "failed",
+    rows_seen: int = 0,
+    error: str | None = "no match",
+) -> int:
+    """A queue request as a drain leaves it; returns its id."""
+    row = conn.execute(
+        "INSERT INTO enterprise.enrichment_requests "
+        "(raw_name, normalized_name, temp_id, status, rows_seen, last_error) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (
+            name,
+            normalize_name(name),
+            f"IN{abs(hash(name)) % 10**16:016d}",
+            status,
+            rows_seen,
+            error,
+        ),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def candidates(conn: psycopg.Connection, name: str, *found: Candidate) -> None:
+    """The ledger's answer for a name: candidates below the bar, best first."""
+    ledger.remember(conn, "eqc", [answer_of("eqc", normalize_name(name), list(found), 0.99)])

@@ -40,6 +40,12 @@ class InputFileError(WdhError):
     exit_code = EXIT_USAGE
 
 
+class OutputFileError(WdhError):
+    """An output file that cannot be written (exit 2); the message names the path."""
+
+    exit_code = EXIT_USAGE
+
+
 class DatabaseError(WdhError):
     """The database failed or refused an operation (exit 1)."""
 

@@ -44,6 +44,24 @@ def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]
         raise
 
 
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path` to write, renamed to `path` on success.
+
+    For writers that open the file themselves (XlsxWriter). A failure leaves
+    no partial file behind, and an existing file untouched.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def detect_encoding(data: bytes) -> str:
     """utf-8-sig (BOM), utf-8, or gb18030: the first that decodes the whole file.
 

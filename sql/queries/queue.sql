@@ -199,3 +199,21 @@ SET status = 'done',
 FROM unnest(%(keys)s::text[], %(company_ids)s::text[]) AS a (normalized_name, company_id)
 WHERE r.normalized_name = a.normalized_name
   AND r.status = 'pending';
+
+-- name: record_reviews
+-- A person's decisions (`wdh review apply`), one UPDATE for a whole file;
+-- the decisions arrive as parallel arrays. A company resolves the request
+-- as a provider answer would (done, resolved_company_id, resolved_source),
+-- so `wdh queue resolved` lists it; a NULL company means "no company": the
+-- request stays failed with the review's message as last_error, which keeps
+-- it out of the next export. Only failed rows are touched: the caller locked
+-- and checked them in the same transaction, so this is a guard, not a race.
+UPDATE enterprise.enrichment_requests AS r
+SET status = CASE WHEN d.company_id IS NULL THEN 'failed' ELSE 'done' END,
+    resolved_company_id = d.company_id,
+    resolved_source = CASE WHEN d.company_id IS NULL THEN NULL ELSE %(source)s END,
+    last_error = CASE WHEN d.company_id IS NULL THEN %(no_company)s END,
+    updated_at = now()
+FROM unnest(%(ids)s::integer[], %(company_ids)s::text[]) AS d (id, company_id)
+WHERE r.id = d.id
+  AND r.status = 'failed';

@@ -26,6 +26,8 @@ DOCUMENTED = {command: re.findall(r"`([a-z_]+)`", keys) for command, keys in ROW
 def _commands(tmp_path: Path) -> dict[str, list[str]]:
     source = tmp_path / "in.csv"
     source.write_text("客户名称,公司代码\n甲公司,\n乙公司,C2\n", encoding="utf-8")
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text("request_id,decision,company_id\n", encoding="utf-8")
     mappings = tmp_path / "mappings.csv"
     mappings.write_text("alias_name,canonical_id,match_type\nP9,C9,plan\n", encoding="utf-8")
     return {
@@ -36,6 +38,8 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
         "wdh queue status": ["queue", "status"],
         "wdh queue retry": ["queue", "retry", "--failed"],
         "wdh queue purge": ["queue", "purge", "--done", "--older-than", "0"],
+        "wdh review export": ["review", "export", str(tmp_path / "review.xlsx")],
+        "wdh review apply": ["review", "apply", str(decisions)],
         "wdh mappings load": ["mappings", "load", str(mappings)],
         "wdh mappings check": ["mappings", "check", str(mappings)],
         "wdh migrate status": ["migrate", "status"],

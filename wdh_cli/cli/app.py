@@ -14,6 +14,7 @@ from wdh_cli.cli import mappings as mappings_cli
 from wdh_cli.cli import migrate as migrate_cli
 from wdh_cli.cli import queue as queue_cli
 from wdh_cli.cli import resolve as resolve_cli
+from wdh_cli.cli import review as review_cli
 from wdh_cli.cli.context import AppContext, err
 from wdh_cli.config import load_settings
 from wdh_cli.errors import WdhError
@@ -46,6 +47,7 @@ app.add_typer(migrate_cli.app, name="migrate")
 app.add_typer(db_cli.app, name="db")
 app.add_typer(mappings_cli.app, name="mappings")
 app.add_typer(queue_cli.app, name="queue")
+app.add_typer(review_cli.app, name="review")
 app.command("resolve")(resolve_cli.resolve)
 app.command("explain")(resolve_cli.explain)
 

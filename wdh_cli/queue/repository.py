@@ -180,3 +180,29 @@ def resolved(conn: psycopg.Connection, since: datetime | None) -> list[ResolvedR
 
 def purge_done(conn: psycopg.Connection, days: int) -> int:
     return conn.execute(Q["purge_done"], {"days": days}).rowcount
+
+
+REVIEW_NO_COMPANY = "review: no company"  # last_error of a request a person said has none
+
+
+def record_reviews(
+    conn: psycopg.Connection,
+    ids: Sequence[int],
+    company_ids: Sequence[str | None],
+    *,
+    source: str,
+) -> int:
+    """Record a person's decisions in one statement; returns the rows changed.
+
+    A company sets the request done with it (resolved_source = `source`);
+    None keeps it failed with REVIEW_NO_COMPANY. Only failed requests change.
+    """
+    if not ids:
+        return 0
+    params = {
+        "ids": list(ids),
+        "company_ids": list(company_ids),
+        "source": source,
+        "no_company": REVIEW_NO_COMPANY,
+    }
+    return conn.execute(Q["record_reviews"], params).rowcount

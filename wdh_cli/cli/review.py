@@ -1,0 +1,77 @@
+"""`wdh review export | apply`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.review import service
+
+app = typer.Typer(
+    help="Export the requests that need a person; apply their decisions.", no_args_is_help=True
+)
+
+SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The file to write: .xlsx or .csv.")],
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most this many requests.")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also the requests already decided `none`.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Write the failed requests, most rows held back first, with the provider's candidates."""
+    report = service.export(
+        app_context(ctx).database("review export"), path, limit=limit, include_none=all_
+    )
+    emit(
+        report,
+        as_json=json_,
+        render=lambda r: typer.echo(f"exported {r.exported} request(s) to {r.output}"),
+    )
+
+
+@app.command()
+def apply(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A review file with decisions: .xlsx or .csv.")],
+    plan_only: Annotated[
+        bool, typer.Option("--plan-only", help="Report the figures; write nothing.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Record the decisions of a review file in one transaction."""
+    report = service.apply(app_context(ctx).database("review apply"), path, plan_only=plan_only)
+    emit(report, as_json=json_, render=_render_apply)
+
+
+def _render_apply(report: service.ApplyReport) -> None:
+    table = Table("figure", "rows", title="review apply")
+    for key in ("read", "applied", "confirmed_none", "skipped", "stale", "conflicts", "rejected"):
+        table.add_row(key, f"{getattr(report, key):,}")
+    out.print(table)
+    if report.conflict_list:
+        conflicts = Table("row", "request_id", "in file", "stored", title="conflicts")
+        for c in report.conflict_list[:SHOWN]:
+            conflicts.add_row(f"{c.file}:{c.row}", str(c.request_id), c.new_id, c.current_id)
+        out.print(conflicts)
+        if len(report.conflict_list) > SHOWN:
+            err.print(f"... and {len(report.conflict_list) - SHOWN} more conflicts (see --json)")
+    for rejected in report.rejected_list[:SHOWN]:
+        err.print(f"[yellow]rejected[/] {escape(rejected.describe())}", highlight=False)
+    if len(report.rejected_list) > SHOWN:
+        err.print(f"... and {len(report.rejected_list) - SHOWN} more rejected rows (see --json)")
+    if report.plan_only:
+        err.print("plan only: nothing was written")
