@@ -34,10 +34,11 @@ DELETE FROM enterprise.provider_answers
 WHERE normalized_name = ANY (%(keys)s::text[]);
 
 -- name: latest_candidates
--- For a review: the newest answer with candidates of each name, whichever
--- provider gave it.
+-- For a review: each name's newest answer that has candidates, whichever
+-- provider gave it (a newer "no match" from another provider must not hide
+-- them); the newest answer when none has any.
 SELECT DISTINCT ON (a.normalized_name)
        a.provider, a.normalized_name, a.outcome, a.company_id, a.candidates
 FROM enterprise.provider_answers AS a
 WHERE a.normalized_name = ANY (%(keys)s::text[])
-ORDER BY a.normalized_name, a.asked_at DESC;
+ORDER BY a.normalized_name, (a.candidates <> '[]'::jsonb) DESC, a.asked_at DESC;

@@ -121,6 +121,8 @@ LIMIT %(limit)s;
 -- Failed rows (all, or the given ids) go back to pending with fresh
 -- attempts. Only the newest failed row of a name, and only when the name is
 -- not open already: the partial unique index allows one open row per name.
+-- --failed leaves out the requests a person decided have no company (the
+-- review's "none"); naming them with --id retries them all the same.
 -- RETURNING the names: a retry also forgets their ledger answers.
 UPDATE enterprise.enrichment_requests AS r
 SET status = 'pending', attempts = 0, next_retry_at = now(), updated_at = now()
@@ -128,7 +130,8 @@ WHERE r.id IN (
         SELECT DISTINCT ON (f.normalized_name) f.id
         FROM enterprise.enrichment_requests AS f
         WHERE f.status = 'failed'
-          AND (%(ids)s::integer[] IS NULL OR f.id = ANY (%(ids)s::integer[]))
+          AND (f.id = ANY (%(ids)s::integer[])
+               OR (%(ids)s::integer[] IS NULL AND f.last_error IS DISTINCT FROM %(no_company)s))
         ORDER BY f.normalized_name, f.id DESC
     )
   AND NOT EXISTS (

@@ -28,6 +28,14 @@ def test_fresh_answers_are_read_back_by_provider_and_age(conn: psycopg.Connectio
     assert ledger.fresh(conn, "eqc", ["甲"], ttl=0) == {}  # a TTL of 0 never reuses
 
 
+def test_latest_prefers_an_answer_with_candidates(conn: psycopg.Connection) -> None:
+    low = Candidate("C9", "近似公司", None, "拼音", 0.6)
+    ledger.remember(conn, "eqc", [answer_of("eqc", "甲", [low], 0.8)])
+    ledger.remember(conn, "directory", [answer_of("directory", "甲", [], 0.8)])  # newer, empty
+    latest = ledger.latest(conn, ["甲"])["甲"]
+    assert (latest.provider, latest.candidates[0]["company_id"]) == ("eqc", "C9")
+
+
 def test_a_newer_answer_replaces_the_older_and_forget_drops_every_provider(
     conn: psycopg.Connection,
 ) -> None:
@@ -37,6 +45,6 @@ def test_a_newer_answer_replaces_the_older_and_forget_drops_every_provider(
         conn, "eqc", [answer_of("eqc", "甲", [HIT], 0.8), answer_of("eqc", "甲", [], 0.8)]
     )
     assert ledger.fresh(conn, "eqc", ["甲"], ttl=60)["甲"].outcome == "no_match"  # the last one
-    assert ledger.latest(conn, ["甲"])["甲"].provider == "eqc"
+    assert ledger.latest(conn, ["甲"])["甲"].provider == "directory"  # it has candidates
     assert ledger.forget(conn, ["甲"]) == 2
     assert ledger.latest(conn, ["甲"]) == {}

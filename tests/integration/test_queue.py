@@ -340,3 +340,18 @@ def test_outcomes_for_rows_taken_over_meanwhile_are_counted_as_lost(
     assert (report.resolved, report.lost) == (2, 1)
     statuses = dict(conn.execute("SELECT raw_name, status FROM enterprise.enrichment_requests"))
     assert statuses == {"甲公司": "processing", "乙公司": "done"}
+
+
+def test_retry_failed_keeps_a_persons_none_and_retry_by_id_does_not(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    repository.enqueue(conn, ["甲", "乙"], ["甲", "乙"], [None, None])
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET status = 'failed', "
+        "last_error = CASE raw_name WHEN '甲' THEN 'review: no company' ELSE 'no match' END"
+    )
+    assert service.retry(db, None).retried == 1  # only 乙
+    [(decided,)] = conn.execute(
+        "SELECT id FROM enterprise.enrichment_requests WHERE raw_name = '甲' AND status = 'failed'"
+    ).fetchall()
+    assert service.retry(db, [decided]).retried == 1  # named: retried all the same

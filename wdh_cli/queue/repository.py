@@ -155,7 +155,8 @@ def common_errors(conn: psycopg.Connection, limit: int = 5) -> list[ErrorCount]:
 def retry(conn: psycopg.Connection, ids: list[int] | None) -> list[str]:
     """Failed rows back to pending; returns the names retried."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return [row["normalized_name"] for row in cur.execute(Q["retry"], {"ids": ids})]
+        params = {"ids": ids, "no_company": REVIEW_NO_COMPANY}
+        return [row["normalized_name"] for row in cur.execute(Q["retry"], params)]
 
 
 def add_rows_seen(conn: psycopg.Connection, counts: Mapping[str, int]) -> None:
