@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_db, bench_mappings, bench_queue, bench_resolve
+from bench import bench_db, bench_mappings, bench_queue, bench_resolve, bench_review
 from bench.common import report, server_url
 
 
@@ -14,6 +14,7 @@ def main(selected: list[str]) -> None:
         "mappings": bench_mappings.run,
         "queue": bench_queue.run,
         "resolve": bench_resolve.run,
+        "review": bench_review.run,
     }
     names = selected or list(suites)
     figures = []
