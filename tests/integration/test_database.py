@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import pytest
 
 from wdh_cli.config import load_settings
@@ -17,6 +19,19 @@ def test_pool_is_sized_by_the_setting_and_names_its_connections(db_url: str) -> 
             assert first.info.backend_pid != second.info.backend_pid
             row = first.execute("SELECT current_setting('application_name')").fetchone()
             assert row is not None and row[0].startswith("wdh pool test @")
+
+
+def test_a_pool_of_a_given_size_ignores_the_setting_and_opens_every_connection(
+    db_url: str,
+) -> None:
+    db = Database(load_settings(database_url=db_url, pool_max=2), purpose="sized pool")
+    with db.pool(size=4, autocommit=True) as pool:
+        assert (pool.min_size, pool.max_size) == (4, 4)
+        assert pool.get_stats()["pool_available"] == 4  # opened before it was handed out
+        with ExitStack() as stack:
+            held = [stack.enter_context(pool.connection(timeout=1)) for _ in range(4)]
+            assert len({conn.info.backend_pid for conn in held}) == 4
+            assert all(conn.autocommit for conn in held)
 
 
 def test_pool_on_an_unreachable_server_is_a_clear_error() -> None:

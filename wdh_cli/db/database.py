@@ -89,13 +89,24 @@ class Database:
             raise translate(exc, target=self.target.display) from exc
 
     @contextmanager
-    def pool(self, *, min_size: int = 1) -> Iterator[ConnectionPool]:
-        """A pool of up to WDH_POOL_MAX connections for commands that work in parallel."""
+    def pool(
+        self, *, min_size: int = 1, size: int | None = None, autocommit: bool = False
+    ) -> Iterator[ConnectionPool]:
+        """A pool for commands that work on several connections at once.
+
+        By default up to WDH_POOL_MAX connections, opened as needed. A command
+        that knows how many it needs passes `size`: exactly that many,
+        whatever WDH_POOL_MAX says, all opened before the pool is handed out
+        (a drain's N workers each hold one for the whole run: fewer would
+        leave workers waiting, more would sit idle, and a server that cannot
+        give N connections fails here rather than halfway through).
+        """
+        max_size = self.settings.pool_max if size is None else size
         pool = ConnectionPool(
             self.conninfo,
-            min_size=min(min_size, self.settings.pool_max),
-            max_size=self.settings.pool_max,
-            kwargs=self._connect_kwargs(),
+            min_size=max_size if size is not None else min(min_size, max_size),
+            max_size=max_size,
+            kwargs={**self._connect_kwargs(), "autocommit": autocommit},
             open=False,
             name="wdh",
         )
