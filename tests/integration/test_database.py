@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import ExitStack
 
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
@@ -41,6 +43,14 @@ def test_pool_on_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(DatabaseUnavailable) as caught, Database(settings).pool():
         pass
     assert "pw-secret" not in caught.value.message and "***" in caught.value.message
+
+
+def test_pool_on_a_missing_database_fails_at_once_with_the_reason(db_url: str) -> None:
+    settings = load_settings(database_url=make_conninfo(db_url, dbname="no_such_db"))
+    start = time.monotonic()
+    with pytest.raises(DatabaseUnavailable, match="no_such_db"), Database(settings).pool(size=2):
+        pass
+    assert time.monotonic() - start < settings.connect_timeout  # not the pool's timeout
 
 
 def test_errors_inside_a_connection_become_wdh_errors(db_url: str) -> None:

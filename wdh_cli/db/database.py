@@ -101,6 +101,11 @@ class Database:
         leave workers waiting, more would sit idle, and a server that cannot
         give N connections fails here rather than halfway through).
         """
+        # The pool retries a failed connection in the background until its
+        # timeout and keeps no reason; one direct connection first fails at
+        # once with the server's own (refused, bad password, no such database).
+        with self.connect(autocommit=True):
+            pass
         max_size = self.settings.pool_max if size is None else size
         pool = ConnectionPool(
             self.conninfo,
@@ -114,9 +119,16 @@ class Database:
             pool.open(wait=True, timeout=float(self.settings.connect_timeout))
         except PoolTimeout as exc:
             pool.close()
+            # One connection worked a moment ago: more likely the server
+            # refuses this many than that it went away.
+            wanted = (
+                "no connection"
+                if size is None
+                else f"not {size} connections (does the server allow that many?)"
+            )
             raise DatabaseUnavailable(
                 f"cannot reach the database {self.target.display}: "
-                f"no connection within {self.settings.connect_timeout} s"
+                f"{wanted} within {self.settings.connect_timeout} s"
             ) from exc
         try:
             yield pool
