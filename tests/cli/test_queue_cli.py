@@ -96,6 +96,30 @@ def test_drain_needs_a_provider(cli: CliRunner, db_url: str) -> None:
     assert "WDH_EQC_TOKEN" in result.stderr and "WDH_DIRECTORY_PATH" in result.stderr
 
 
+def test_drain_with_workers_reports_them(cli: CliRunner, db_url: str) -> None:
+    names = ["浦发集团", "无此公司", "甲公司", "乙公司", "丙公司"]
+    _wdh(cli, db_url, "queue", "enqueue", *names)
+    planned = _wdh(cli, db_url, "queue", "drain", "--plan-only", "--json", "--concurrency", "3")
+    assert {k: json.loads(planned.stdout)[k] for k in ("claimed", "concurrency")} == {
+        "claimed": 5,
+        "concurrency": 3,
+    }
+    drained = _wdh(cli, db_url, "queue", "drain", "--concurrency", "3", "--batch", "1", "--json")
+    assert drained.exit_code == 0, drained.stderr
+    report = json.loads(drained.stdout)
+    figures = ("claimed", "resolved", "no_match", "api_calls", "concurrency")
+    assert {k: report[k] for k in figures} == {
+        "claimed": 5,
+        "resolved": 1,
+        "no_match": 4,
+        "api_calls": 5,
+        "concurrency": 3,
+    }
+    for bad in ("0", "101"):
+        refused = _wdh(cli, db_url, "queue", "drain", "--concurrency", bad)
+        assert refused.exit_code == 2 and "--concurrency" in refused.stderr
+
+
 def test_retry_and_purge_need_their_options(cli: CliRunner, db_url: str) -> None:
     assert cli.invoke(app, ["--db", db_url, "queue", "retry"]).exit_code == 2
     assert cli.invoke(app, ["--db", db_url, "queue", "purge", "--older-than", "3"]).exit_code == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -159,3 +160,20 @@ def test_rate_limiter_keeps_a_sliding_minute() -> None:
     assert slept == [50.0]
     limiter.acquire()  # t=60 and t=71 fill it: wait until t=60 is 60 s old
     assert slept == [50.0, 49.0]
+
+
+def test_threads_sharing_one_client_count_every_lookup(eqc: EqcStandin) -> None:
+    client = _client(eqc)
+    start = threading.Barrier(8)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(20):
+            assert client.search(NAME)[0].company_id == "614810477"
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert client.calls == 160 == len(eqc.calls)

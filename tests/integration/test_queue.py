@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +16,7 @@ from tests.eqc_standin import EqcStandin, Reply
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.names import normalize_name
-from wdh_cli.providers.base import Candidate, ProviderAuthError
+from wdh_cli.providers.base import Candidate, ProviderAuthError, TransientProviderError
 from wdh_cli.providers.eqc import EqcProvider
 from wdh_cli.queue import repository, service
 from wdh_cli.queue.drain import DrainOptions, drain
@@ -355,3 +358,124 @@ def test_retry_failed_keeps_a_persons_none_and_retry_by_id_does_not(
         "SELECT id FROM enterprise.enrichment_requests WHERE raw_name = '甲' AND status = 'failed'"
     ).fetchall()
     assert service.retry(db, [decided]).retried == 1  # named: retried all the same
+
+
+class SharedProvider:
+    """A provider safe to share between worker threads, answering after `delay` seconds."""
+
+    name = "fake"
+
+    def __init__(self, answers: dict[str, Any], delay: float = 0.01) -> None:
+        self.answers = answers
+        self.delay = delay
+        self.calls = 0
+        self.asked: list[str] = []
+        self.threads: set[str] = set()
+        self._lock = threading.Lock()
+
+    def search(self, raw_name: str) -> list[Candidate]:
+        with self._lock:
+            self.calls += 1
+            self.asked.append(raw_name)
+            self.threads.add(threading.current_thread().name)
+        time.sleep(self.delay)
+        answer = self.answers.get(raw_name, [])
+        if isinstance(answer, Exception):
+            raise answer
+        return list(answer)
+
+    def close(self) -> None:
+        pass
+
+
+def _queue(conn: psycopg.Connection, count: int) -> list[str]:
+    names = [f"公司{i:03d}" for i in range(count)]
+    repository.enqueue(conn, names, names, [None] * count)
+    return names
+
+
+def _statuses(conn: psycopg.Connection) -> Counter[str]:
+    return Counter(s for (s,) in conn.execute("SELECT status FROM enterprise.enrichment_requests"))
+
+
+def _concurrent(workers: int, batch: int, **options: Any) -> DrainOptions:
+    return DrainOptions.from_settings(
+        load_settings(queue_backoff="60"), batch=batch, concurrency=workers, **options
+    )
+
+
+def test_workers_share_the_queue_and_their_figures_add_up(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    names = _queue(conn, 60)
+    answers: dict[str, Any] = {}
+    for i, name in enumerate(names):
+        if i % 3 == 0:
+            answers[name] = [_candidate(f"6{i:08d}", name)]
+        elif i % 3 == 1:
+            answers[name] = TransientProviderError("EQC HTTP 503 after 3 attempt(s)")
+    provider = SharedProvider(answers)  # the rest: no match
+    report = drain(db, provider, _concurrent(4, 5))
+    assert len(provider.threads) > 1  # the work was shared
+    assert Counter(provider.asked) == Counter(names)  # every name asked exactly once
+    figures = (report.claimed, report.resolved, report.retried, report.no_match, report.failed)
+    assert figures == (60, 20, 20, 20, 0)
+    assert (report.api_calls, report.handed_back, report.lost) == (60, 0, 0)
+    assert report.concurrency == 4
+    assert _statuses(conn) == Counter({"done": 20, "pending": 20, "failed": 20})
+    mapped = conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone()
+    assert mapped == (20,)
+
+
+@pytest.mark.parametrize("limit", [7, 37])
+def test_the_limit_holds_for_all_workers_together(
+    db: Database, conn: psycopg.Connection, limit: int
+) -> None:
+    names = _queue(conn, 100)
+    hit = {name: [_candidate("600000001", name)] for name in names}
+    provider = SharedProvider(hit)
+    report = drain(db, provider, _concurrent(4, 5, limit=limit))
+    assert (report.claimed, report.resolved, report.api_calls) == (limit, limit, limit)
+    assert len(set(provider.asked)) == len(provider.asked) == limit
+    assert _statuses(conn) == Counter({"done": limit, "pending": 100 - limit})
+
+
+def test_a_stop_reaches_every_worker(db: Database, conn: psycopg.Connection) -> None:
+    _queue(conn, 40)
+    stop = StopFlag()
+
+    class StopsAfterSix(SharedProvider):
+        def search(self, raw_name: str) -> list[Candidate]:
+            if self.calls >= 6:
+                stop.request("SIGTERM")
+            return super().search(raw_name)
+
+    provider = StopsAfterSix({}, delay=0.05)
+    report = drain(db, provider, _concurrent(4, 10), stop=stop)
+    assert report.stopped_by == "SIGTERM"
+    assert report.no_match == provider.calls < 40
+    assert report.no_match + report.handed_back == report.claimed
+    statuses = _statuses(conn)
+    assert statuses == Counter({"failed": provider.calls, "pending": 40 - provider.calls})
+    attempts = conn.execute(
+        "SELECT DISTINCT attempts FROM enterprise.enrichment_requests WHERE status = 'pending'"
+    ).fetchall()
+    assert attempts == [(0,)]
+
+
+def test_a_401_in_one_worker_stops_them_all_and_is_raised(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    names = _queue(conn, 40)
+    refused = ProviderAuthError("EQC refused the token (HTTP 401): set a valid WDH_EQC_TOKEN")
+    provider = SharedProvider({names[6]: refused}, delay=0.05)
+    with pytest.raises(ProviderAuthError, match="WDH_EQC_TOKEN"):
+        drain(db, provider, _concurrent(4, 5))
+    statuses = _statuses(conn)
+    assert statuses["processing"] == 0
+    assert statuses["failed"] == provider.calls - 1  # every other name asked was recorded
+    assert provider.calls < 40  # the others stopped claiming
+    attempts = conn.execute(
+        "SELECT DISTINCT attempts FROM enterprise.enrichment_requests WHERE status = 'pending'"
+    ).fetchall()
+    assert attempts == [(0,)]

@@ -81,6 +81,10 @@ def root(
     # httpx logs every request URL at INFO, and EQC URLs carry company names.
     for noisy in ("httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # psycopg (and its pool) log at WARNING the errors they ignore while
+    # cleaning up a lost connection; the one-line error that follows says it
+    # already, so they show only with -v.
+    logging.getLogger("psycopg").setLevel(logging.NOTSET if verbose else logging.ERROR)
     ctx.obj = AppContext(settings=load_settings(database_url=db), verbose=verbose)
 
 

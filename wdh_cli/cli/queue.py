@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.config import POOL_MAX_CAP
 from wdh_cli.errors import UsageError
 from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.providers.registry import ProviderName
@@ -54,6 +55,16 @@ def drain(
         int | None, typer.Option("--limit", min=1, help="Stop after this many rows.")
     ] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep waiting for work.")] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=POOL_MAX_CAP,
+            help="Names asked at once: worker threads, each with its own connection "
+            "(the pool holds exactly this many, whatever WDH_POOL_MAX says).",
+        ),
+    ] = 1,
     provider: Annotated[
         ProviderName | None, typer.Option("--provider", help="Default: WDH_PROVIDER.")
     ] = None,
@@ -66,7 +77,7 @@ def drain(
     context = app_context(ctx)
     settings = context.settings
     options = drain_service.DrainOptions.from_settings(
-        settings, batch=batch, limit=limit, follow=follow
+        settings, batch=batch, limit=limit, follow=follow, concurrency=concurrency
     )
     db = context.database("queue drain")
     if plan_only:
@@ -89,6 +100,7 @@ def _render_drain(report: drain_service.DrainReport) -> None:
         f"claimed {report.claimed}, resolved {report.resolved}, no_match {report.no_match}, "
         f"retried {report.retried}, failed {report.failed}, reclaimed {report.reclaimed}, "
         f"api_calls {report.api_calls}"
+        + (f" ({report.concurrency} workers)" if report.concurrency > 1 else "")
     )
 
 

@@ -92,13 +92,29 @@ class Database:
             raise translate(exc, target=self.target.display) from exc
 
     @contextmanager
-    def pool(self, *, min_size: int = 1) -> Iterator[ConnectionPool]:
-        """A pool of up to WDH_POOL_MAX connections for commands that work in parallel."""
+    def pool(
+        self, *, min_size: int = 1, size: int | None = None, autocommit: bool = False
+    ) -> Iterator[ConnectionPool]:
+        """A pool for commands that work on several connections at once.
+
+        By default up to WDH_POOL_MAX connections, opened as needed. A command
+        that knows how many it needs passes `size`: exactly that many,
+        whatever WDH_POOL_MAX says, all opened before the pool is handed out
+        (a drain's N workers each hold one for the whole run: fewer would
+        leave workers waiting, more would sit idle, and a server that cannot
+        give N connections fails here rather than halfway through).
+        """
+        # The pool retries a failed connection in the background until its
+        # timeout and keeps no reason; one direct connection first fails at
+        # once with the server's own (refused, bad password, no such database).
+        with self.connect(autocommit=True):
+            pass
+        max_size = self.settings.pool_max if size is None else size
         pool = ConnectionPool(
             self.conninfo,
-            min_size=min(min_size, self.settings.pool_max),
-            max_size=self.settings.pool_max,
-            kwargs=self._connect_kwargs(),
+            min_size=max_size if size is not None else min(min_size, max_size),
+            max_size=max_size,
+            kwargs={**self._connect_kwargs(), "autocommit": autocommit},
             open=False,
             name="wdh",
         )
@@ -106,9 +122,16 @@ class Database:
             pool.open(wait=True, timeout=float(self.settings.connect_timeout))
         except PoolTimeout as exc:
             pool.close()
+            # One connection worked a moment ago: more likely the server
+            # refuses this many than that it went away.
+            wanted = (
+                "no connection"
+                if size is None
+                else f"not {size} connections (does the server allow that many?)"
+            )
             raise DatabaseUnavailable(
                 f"cannot reach the database {self.target.display}: "
-                f"no connection within {self.settings.connect_timeout} s"
+                f"{wanted} within {self.settings.connect_timeout} s"
             ) from exc
         try:
             yield pool

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
@@ -25,6 +26,9 @@ class DirectoryProvider:
 
     def __init__(self, path: Path) -> None:
         self.calls = 0
+        # Worker threads share the provider: `calls += 1` is a read-modify-write.
+        # The index is only read after __init__, so it needs no lock.
+        self._calls_lock = threading.Lock()
         self._index: dict[str, Candidate] = {}
         reader = csv.reader(io.StringIO(decode(path), newline=""))
         header = [c.strip().lower() for c in next(reader, [])]
@@ -45,7 +49,8 @@ class DirectoryProvider:
                     self._index.setdefault(key, candidate)
 
     def search(self, raw_name: str) -> list[Candidate]:
-        self.calls += 1
+        with self._calls_lock:
+            self.calls += 1
         found = self._index.get(normalize_name(raw_name))
         return [found] if found else []
 

@@ -9,6 +9,7 @@ the company name) is ever logged or put in an error message.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -34,7 +35,7 @@ WINDOW = 60.0
 
 
 class RateLimiter:
-    """At most `per_minute` requests in any 60-second window."""
+    """At most `per_minute` requests in any 60-second window, across all threads."""
 
     def __init__(
         self,
@@ -47,16 +48,25 @@ class RateLimiter:
         self._sent: deque[float] = deque()
         self._clock = clock
         self._sleep = sleep
+        # The drain's worker threads share one limiter, so the limit holds for
+        # the process. Reading the clock, looking at the window and taking a
+        # slot must be one step: two threads that both see the last free slot
+        # would otherwise both take it, and a thread holding an older `now`
+        # would append out of order and break the sliding window. The sleep is
+        # outside the lock: a waiting thread holds up nobody's bookkeeping.
+        self._lock = threading.Lock()
 
     def acquire(self) -> None:
         while True:
-            now = self._clock()
-            while self._sent and now - self._sent[0] >= WINDOW:
-                self._sent.popleft()
-            if len(self._sent) < self.per_minute:
-                self._sent.append(now)
-                return
-            self._sleep(WINDOW - (now - self._sent[0]))
+            with self._lock:
+                now = self._clock()
+                while self._sent and now - self._sent[0] >= WINDOW:
+                    self._sent.popleft()
+                if len(self._sent) < self.per_minute:
+                    self._sent.append(now)
+                    return
+                wait = WINDOW - (now - self._sent[0])
+            self._sleep(wait)
 
 
 class EqcProvider:
@@ -90,12 +100,18 @@ class EqcProvider:
         self._backoff_base = backoff_base
         self._sleep = sleep
         self.calls = 0
+        # Worker threads share the provider: `calls += 1` is a read-modify-write.
+        self._calls_lock = threading.Lock()
+        # Set once by the thread that sees a 401, read by all: a plain flag is
+        # enough (a thread that misses it sends one more request and gets its
+        # own 401).
         self.disabled = False
 
     def search(self, raw_name: str) -> list[Candidate]:
         if self.disabled:
             raise self._auth_error()
-        self.calls += 1  # one lookup costs one, whatever its retries
+        with self._calls_lock:
+            self.calls += 1  # one lookup costs one, whatever its retries
         last_problem = ""
         for attempt in range(self._retries + 1):
             self._limiter.acquire()

@@ -3,7 +3,9 @@
 Each round: take back stale rows; claim a batch with one FOR UPDATE SKIP
 LOCKED statement and commit; ask the provider outside any transaction;
 record the whole batch's outcomes (and what was learned) in one transaction.
-Any number of drains may run at once against one database.
+Any number of drains may run at once against one database, and one drain
+runs `concurrency` such workers, each a thread with its own connection from
+one pool, sharing the provider.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg_pool import ConnectionPool
 
 from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned, unstorable
@@ -47,10 +51,21 @@ class DrainOptions:
     poll_interval: float
     min_confidence: float
     lookup_ttl: int = 0  # seconds a ledger answer is reused instead of asking again
+    concurrency: int = 1  # worker threads, each on its own connection
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError("a drain needs at least one worker")
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, batch: int = 50, limit: int | None = None, follow: bool = False
+        cls,
+        settings: Settings,
+        *,
+        batch: int = 50,
+        limit: int | None = None,
+        follow: bool = False,
+        concurrency: int = 1,
     ) -> DrainOptions:
         return cls(
             batch=batch,
@@ -62,6 +77,7 @@ class DrainOptions:
             poll_interval=float(settings.queue_poll_interval),
             min_confidence=settings.eqc_min_confidence,
             lookup_ttl=settings.lookup_ttl,
+            concurrency=concurrency,
         )
 
 
@@ -77,8 +93,29 @@ class DrainReport:
     ledger_hits: int = 0  # jobs settled by a remembered answer: no call
     handed_back: int = 0
     lost: int = 0  # outcomes not recorded: the row was taken back as stale meanwhile
+    concurrency: int = 1  # worker threads of the drain
     plan_only: bool = False
     stopped_by: str | None = None
+
+    def add(self, other: DrainReport) -> None:
+        """Add another report's figures (one batch's, from one worker) to these."""
+        for name in _FIGURES:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+# The figures that add up across batches and workers.
+_FIGURES = (
+    "claimed",
+    "resolved",
+    "no_match",
+    "retried",
+    "failed",
+    "reclaimed",
+    "api_calls",
+    "ledger_hits",
+    "handed_back",
+    "lost",
+)
 
 
 def run(
@@ -104,7 +141,12 @@ def plan(db: Database, options: DrainOptions) -> DrainReport:
         counts = repository.counts(conn, options.stale_after)
     ready = counts.ready + counts.stale
     claimable = ready if options.limit is None else min(ready, options.limit)
-    return DrainReport(claimed=claimable, reclaimed=counts.stale, plan_only=True)
+    return DrainReport(
+        claimed=claimable,
+        reclaimed=counts.stale,
+        concurrency=options.concurrency,
+        plan_only=True,
+    )
 
 
 def drain(
@@ -116,44 +158,44 @@ def drain(
     worker_id: str | None = None,
     on_batch: Callable[[DrainReport], None] | None = None,
 ) -> DrainReport:
-    """Work until nothing is ready (or `limit` rows are done, or a stop is asked)."""
+    """Work until nothing is ready (or `limit` rows are claimed, or a stop is asked).
+
+    `options.concurrency` workers run the claim -> ask -> record loop at once,
+    each in its own thread on its own connection of one pool, sharing the
+    provider (which must be safe to share). The first failure of any worker
+    (a 401, a database error) stops the others, which finish the name they
+    are asking and hand back their unasked rows; it is raised here once every
+    worker has finished. `on_batch` gets the combined figures after each
+    batch, called from the worker that recorded it, one call at a time.
+    """
     stop = stop or StopFlag()
-    worker = worker_id or new_worker_id()
-    report = DrainReport()
+    base = worker_id or new_worker_id()
+    count = options.concurrency
+    report = DrainReport(concurrency=count)
+    crew = _Crew(options, report, on_batch)
     calls_before = provider.calls
-    # Looking for stale rows costs a round trip and a commit; once per
-    # interval (and at the start) is enough, since a row only goes stale after
-    # stale_after seconds anyway.
-    reclaim_every = max(1.0, min(options.stale_after / 2, 60.0))
-    next_reclaim = 0.0
     try:
-        with db.connect(autocommit=True) as conn:
-            while not stop.requested:
-                size = options.batch
-                if options.limit is not None:
-                    size = min(size, options.limit - report.claimed)
-                    if size <= 0:
-                        break
-                if time.monotonic() >= next_reclaim:
-                    with conn.transaction():
-                        report.reclaimed += repository.reclaim_stale(conn, options.stale_after)
-                    next_reclaim = time.monotonic() + reclaim_every
-                with conn.transaction():
-                    jobs = repository.claim(conn, size, worker)
-                if not jobs:
-                    if options.follow and not stop.wait(options.poll_interval):
-                        continue
-                    break
-                report.claimed += len(jobs)
-                remembered = ledger.fresh(
-                    conn, provider.name, [job.normalized_name for job in jobs], options.lookup_ttl
+        with db.pool(size=count, autocommit=True) as pool:
+            threads = [
+                # Daemon threads: a second signal ends the process at once,
+                # without waiting for a worker in the middle of a lookup.
+                threading.Thread(
+                    target=crew.work,
+                    args=(pool, provider, stop, _worker_name(base, number, count)),
+                    name=f"wdh-drain-{number}",
+                    daemon=True,
                 )
-                asked = _ask(provider, jobs, options, stop, report, remembered)
-                _record(conn, asked, worker, provider.name, report)
-                if on_batch is not None:
-                    on_batch(report)
-                if asked.auth_error is not None:
-                    raise asked.auth_error
+                for number in range(1, count + 1)
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    # A timed join returns to the interpreter regularly, so the
+                    # signal handlers (main thread only) run without delay.
+                    thread.join(0.5)
+            if crew.error is not None:
+                raise crew.error
     finally:
         report.api_calls = provider.calls - calls_before
         report.stopped_by = stop.signal_name
@@ -170,21 +212,145 @@ class _Asked:
     auth_error: ProviderAuthError | None = None
 
 
+def _worker_name(base: str, number: int, count: int) -> str:
+    """The worker_id a worker claims rows under: the drain's own when it works alone."""
+    return base if count == 1 else f"{base[:95]}/{number}"
+
+
+class _Crew:
+    """What the workers of one drain share, behind one lock.
+
+    The lock guards the combined report (`+=` from several threads would
+    lose updates), the rows left to claim under --limit (a check-then-claim
+    without it would let two workers both take the last rows), and the time of
+    the next stale-row sweep (one sweep per interval for the whole drain, not
+    one per worker). Nothing slow happens under it.
+    """
+
+    def __init__(
+        self,
+        options: DrainOptions,
+        report: DrainReport,
+        on_batch: Callable[[DrainReport], None] | None,
+    ) -> None:
+        self.options = options
+        self.report = report
+        self.on_batch = on_batch
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+        self._unclaimed = options.limit  # None: no limit
+        # Looking for stale rows costs a round trip and a commit; once per
+        # interval (and at the start) is enough, since a row only goes stale
+        # after stale_after seconds anyway.
+        self._reclaim_every = max(1.0, min(options.stale_after / 2, 60.0))
+        self._next_reclaim = 0.0
+        self._halt = threading.Event()  # a worker failed: the others stop
+
+    def work(self, pool: ConnectionPool, provider: Provider, stop: StopFlag, worker: str) -> None:
+        """One worker thread: the claim -> ask -> record loop on one pooled connection."""
+        try:
+            with pool.connection() as conn:
+                self._loop(conn, provider, stop, worker)
+        except BaseException as exc:  # raised by drain() in the main thread
+            with self._lock:
+                if self.error is None:
+                    self.error = exc
+            self._halt.set()
+
+    def _loop(
+        self, conn: psycopg.Connection, provider: Provider, stop: StopFlag, worker: str
+    ) -> None:
+        options = self.options
+
+        def stopping() -> bool:
+            return stop.requested or self._halt.is_set()
+
+        while not stopping():
+            size = self._reserve(options.batch)
+            if size <= 0:
+                break
+            tally = DrainReport()
+            if self._reclaim_due():
+                with conn.transaction():
+                    tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
+            with conn.transaction():
+                jobs = repository.claim(conn, size, worker)
+            self._release(size - len(jobs))
+            if not jobs:
+                self._add(tally, batch=False)
+                if options.follow and not self._idle(stopping, stop):
+                    continue
+                break
+            tally.claimed = len(jobs)
+            remembered = ledger.fresh(
+                conn, provider.name, [job.normalized_name for job in jobs], options.lookup_ttl
+            )
+            asked = _ask(provider, jobs, options, stopping, tally, remembered)
+            _record(conn, asked, worker, provider.name, tally)
+            self._add(tally, batch=True)
+            if asked.auth_error is not None:
+                raise asked.auth_error
+
+    def _reserve(self, batch: int) -> int:
+        """How many rows this worker may claim now: a batch, or what --limit leaves."""
+        with self._lock:
+            if self._unclaimed is None:
+                return batch
+            size = min(batch, self._unclaimed)
+            self._unclaimed -= size
+            return size
+
+    def _release(self, unused: int) -> None:
+        """Give back the part of a reservation the claim did not find rows for."""
+        with self._lock:
+            if self._unclaimed is not None:
+                self._unclaimed += unused
+
+    def _reclaim_due(self) -> bool:
+        with self._lock:
+            now = time.monotonic()
+            if now < self._next_reclaim:
+                return False
+            self._next_reclaim = now + self._reclaim_every
+            return True
+
+    def _add(self, tally: DrainReport, *, batch: bool) -> None:
+        # on_batch runs under the lock too: it sees figures no other worker
+        # is changing, and never two calls at once.
+        with self._lock:
+            self.report.add(tally)
+            if batch and self.on_batch is not None:
+                self.on_batch(self.report)
+
+    def _idle(self, stopping: Callable[[], bool], stop: StopFlag) -> bool:
+        """Wait for new work (--follow) up to the poll interval; True if the drain stops."""
+        deadline = time.monotonic() + self.options.poll_interval
+        while not stopping():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            # A signal wakes the wait at once; another worker's failure is
+            # seen within a quarter of a second.
+            stop.wait(min(left, 0.25))
+        return True
+
+
 def _ask(
     provider: Provider,
     jobs: list[Job],
     options: DrainOptions,
-    stop: StopFlag,
+    stopping: Callable[[], bool],
     report: DrainReport,
     remembered: dict[str, Answer],
 ) -> _Asked:
     """Settle each job: from the ledger when it remembers the name, else by asking the provider.
 
-    Runs outside any transaction. A remembered answer costs no call.
+    Runs outside any transaction. A remembered answer costs no call; on a stop
+    the rest is handed back unasked.
     """
     asked = _Asked()
     for job in jobs:
-        if stop.requested or asked.auth_error is not None:
+        if stopping() or asked.auth_error is not None:
             asked.outcomes.append(Outcome(job.id, "pending", attempted=0))
             report.handed_back += 1
             continue
