@@ -21,7 +21,7 @@ from wdh_cli.errors import MigrationError
 from wdh_cli.migrate import history
 from wdh_cli.migrate.catalog import CatalogEntry, snapshot
 from wdh_cli.migrate.files import discover
-from wdh_cli.migrate.plan import compute_status, ensure_consistent
+from wdh_cli.migrate.plan import APPLIED_STATES, compute_status, ensure_consistent
 
 HISTORY_SCHEMA = "wdh"
 
@@ -71,12 +71,12 @@ def compare(expected: list[CatalogEntry], actual: list[CatalogEntry]) -> list[Di
 
 
 def verify(db: Database) -> list[Difference]:
-    """Replay the applied migrations into a shadow database and diff the catalogs."""
+    """Replay the applied (and baselined) migrations into a shadow database; diff the catalogs."""
     files = discover()
     with db.connect(autocommit=True) as conn:
         statuses = compute_status(files, history.applied(conn))
         ensure_consistent(statuses)
-        applied = {s.version for s in statuses if s.state == "applied"}
+        applied = {s.version for s in statuses if s.state in APPLIED_STATES}
         expected = _expected_catalog(db, conn, [m.up_sql for m in files if m.version in applied])
         schemas = sorted({e.name for e in expected if e.kind == "schema"})
         actual = snapshot(conn, schemas) if schemas else []
