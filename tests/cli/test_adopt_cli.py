@@ -114,6 +114,11 @@ def test_repair_shows_the_checksums_needs_yes_off_a_terminal_and_then_records(
     up_file = migrations_copy / UP_FILE
     up_file.write_text(up_file.read_text() + "\n-- intended edit\n")
 
+    check = cli.invoke(app, ["--db", empty_db_url, "db", "check"])
+    assert check.exit_code == 3
+    assert "`wdh migrate repair`" in check.stderr
+    assert "run `wdh migrate up`" not in check.stderr
+
     refused = cli.invoke(app, ["--db", empty_db_url, "migrate", "repair"])
     assert refused.exit_code == 2
     assert f"{UP_FILE}: checksum {recorded} (recorded) -> " in refused.stdout

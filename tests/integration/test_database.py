@@ -31,7 +31,7 @@ def test_pool_on_an_unreachable_server_is_a_clear_error() -> None:
 def test_errors_inside_a_connection_become_wdh_errors(db_url: str) -> None:
     db = Database(load_settings(database_url=db_url))
     with (
-        pytest.raises(DatabaseError, match=r"\[42P01\].*run `wdh migrate up`"),
+        pytest.raises(DatabaseError, match=r"\[42P01\].*`wdh db check`.*`wdh migrate verify`"),
         db.connect() as conn,
     ):
         conn.execute("SELECT * FROM no_such_table")

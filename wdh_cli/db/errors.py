@@ -7,8 +7,14 @@ import psycopg
 from wdh_cli.errors import DatabaseError, DatabaseUnavailable, WdhError
 
 # undefined_table, undefined_column, undefined_function, invalid_schema_name:
-# a database that has not been migrated (far more likely than a bug).
+# a database that has not been migrated, or whose objects were dropped since
+# (far more likely than a bug). `wdh db check` tells the two apart and says
+# what to do about each; `wdh migrate up` alone does nothing for the second.
 _SCHEMA_MISSING = ("42P01", "42703", "42883", "3F000")
+_SCHEMA_HINT = (
+    " (`wdh db check` says whether migrations are pending or objects they create are "
+    "missing; `wdh migrate verify` lists the differences)"
+)
 
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
@@ -32,7 +38,7 @@ def translate(exc: psycopg.Error, *, target: str) -> WdhError:
         )
     code = f" [{sqlstate}]" if sqlstate else ""
     if sqlstate in _SCHEMA_MISSING:
-        primary += " (is the schema current? run `wdh migrate up`)"
+        primary += _SCHEMA_HINT
     return DatabaseError(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,

@@ -21,6 +21,7 @@ from wdh_cli.migrate.history import AppliedMigration, LockHolder
 from wdh_cli.migrate.lock import migration_lock
 from wdh_cli.migrate.objects import DbObject
 from wdh_cli.migrate.plan import (
+    APPLIED_STATES,
     MigrationStatus,
     Step,
     compute_status,
@@ -51,6 +52,14 @@ class RunReport:
     dry_run: bool
     planned: list[Step] = field(default_factory=list)
     done: list[StepResult] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """Every migration's state, and the objects applied migrations create that are gone."""
+
+    migrations: list[MigrationStatus]
+    missing_objects: list[DbObject]
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,25 @@ def status(db: Database) -> list[MigrationStatus]:
     files = discover()
     with db.connect(autocommit=True) as conn:
         return compute_status(files, history.applied(conn))
+
+
+def schema_state(db: Database) -> SchemaState:
+    """Migration states plus a cheap catalog lookup of what the applied migrations create.
+
+    Not `verify` (no replay, no scratch database): it sees a dropped schema,
+    table or index, not a changed column.
+    """
+    files = discover()
+    with db.connect(autocommit=True) as conn:
+        statuses = compute_status(files, history.applied(conn))
+        # changed: the file was edited since, but it still says best what was made.
+        done = {s.version for s in statuses if s.state in (*APPLIED_STATES, "changed")}
+        expected = objects.left_by(m.up_sql for m in files if m.version in done)
+        present = set(catalog.existing(conn, expected))
+    missing = [o for o in expected if o not in present]
+    # A missing schema stands for everything in it: name it alone.
+    gone = {o.name for o in missing if o.is_schema}
+    return SchemaState(statuses, [o for o in missing if o.is_schema or o.schema not in gone])
 
 
 def up(
