@@ -1,4 +1,4 @@
-"""`wdh db check | backup | restore | stop`."""
+"""`wdh db check | backup | restore | grant | stop`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from wdh_cli.admin import backup as backup_service
-from wdh_cli.admin import health
+from wdh_cli.admin import grants, health
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.db import embedded
@@ -110,6 +110,26 @@ def restore(
     """Replace wdh's schemas with those of a backup, in one transaction."""
     backup_service.restore(app_context(ctx).database("db restore"), path)
     err.print(f"restored {path}")
+
+
+@app.command()
+def grant(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="An existing role for the daily commands.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the statements; change nothing.")
+    ] = False,
+) -> None:
+    """Grant ROLE what resolve, queue and mappings need, and no DDL; run as the schema owner."""
+    report = grants.grant(app_context(ctx).database("db grant"), role, dry_run=dry_run)
+    for statement in report.statements:
+        typer.echo(statement)
+    if report.dry_run:
+        err.print(
+            f"dry run: {len(report.statements)} statement(s) would run; nothing was changed",
+        )
+    else:
+        err.print(f"granted {role!r} what wdh's daily commands need", markup=False)
 
 
 @app.command()

@@ -16,15 +16,23 @@ _SCHEMA_HINT = (
     "missing; `wdh migrate verify` lists the differences)"
 )
 
+# insufficient_privilege: the connected role may not do this.
+_NO_PRIVILEGE = "42501"
+
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
 
 
-def translate(exc: psycopg.Error, *, target: str) -> WdhError:
+def translate(
+    exc: psycopg.Error, *, target: str, purpose: str = "", user: str | None = None
+) -> WdhError:
     """Map a psycopg error to a WdhError whose message is safe to print.
 
     The server's DETAIL may quote row values (company names); it goes to
-    `detail`, shown only with -v, never into the one-line message.
+    `detail`, shown only with -v, never into the one-line message. `purpose`
+    (the command, e.g. "migrate up") and `user` (the connected role) pick the
+    hint: a migration run by an application role is told to run as the schema
+    owner, a daily command to have the owner run `wdh db grant`.
     """
     sqlstate = exc.sqlstate or ""
     diag = exc.diag
@@ -37,8 +45,23 @@ def translate(exc: psycopg.Error, *, target: str) -> WdhError:
             detail=str(exc),
         )
     code = f" [{sqlstate}]" if sqlstate else ""
-    if sqlstate in _SCHEMA_MISSING:
+    migrating = purpose.startswith("migrate")
+    if sqlstate in _SCHEMA_MISSING and not migrating:
         primary += _SCHEMA_HINT
+    elif sqlstate == _NO_PRIVILEGE:
+        role = f"role {user}" if user else "the connected role"
+        if migrating:
+            primary += (
+                f" ({role} lacks this privilege: run migrations as the owner of the "
+                "enterprise and wdh schemas; daily work needs only what `wdh db grant` gives)"
+            )
+        elif purpose == "db grant":
+            primary += f" ({role} lacks this privilege: run `wdh db grant` as the schema owner)"
+        else:
+            primary += (
+                f" ({role} lacks this privilege: the schema owner can grant what wdh's daily "
+                f"commands need with `wdh db grant {user or 'ROLE'}`)"
+            )
     return DatabaseError(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,

@@ -354,7 +354,8 @@ def _apply(conn: psycopg.Connection, step: Step) -> StepResult:
             else:
                 history.forget(conn, migration.version)
     except psycopg.Error as exc:
-        error = translate(exc, target="")
+        user = None if conn.closed else conn.info.user
+        error = translate(exc, target="", purpose="migrate", user=user)
         where = _error_line(step.sql, exc)
         message = f"sql/migrations/{step.file}{where}: {error.message}"
         if step.direction == "up":
