@@ -62,6 +62,12 @@ class MigrationStateError(MigrationError):
     """History and files disagree (changed or missing migrations)."""
 
 
+class CheckFailed(WdhError):
+    """A check found a problem it cannot go past, e.g. verify on an edited migration (exit 3)."""
+
+    exit_code = EXIT_CHECK
+
+
 class LockTimeout(WdhError):
     """Another process held the lock past the timeout (exit 1)."""
 

@@ -55,3 +55,16 @@ FROM pg_index AS i
 JOIN pg_class AS ic ON ic.oid = i.indexrelid
 JOIN target_schemas AS s ON s.oid = ic.relnamespace
 ORDER BY kind, name;
+
+-- name: existing_objects
+-- Which of the given schemas and relations exist: one statement for any
+-- list, cheap enough for `wdh db check`. to_regclass returns NULL instead of
+-- raising for a relation (or its schema) that does not exist. The names are
+-- unquoted identifiers, as wdh's migrations write them.
+SELECT 'schema'::text AS kind, s.name
+FROM unnest(%(schemas)s::text[]) AS s(name)
+WHERE EXISTS (SELECT 1 FROM pg_namespace AS n WHERE n.nspname = s.name)
+UNION ALL
+SELECT 'relation', r.name
+FROM unnest(%(relations)s::text[]) AS r(name)
+WHERE to_regclass(r.name) IS NOT NULL;

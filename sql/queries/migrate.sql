@@ -12,8 +12,14 @@ CREATE TABLE IF NOT EXISTS wdh.schema_history (
     applied_at   TIMESTAMPTZ NOT NULL DEFAULT now(),
     execution_ms INTEGER NOT NULL,
     success      BOOLEAN NOT NULL,
-    error        TEXT
+    error        TEXT,
+    baseline     BOOLEAN NOT NULL DEFAULT false
 );
+-- baseline = true: recorded by `wdh migrate baseline` without running the
+-- migration (its objects were made by another tool), so down never reverts
+-- it. History tables made before the column existed gain it here, on the
+-- next up, down, baseline or repair.
+ALTER TABLE wdh.schema_history ADD COLUMN IF NOT EXISTS baseline BOOLEAN NOT NULL DEFAULT false;
 
 -- name: history_exists
 -- to_regclass instead of CREATE ... IF NOT EXISTS: status, verify and
@@ -21,15 +27,22 @@ CREATE TABLE IF NOT EXISTS wdh.schema_history (
 SELECT to_regclass('wdh.schema_history') IS NOT NULL AS present;
 
 -- name: applied
-SELECT version, description, checksum, applied_by, applied_at, execution_ms, success, error
-FROM wdh.schema_history
-ORDER BY version;
+-- baseline is read through to_jsonb so that a history table made before the
+-- column existed still reads (as "nothing baselined"): status, verify and
+-- db check never alter the table, and a daily role may only SELECT it.
+SELECT h.version, h.description, h.checksum, h.applied_by, h.applied_at, h.execution_ms,
+       h.success, h.error,
+       coalesce((to_jsonb(h) ->> 'baseline')::boolean, false) AS baseline
+FROM wdh.schema_history AS h
+ORDER BY h.version;
 
 -- name: record
 -- A failed attempt leaves a row with success = false; applying the version
 -- later replaces it, hence the upsert on the primary key.
-INSERT INTO wdh.schema_history (version, description, checksum, execution_ms, success, error)
-VALUES (%(version)s, %(description)s, %(checksum)s, %(execution_ms)s, %(success)s, %(error)s)
+INSERT INTO wdh.schema_history
+    (version, description, checksum, execution_ms, success, error, baseline)
+VALUES (%(version)s, %(description)s, %(checksum)s, %(execution_ms)s, %(success)s, %(error)s,
+        %(baseline)s)
 ON CONFLICT (version) DO UPDATE
 SET description  = EXCLUDED.description,
     checksum     = EXCLUDED.checksum,
@@ -37,10 +50,25 @@ SET description  = EXCLUDED.description,
     applied_at   = EXCLUDED.applied_at,
     execution_ms = EXCLUDED.execution_ms,
     success      = EXCLUDED.success,
-    error        = EXCLUDED.error;
+    error        = EXCLUDED.error,
+    baseline     = EXCLUDED.baseline;
 
 -- name: forget
 DELETE FROM wdh.schema_history WHERE version = %(version)s;
+
+-- name: set_checksum
+-- `wdh migrate repair`: the file was edited on purpose. Only the checksum
+-- changes; when and by whom it was applied, and whether it was a baseline,
+-- stay as they were. success = true guards against "repairing" a failed
+-- attempt, which repair removes instead.
+UPDATE wdh.schema_history
+SET checksum = %(checksum)s
+WHERE version = %(version)s AND success;
+
+-- name: forget_failed
+-- `wdh migrate repair`: a failed attempt's row (its transaction rolled back,
+-- so nothing of it is in the database) is only a record of the error.
+DELETE FROM wdh.schema_history WHERE version = %(version)s AND NOT success;
 
 -- name: try_lock
 -- Session-level, not transaction-level: the lock must outlive the one

@@ -19,6 +19,7 @@ JSON_KEYS = {
     "server_version",
     "latency_ms",
     "migrations",
+    "missing_objects",
     "migrations_current",
     "pool_max",
     "error",
@@ -37,6 +38,7 @@ def test_check_on_a_current_database(cli: CliRunner, db_url: str) -> None:
         "changed": 0,
         "missing": 0,
     }
+    assert data["missing_objects"] == []
     assert data["latency_ms"] >= 0 and data["server_version"]
     assert data["pool_max"] == 10
 
@@ -60,6 +62,61 @@ def test_check_is_unhealthy_when_the_history_cannot_be_read(cli: CliRunner, db_u
     data = json.loads(result.stdout)
     assert data["reachable"] is True and data["error"]
     assert data["healthy"] is False and data["migrations_current"] is False
+
+
+def test_a_dropped_schema_is_unhealthy_and_every_hint_leads_somewhere(
+    cli: CliRunner, db_url: str
+) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA enterprise CASCADE")  # the history in wdh is intact
+
+    result = cli.invoke(app, ["--db", db_url, "db", "check", "--json"])
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["migrations_current"] is True  # the history alone says all is well
+    assert data["missing_objects"] == ["schema enterprise"]  # it stands for what it held
+    assert data["healthy"] is False
+
+    human = cli.invoke(app, ["--db", db_url, "db", "check"])
+    assert human.exit_code == 3
+    assert "schema enterprise" in human.stdout
+    assert "`wdh migrate verify`" in human.stderr
+    assert "`wdh db restore FILE`" in human.stderr
+    assert "`wdh migrate down --all --yes && wdh migrate up`" in human.stderr
+
+    # The first hint: verify lists what is missing.
+    verify = cli.invoke(app, ["--db", db_url, "migrate", "verify"])
+    assert verify.exit_code == 3
+    assert "schema enterprise is missing" in verify.stdout
+    assert "relation enterprise.company_mapping is missing" in verify.stdout
+
+    # A daily command that trips over it points to the checks, not to `migrate up`.
+    queue = cli.invoke(app, ["--db", db_url, "queue", "status"])
+    assert queue.exit_code == 1
+    assert "`wdh db check`" in queue.stderr and "`wdh migrate verify`" in queue.stderr
+    assert "run `wdh migrate up`" not in queue.stderr
+
+    # The last hint, on a database with nothing to keep: it works as written.
+    for args in (["migrate", "down", "--all", "--yes"], ["migrate", "up"]):
+        step = cli.invoke(app, ["--db", db_url, *args])
+        assert step.exit_code == 0, step.stderr
+    assert cli.invoke(app, ["--db", db_url, "db", "check"]).exit_code == 0
+
+
+def test_a_dropped_index_is_reported_and_restore_brings_it_back(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    archive = tmp_path / "before.dump"
+    assert cli.invoke(app, ["--db", db_url, "db", "backup", str(archive)]).exit_code == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP INDEX enterprise.idx_enrichment_requests_ready")
+    result = cli.invoke(app, ["--db", db_url, "db", "check", "--json"])
+    assert result.exit_code == 3
+    assert json.loads(result.stdout)["missing_objects"] == [
+        "index enterprise.idx_enrichment_requests_ready"
+    ]
+    assert cli.invoke(app, ["--db", db_url, "db", "restore", str(archive)]).exit_code == 0
+    assert cli.invoke(app, ["--db", db_url, "db", "check"]).exit_code == 0
 
 
 def test_check_on_an_unreachable_server_exits_3_without_the_password(cli: CliRunner) -> None:

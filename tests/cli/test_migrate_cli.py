@@ -93,6 +93,19 @@ def test_verify_lists_drift_and_exits_3(cli: CliRunner, db_url: str) -> None:
     assert len(data["differences"]) == 2
 
 
+def test_verify_of_an_edited_migration_is_a_failed_check_naming_file_and_repair(
+    cli: CliRunner, empty_db_url: str, migrations_copy: Path
+) -> None:
+    assert cli.invoke(app, ["--db", empty_db_url, "migrate", "up"]).exit_code == 0
+    up_file = migrations_copy / UP_FILE
+    up_file.write_text(up_file.read_text() + "\n-- edited\n")
+    result = cli.invoke(app, ["--db", empty_db_url, "migrate", "verify"])
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    assert UP_FILE in result.stderr and "`wdh migrate repair`" in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
 def test_down_all_needs_yes_without_a_terminal(cli: CliRunner, db_url: str) -> None:
     refused = cli.invoke(app, ["--db", db_url, "migrate", "down", "--all"])
     assert refused.exit_code == 2

@@ -56,7 +56,7 @@ def test_pool_on_a_missing_database_fails_at_once_with_the_reason(db_url: str) -
 def test_errors_inside_a_connection_become_wdh_errors(db_url: str) -> None:
     db = Database(load_settings(database_url=db_url))
     with (
-        pytest.raises(DatabaseError, match=r"\[42P01\].*run `wdh migrate up`"),
+        pytest.raises(DatabaseError, match=r"\[42P01\].*`wdh db check`.*`wdh migrate verify`"),
         db.connect() as conn,
     ):
         conn.execute("SELECT * FROM no_such_table")

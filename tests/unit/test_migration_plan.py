@@ -10,7 +10,7 @@ import pytest
 from wdh_cli.errors import MigrationError, MigrationStateError, UsageError
 from wdh_cli.migrate.files import MigrationFile, discover
 from wdh_cli.migrate.history import AppliedMigration
-from wdh_cli.migrate.plan import compute_status, plan_down, plan_up
+from wdh_cli.migrate.plan import StatusReport, compute_status, plan_down, plan_up
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -20,10 +20,10 @@ def _file(version: int, sql: str = "SELECT 1;") -> MigrationFile:
 
 
 def _row(
-    m: MigrationFile, *, success: bool = True, checksum: str | None = None
+    m: MigrationFile, *, success: bool = True, checksum: str | None = None, baseline: bool = False
 ) -> AppliedMigration:
     return AppliedMigration(
-        m.version, m.description, checksum or m.checksum, "me", NOW, 1, success, None
+        m.version, m.description, checksum or m.checksum, "me", NOW, 1, success, None, baseline
     )
 
 
@@ -57,10 +57,41 @@ def test_plan_up_and_down() -> None:
         plan_down(applied, files, to=9)
 
 
+def test_a_baselined_migration_counts_as_applied_for_up_and_current() -> None:
+    files = [_file(1), _file(2), _file(3)]
+    statuses = compute_status(files, [_row(files[0], baseline=True)])
+    assert [s.state for s in statuses] == ["baseline", "pending", "pending"]
+    assert [s.migration.version for s in plan_up(statuses, files)] == [2, 3]
+    everything = compute_status(
+        files, [_row(files[0], baseline=True), _row(files[1]), _row(files[2])]
+    )
+    assert StatusReport(everything).current
+    # An edit is still an edit: a baselined file whose checksum moved is `changed`.
+    edited = compute_status(files, [_row(files[0], baseline=True, checksum="e" * 64)])
+    assert edited[0].state == "changed"
+
+
+def test_down_never_reverts_a_baselined_migration() -> None:
+    files = [_file(1), _file(2), _file(3)]
+    statuses = compute_status(
+        files, [_row(files[0], baseline=True), _row(files[1], baseline=True), _row(files[2])]
+    )
+    assert [s.migration.version for s in plan_down(statuses, files)] == [3]
+    assert [s.migration.version for s in plan_down(statuses, files, to=2)] == [3]
+    for kwargs in ({"all_": True}, {"steps": 2}, {"to": 0}, {"to": 1}):
+        with pytest.raises(
+            MigrationStateError,
+            match=r"0002_m2\.up\.sql .*wdh migrate baseline.*nothing was reverted.*--to 2",
+        ):
+            plan_down(statuses, files, **kwargs)
+
+
 def test_changed_blocks_planning() -> None:
     files = [_file(1)]
     statuses = compute_status(files, [_row(files[0], checksum="f" * 64)])
-    with pytest.raises(MigrationStateError, match=r"0001_m1\.up\.sql was edited"):
+    with pytest.raises(
+        MigrationStateError, match=r"0001_m1\.up\.sql was edited.*`wdh migrate repair`"
+    ):
         plan_up(statuses, files)
 
 

@@ -26,5 +26,5 @@ def test_a_name_defined_twice_is_an_error() -> None:
 
 def test_shipped_query_files_parse() -> None:
     assert "lock_holder" in queries("migrate").names()
-    assert queries("catalog").names() == ["snapshot"]
+    assert queries("catalog").names() == ["existing_objects", "snapshot"]
     assert (sql_root() / "migrations").is_dir()

@@ -1,1 +1,1 @@
-"""Services behind `wdh db`: health check, backup, restore."""
+"""Services behind `wdh db`: health check, backup, restore, grant."""

@@ -1,4 +1,4 @@
-"""`wdh db check | backup | restore | stop`."""
+"""`wdh db check | backup | restore | grant | stop`."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from wdh_cli.admin import backup as backup_service
-from wdh_cli.admin import health
+from wdh_cli.admin import grants, health
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.db import embedded
@@ -39,14 +40,53 @@ def _render_check(report: health.HealthReport) -> None:
         table.add_row("server version", report.server_version or "")
         table.add_row("round trip", f"{report.latency_ms:.2f} ms")
         summary = ", ".join(f"{count} {state}" for state, count in report.migrations.items())
+        if report.baselined:
+            summary += f" ({report.baselined} of the applied by baseline)"
         color = "green" if report.migrations_current else "yellow"
         table.add_row("migrations", f"[{color}]{summary}[/]")
+        if report.error is None:
+            missing = ", ".join(report.missing_objects) or "none"
+            color = "red" if report.missing_objects else "green"
+            table.add_row("missing objects", f"[{color}]{missing}[/]")
     table.add_row("pool size", str(report.pool_max))
     out.print(table)
     if report.error:
-        err.print(f"[red]unhealthy:[/] {report.error}")
-    elif not report.migrations_current:
-        err.print("[yellow]unhealthy:[/] migrations are not current: run `wdh migrate up`")
+        err.print(f"[red]unhealthy:[/] {escape(report.error)}")
+        return
+    for advice in _advice(report):
+        err.print(f"[yellow]unhealthy:[/] {advice}")
+
+
+def _advice(report: health.HealthReport) -> list[str]:
+    """One line per problem, each naming a command that leads on from it."""
+    counts = report.migrations
+    advice = []
+    if counts.get("changed"):
+        advice.append(
+            f"{counts['changed']} applied migration file(s) were edited after they were applied "
+            "(`wdh migrate status` shows which): restore them, or if the edit is intended, "
+            "record it with `wdh migrate repair`"
+        )
+    if counts.get("missing"):
+        advice.append(
+            f"{counts['missing']} applied migration file(s) are missing "
+            "(`wdh migrate status` shows which): restore them"
+        )
+    if counts.get("pending"):
+        advice.append(f"{counts['pending']} migration(s) pending: run `wdh migrate up`")
+    if report.missing_objects:
+        rebuild = (
+            ""
+            if report.baselined
+            else ", or on a database with nothing to keep, "
+            "`wdh migrate down --all --yes && wdh migrate up`"
+        )
+        advice.append(
+            "objects the applied migrations create are missing: `wdh migrate verify` lists "
+            "every difference; restore them from a backup (`wdh db restore FILE`, from "
+            f"`wdh db backup`){rebuild}"
+        )
+    return advice
 
 
 @app.command()
@@ -70,6 +110,26 @@ def restore(
     """Replace wdh's schemas with those of a backup, in one transaction."""
     backup_service.restore(app_context(ctx).database("db restore"), path)
     err.print(f"restored {path}")
+
+
+@app.command()
+def grant(
+    ctx: typer.Context,
+    role: Annotated[str, typer.Argument(help="An existing role for the daily commands.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the statements; change nothing.")
+    ] = False,
+) -> None:
+    """Grant ROLE what resolve, queue and mappings need, and no DDL; run as the schema owner."""
+    report = grants.grant(app_context(ctx).database("db grant"), role, dry_run=dry_run)
+    for statement in report.statements:
+        typer.echo(statement)
+    if report.dry_run:
+        err.print(
+            f"dry run: {len(report.statements)} statement(s) would run; nothing was changed",
+        )
+    else:
+        err.print(f"granted {role!r} what wdh's daily commands need", markup=False)
 
 
 @app.command()

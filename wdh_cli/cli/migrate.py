@@ -1,4 +1,4 @@
-"""`wdh migrate up/down/status/verify`."""
+"""`wdh migrate up/down/status/verify/baseline/repair`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from wdh_cli.errors import EXIT_CHECK, UsageError
 from wdh_cli.migrate import runner
 from wdh_cli.migrate.history import LockHolder
 from wdh_cli.migrate.plan import StatusReport
-from wdh_cli.migrate.runner import RunReport, StepResult
+from wdh_cli.migrate.runner import BaselineReport, RepairPlan, RepairReport, RunReport, StepResult
 from wdh_cli.migrate.verify import VerifyReport
 from wdh_cli.migrate.verify import verify as verify_service
 
@@ -34,6 +34,14 @@ LockTimeoutOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the SQL that would run; change nothing.")
 ]
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+def _confirm_or_refuse(question: str, refusal: str) -> None:
+    """Ask on a terminal; off one, refuse (exit 2): the caller must say --yes."""
+    if not sys.stdin.isatty():
+        raise UsageError(refusal)
+    typer.confirm(question, abort=True)
 
 
 def _on_wait(holder: LockHolder | None) -> None:
@@ -83,7 +91,7 @@ def down(
         typer.Option("--to", metavar="VERSION", help="Revert everything after this version."),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Revert every migration.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: YesOption = False,
     dry_run: DryRunOption = False,
     lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
 ) -> None:
@@ -91,9 +99,10 @@ def down(
     if to is not None and all_:
         raise UsageError("--to and --all cannot be used together")
     if all_ and not yes and not dry_run:
-        if not sys.stdin.isatty():
-            raise UsageError("--all drops every wdh table: add --yes to confirm")
-        typer.confirm("Revert every migration, dropping wdh's tables and their data?", abort=True)
+        _confirm_or_refuse(
+            "Revert every migration, dropping wdh's tables and their data?",
+            "--all drops every wdh table: add --yes to confirm",
+        )
     db = app_context(ctx).database("migrate down")
     report = runner.down(
         db,
@@ -119,7 +128,13 @@ def status(ctx: typer.Context, json_: JsonOption = False) -> None:
 
 def _render_status(report: StatusReport) -> None:
     table = Table("version", "description", "state", "applied at", "checksum")
-    colors = {"applied": "green", "pending": "yellow", "changed": "red", "missing": "red"}
+    colors = {
+        "applied": "green",
+        "baseline": "cyan",
+        "pending": "yellow",
+        "changed": "red",
+        "missing": "red",
+    }
     for s in report.migrations:
         table.add_row(
             f"{s.version:04d}",
@@ -148,3 +163,96 @@ def _render_verify(report: VerifyReport) -> None:
         typer.echo(difference.describe())
     if report.ok:
         typer.echo("ok: the database matches the applied migrations")
+
+
+@app.command()
+def baseline(
+    ctx: typer.Context,
+    version: Annotated[
+        int,
+        typer.Option(
+            "--version", metavar="VERSION", help="Record migrations up to this one as baseline."
+        ),
+    ],
+    yes: YesOption = False,
+    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+) -> None:
+    """Record migrations 1..VERSION as applied without running them (an existing schema)."""
+    if not yes:
+        _confirm_or_refuse(
+            f"Record migrations up to {version:04d} as applied without running them "
+            "(their objects must already exist)?",
+            "baseline records migrations as applied without running them: add --yes to confirm",
+        )
+    report = runner.baseline(
+        app_context(ctx).database("migrate baseline"),
+        version=version,
+        lock_timeout=lock_timeout,
+        on_wait=_on_wait,
+    )
+    _render_baseline(report)
+
+
+def _render_baseline(report: BaselineReport) -> None:
+    for file in report.recorded:
+        err.print(f"baseline {file} (not run)")
+    if report.missing_objects:
+        missing = ", ".join(o.describe() for o in report.missing_objects)
+        err.print(
+            f"[yellow]warning:[/] these migrations create objects that do not exist here: "
+            f"{missing}; no migration will create them now (`wdh migrate verify` lists every "
+            "difference)"
+        )
+    err.print(
+        f"done: {len(report.recorded)} migration(s) recorded as baseline; "
+        "`wdh migrate verify` compares the schema with them, `wdh migrate up` applies the rest"
+    )
+
+
+@app.command()
+def repair(
+    ctx: typer.Context,
+    yes: YesOption = False,
+    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+) -> None:
+    """Re-record checksums of edited applied files; remove failed attempts from the history."""
+
+    def confirm(plan: RepairPlan) -> bool:
+        _render_repair_plan(plan)
+        if not yes:
+            _confirm_or_refuse(
+                "Record these changes in wdh.schema_history?",
+                "repair rewrites wdh.schema_history: check the changes above, then add --yes",
+            )
+        return True
+
+    report = runner.repair(
+        app_context(ctx).database("migrate repair"),
+        confirm=confirm,
+        lock_timeout=lock_timeout,
+        on_wait=_on_wait,
+    )
+    _render_repair(report)
+
+
+def _render_repair_plan(plan: RepairPlan) -> None:
+    for fix in plan.checksums:
+        typer.echo(f"{fix.file}: checksum {fix.recorded} (recorded) -> {fix.current} (file)")
+    for attempt in plan.failed:
+        typer.echo(f"{attempt.file}: remove the failed attempt ({attempt.error})")
+
+
+def _render_repair(report: RepairReport) -> None:
+    plan = report.plan
+    for file in plan.missing:
+        err.print(
+            f"left alone: sql/migrations/{file} was applied but the file is missing; restore it",
+            markup=False,
+        )
+    if plan.empty:
+        err.print("nothing to repair: every applied file matches its recorded checksum")
+    elif report.repaired:
+        err.print(
+            f"done: {len(plan.checksums)} checksum(s) re-recorded, "
+            f"{len(plan.failed)} failed attempt(s) removed"
+        )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from wdh_cli.config import Settings
@@ -84,12 +85,15 @@ class Database:
                 connect_timeout=self.settings.connect_timeout,
             )
         except psycopg.Error as exc:
-            raise translate(exc, target=self.target.display) from exc
+            raise translate(exc, target=self.target.display, purpose=self.purpose) from exc
+        user = conn.info.user  # read now: `with conn` closes it before the except runs
         try:
             with conn:
                 yield conn
         except psycopg.Error as exc:
-            raise translate(exc, target=self.target.display) from exc
+            raise translate(
+                exc, target=self.target.display, purpose=self.purpose, user=user
+            ) from exc
 
     @contextmanager
     def pool(
@@ -136,9 +140,16 @@ class Database:
         try:
             yield pool
         except psycopg.Error as exc:
-            raise translate(exc, target=self.target.display) from exc
+            raise translate(
+                exc, target=self.target.display, purpose=self.purpose, user=self._user()
+            ) from exc
         finally:
             pool.close()
+
+    def _user(self) -> str | None:
+        """The role the connection string names (for messages), if it names one."""
+        user = conninfo_to_dict(self.conninfo).get("user")
+        return str(user) if user else None
 
     def server_version_num(self) -> int:
         """The server's version as an integer, e.g. 160002 for 16.2."""

@@ -7,18 +7,32 @@ import psycopg
 from wdh_cli.errors import DatabaseError, DatabaseUnavailable, WdhError
 
 # undefined_table, undefined_column, undefined_function, invalid_schema_name:
-# a database that has not been migrated (far more likely than a bug).
+# a database that has not been migrated, or whose objects were dropped since
+# (far more likely than a bug). `wdh db check` tells the two apart and says
+# what to do about each; `wdh migrate up` alone does nothing for the second.
 _SCHEMA_MISSING = ("42P01", "42703", "42883", "3F000")
+_SCHEMA_HINT = (
+    " (`wdh db check` says whether migrations are pending or objects they create are "
+    "missing; `wdh migrate verify` lists the differences)"
+)
+
+# insufficient_privilege: the connected role may not do this.
+_NO_PRIVILEGE = "42501"
 
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
 
 
-def translate(exc: psycopg.Error, *, target: str) -> WdhError:
+def translate(
+    exc: psycopg.Error, *, target: str, purpose: str = "", user: str | None = None
+) -> WdhError:
     """Map a psycopg error to a WdhError whose message is safe to print.
 
     The server's DETAIL may quote row values (company names); it goes to
-    `detail`, shown only with -v, never into the one-line message.
+    `detail`, shown only with -v, never into the one-line message. `purpose`
+    (the command, e.g. "migrate up") and `user` (the connected role) pick the
+    hint: a migration run by an application role is told to run as the schema
+    owner, a daily command to have the owner run `wdh db grant`.
     """
     sqlstate = exc.sqlstate or ""
     diag = exc.diag
@@ -31,8 +45,23 @@ def translate(exc: psycopg.Error, *, target: str) -> WdhError:
             detail=str(exc),
         )
     code = f" [{sqlstate}]" if sqlstate else ""
-    if sqlstate in _SCHEMA_MISSING:
-        primary += " (is the schema current? run `wdh migrate up`)"
+    migrating = purpose.startswith("migrate")
+    if sqlstate in _SCHEMA_MISSING and not migrating:
+        primary += _SCHEMA_HINT
+    elif sqlstate == _NO_PRIVILEGE:
+        role = f"role {user}" if user else "the connected role"
+        if migrating:
+            primary += (
+                f" ({role} lacks this privilege: run migrations as the owner of the "
+                "enterprise and wdh schemas; daily work needs only what `wdh db grant` gives)"
+            )
+        elif purpose == "db grant":
+            primary += f" ({role} lacks this privilege: run `wdh db grant` as the schema owner)"
+        else:
+            primary += (
+                f" ({role} lacks this privilege: the schema owner can grant what wdh's daily "
+                f"commands need with `wdh db grant {user or 'ROLE'}`)"
+            )
     return DatabaseError(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,

@@ -30,6 +30,7 @@ class AppliedMigration:
     execution_ms: int
     success: bool
     error: str | None
+    baseline: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ def record(
     execution_ms: int,
     success: bool,
     error: str | None = None,
+    baseline: bool = False,
 ) -> None:
     conn.execute(
         Q["record"],
@@ -87,12 +89,21 @@ def record(
             "execution_ms": execution_ms,
             "success": success,
             "error": error,
+            "baseline": baseline,
         },
     )
 
 
 def forget(conn: psycopg.Connection, version: int) -> None:
     conn.execute(Q["forget"], {"version": version})
+
+
+def set_checksum(conn: psycopg.Connection, version: int, checksum: str) -> None:
+    conn.execute(Q["set_checksum"], {"version": version, "checksum": checksum})
+
+
+def forget_failed(conn: psycopg.Connection, version: int) -> None:
+    conn.execute(Q["forget_failed"], {"version": version})
 
 
 _LOCK_KEYS = {"class_id": LOCK_CLASS_ID, "object_id": MIGRATION_LOCK_ID}

@@ -10,8 +10,12 @@ from wdh_cli.errors import MigrationStateError, UsageError
 from wdh_cli.migrate.files import MigrationFile
 from wdh_cli.migrate.history import AppliedMigration
 
-State = Literal["applied", "pending", "changed", "missing"]
+State = Literal["applied", "baseline", "pending", "changed", "missing"]
 Direction = Literal["up", "down"]
+
+# States that count as applied: `baseline` is a migration recorded by
+# `wdh migrate baseline` without running it (its objects already existed).
+APPLIED_STATES: tuple[State, ...] = ("applied", "baseline")
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class StatusReport:
 
     @property
     def current(self) -> bool:
-        return all(s.state == "applied" for s in self.migrations)
+        return all(s.state in APPLIED_STATES for s in self.migrations)
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ def compute_status(
     """Join files and history by version.
 
     A history row with success = false is a failed attempt: the migration is
-    still `pending` (its transaction rolled back), with the error kept.
+    still `pending` (its transaction rolled back), with the error kept. A
+    baselined row is `baseline` while its checksum matches the file.
     """
     by_version = {row.version: row for row in history}
     statuses = []
@@ -84,7 +89,9 @@ def compute_status(
                 )
             )
             continue
-        state: State = "applied" if row.checksum == migration.checksum else "changed"
+        state: State = "changed"
+        if row.checksum == migration.checksum:
+            state = "baseline" if row.baseline else "applied"
         statuses.append(
             MigrationStatus(
                 migration.version, migration.description, state, row.applied_at, migration.checksum
@@ -100,21 +107,28 @@ def compute_status(
     return sorted(statuses, key=lambda status: status.version)
 
 
-def ensure_consistent(statuses: list[MigrationStatus]) -> None:
-    """Refuse to run while an applied migration was edited or removed, naming the files."""
+def consistency_problems(statuses: list[MigrationStatus]) -> list[str]:
+    """Applied migrations whose file was edited or removed, each with the way out."""
     problems = []
     for status in statuses:
         if status.state == "changed":
             problems.append(
                 f"sql/migrations/{status.file} was edited after it was applied "
-                f"(applied {status.applied_at:%Y-%m-%d %H:%M}); restore the file or add a new "
-                "migration instead"
+                f"(applied {status.applied_at:%Y-%m-%d %H:%M}); restore the file (a change "
+                "belongs in a new migration), or if the edit is intended, record it with "
+                "`wdh migrate repair`"
             )
         elif status.state == "missing":
             problems.append(
                 f"sql/migrations/{status.file} was applied "
-                f"({status.applied_at:%Y-%m-%d %H:%M}) but the file is missing"
+                f"({status.applied_at:%Y-%m-%d %H:%M}) but the file is missing; restore it"
             )
+    return problems
+
+
+def ensure_consistent(statuses: list[MigrationStatus]) -> None:
+    """Refuse to run while an applied migration was edited or removed, naming the files."""
+    problems = consistency_problems(statuses)
     if problems:
         raise MigrationStateError("refusing to migrate: " + "; ".join(problems))
 
@@ -127,7 +141,7 @@ def plan_up(
     known = {m.version: m for m in files}
     if to is not None and to not in known:
         raise UsageError(f"--to {to}: no migration with that version")
-    applied = [s.version for s in statuses if s.state == "applied"]
+    applied = [s.version for s in statuses if s.state in APPLIED_STATES]
     highest = max(applied, default=0)
     steps = []
     for status in statuses:
@@ -150,10 +164,15 @@ def plan_down(
     to: int | None = None,
     all_: bool = False,
 ) -> list[Step]:
-    """Applied migrations to revert, newest first."""
+    """Applied migrations to revert, newest first.
+
+    A baselined migration is never reverted: wdh did not create its objects,
+    and its down would drop another tool's tables with their data. A down
+    that would need to is refused whole, so nothing is reverted.
+    """
     ensure_consistent(statuses)
     known = {m.version: m for m in files}
-    applied = sorted((s.version for s in statuses if s.state == "applied"), reverse=True)
+    applied = sorted((s.version for s in statuses if s.state in APPLIED_STATES), reverse=True)
     if all_:
         chosen = applied
     elif to is not None:
@@ -164,4 +183,19 @@ def plan_down(
         if steps < 1:
             raise UsageError("STEPS must be at least 1")
         chosen = applied[:steps]
+    baselined = {s.version: s for s in statuses if s.state == "baseline"}
+    refused = [baselined[version] for version in chosen if version in baselined]
+    if refused:
+        newest = max(s.version for s in baselined.values())
+        files_ = ", ".join(f"sql/migrations/{s.file}" for s in sorted(refused, key=_version))
+        raise MigrationStateError(
+            f"refusing to revert: {files_} {'was' if len(refused) == 1 else 'were'} recorded by "
+            "`wdh migrate baseline` (another tool made the objects, and a down would drop "
+            "them with their data); nothing was reverted. "
+            f"`wdh migrate down --to {newest}` reverts only what wdh applied"
+        )
     return [Step(known[version], "down") for version in chosen]
+
+
+def _version(status: MigrationStatus) -> int:
+    return status.version

@@ -17,11 +17,11 @@ from psycopg.conninfo import make_conninfo
 
 from wdh_cli.db import Database
 from wdh_cli.db.errors import translate
-from wdh_cli.errors import MigrationError
+from wdh_cli.errors import CheckFailed, MigrationError
 from wdh_cli.migrate import history
 from wdh_cli.migrate.catalog import CatalogEntry, snapshot
 from wdh_cli.migrate.files import discover
-from wdh_cli.migrate.plan import compute_status, ensure_consistent
+from wdh_cli.migrate.plan import APPLIED_STATES, compute_status, consistency_problems
 
 HISTORY_SCHEMA = "wdh"
 
@@ -71,12 +71,19 @@ def compare(expected: list[CatalogEntry], actual: list[CatalogEntry]) -> list[Di
 
 
 def verify(db: Database) -> list[Difference]:
-    """Replay the applied migrations into a shadow database and diff the catalogs."""
+    """Replay the applied (and baselined) migrations into a shadow database and diff the catalogs.
+
+    An edited or removed migration file is a failed check (exit 3) rather than
+    an error: the files no longer say what was applied, so there is nothing
+    to replay until the file is restored or `wdh migrate repair` records it.
+    """
     files = discover()
     with db.connect(autocommit=True) as conn:
         statuses = compute_status(files, history.applied(conn))
-        ensure_consistent(statuses)
-        applied = {s.version for s in statuses if s.state == "applied"}
+        problems = consistency_problems(statuses)
+        if problems:
+            raise CheckFailed("cannot verify: " + "; ".join(problems))
+        applied = {s.version for s in statuses if s.state in APPLIED_STATES}
         expected = _expected_catalog(db, conn, [m.up_sql for m in files if m.version in applied])
         schemas = sorted({e.name for e in expected if e.kind == "schema"})
         actual = snapshot(conn, schemas) if schemas else []
