@@ -22,7 +22,9 @@ ON CONFLICT (normalized_name) WHERE status IN ('pending', 'processing') DO NOTHI
 
 -- name: reclaim_stale
 -- Rows a worker claimed and never finished (it died, or lost its
--- connection) go back to pending once they are older than the stale time.
+-- connection) go back to pending once their claim is older than the stale
+-- time. A living drain renews claimed_at by its heartbeat, so only a dead
+-- worker's rows ever get here, however slow the provider.
 -- SKIP LOCKED: a row being recorded right now by a live worker is not stale.
 WITH stale AS (
     SELECT id
@@ -40,6 +42,15 @@ SET status = 'pending',
     updated_at = now()
 FROM stale
 WHERE r.id = stale.id;
+
+-- name: heartbeat
+-- A living drain keeps its claims: the rows its workers still hold are
+-- marked as claimed now, every third of the stale time. Processing rows are
+-- few, and idx_enrichment_requests_claimed (partial on processing) finds them.
+UPDATE enterprise.enrichment_requests
+SET claimed_at = now()
+WHERE status = 'processing'
+  AND worker_id = ANY (%(workers)s::text[]);
 
 -- name: claim
 -- Why a CTE: the ready rows must be chosen and locked (SELECT ... FOR UPDATE)

@@ -186,3 +186,42 @@ def test_follow_waits_for_new_work_until_stopped(
     out, err = worker.communicate(timeout=30)
     assert worker.returncode == 0, err
     assert json.loads(out)["resolved"] == 3
+
+
+def test_a_living_drain_keeps_its_claims_however_slow_the_provider(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    # One batch of 12 names at 0.4 s each takes about 5 s: more than twice the
+    # stale time of 2 s. Without a heartbeat the second drain would take the
+    # first one's rows back as stale and ask (and pay for) them again.
+    names = _enqueue(conn, 24)
+    eqc.delay = 0.4
+    env = _env(db_url, eqc, WDH_QUEUE_STALE_AFTER="2")
+    workers = [_drain(env, "--batch", "12") for _ in range(2)]
+    results = [worker.communicate(timeout=120) for worker in workers]
+    for worker, (_, err) in zip(workers, results, strict=True):
+        assert worker.returncode == 0, err
+    reports = [json.loads(out) for out, _ in results]
+    assert sum(r["reclaimed"] for r in reports) == 0
+    assert sum(r["lost"] for r in reports) == 0
+    assert sum(r["resolved"] for r in reports) == len(names)
+    assert Counter(eqc.keys()) == dict.fromkeys(names, 1)
+    assert _statuses(conn) == {"done": len(names)}
+
+
+def test_a_dead_drains_rows_are_still_taken_back(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    names = _enqueue(conn, 6)
+    eqc.delay = 1.0
+    env = _env(db_url, eqc, WDH_QUEUE_STALE_AFTER="2")
+    dying = _drain(env, "--batch", "6")
+    _wait_for_calls(eqc, 1)
+    dying.kill()  # no heartbeat any more
+    dying.communicate(timeout=30)
+    time.sleep(2.5)
+    eqc.delay = 0.0
+    survivor = run_wdh("queue", "drain", "--json", env=env)
+    assert survivor.returncode == 0, survivor.stderr
+    assert json.loads(survivor.stdout)["reclaimed"] == len(names)
+    assert _statuses(conn) == {"done": len(names)}

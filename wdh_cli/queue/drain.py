@@ -10,6 +10,7 @@ one pool, sharing the provider.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -32,6 +33,8 @@ from wdh_cli.providers.registry import ProviderName, open_provider
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Job, Outcome
 from wdh_cli.queue.signals import StopFlag
+
+log = logging.getLogger(__name__)
 
 
 def new_worker_id() -> str:
@@ -174,18 +177,28 @@ def drain(
     report = DrainReport(concurrency=count)
     crew = _Crew(options, report, on_batch)
     calls_before = provider.calls
+    workers = [_worker_name(base, number, count) for number in range(1, count + 1)]
     try:
-        with db.pool(size=count, autocommit=True) as pool:
+        # One connection per worker, and one for the heartbeat.
+        with db.pool(size=count + 1, autocommit=True) as pool:
+            done = threading.Event()
+            beat = threading.Thread(
+                target=_heartbeat,
+                args=(pool, workers, max(0.2, options.stale_after / 3), done),
+                name="wdh-drain-heartbeat",
+                daemon=True,
+            )
+            beat.start()
             threads = [
                 # Daemon threads: a second signal ends the process at once,
                 # without waiting for a worker in the middle of a lookup.
                 threading.Thread(
                     target=crew.work,
-                    args=(pool, provider, stop, _worker_name(base, number, count)),
+                    args=(pool, provider, stop, worker),
                     name=f"wdh-drain-{number}",
                     daemon=True,
                 )
-                for number in range(1, count + 1)
+                for number, worker in enumerate(workers, start=1)
             ]
             for thread in threads:
                 thread.start()
@@ -194,6 +207,8 @@ def drain(
                     # A timed join returns to the interpreter regularly, so the
                     # signal handlers (main thread only) run without delay.
                     thread.join(0.5)
+            done.set()
+            beat.join()
             if crew.error is not None:
                 raise crew.error
     finally:
@@ -210,6 +225,23 @@ class _Asked:
     learned: list[Learned] = field(default_factory=list)  # accepted companies
     answers: list[Answer] = field(default_factory=list)  # new definitive answers (the ledger)
     auth_error: ProviderAuthError | None = None
+
+
+def _heartbeat(
+    pool: ConnectionPool, workers: list[str], every: float, done: threading.Event
+) -> None:
+    """Renew this drain's claims until it ends, so a slow batch is never taken as stale.
+
+    A failure ends the heartbeat quietly: the workers meet the same database
+    and report it; at worst their rows are reclaimed after the stale time.
+    """
+    while not done.wait(every):
+        try:
+            with pool.connection() as conn:
+                repository.heartbeat(conn, workers)
+        except Exception:
+            log.debug("drain heartbeat stopped", exc_info=True)
+            return
 
 
 def _worker_name(base: str, number: int, count: int) -> str:

@@ -112,6 +112,11 @@ def reclaim_stale(conn: psycopg.Connection, stale_after: int) -> int:
     return conn.execute(Q["reclaim_stale"], {"stale_after": stale_after}).rowcount
 
 
+def heartbeat(conn: psycopg.Connection, workers: Sequence[str]) -> int:
+    """Renew the claims of the rows these workers hold; returns how many."""
+    return conn.execute(Q["heartbeat"], {"workers": list(workers)}).rowcount
+
+
 def claim(conn: psycopg.Connection, batch: int, worker_id: str) -> list[Job]:
     with conn.cursor(row_factory=class_row(Job)) as cur:
         jobs = cur.execute(Q["claim"], {"batch": batch, "worker_id": worker_id}).fetchall()
