@@ -16,7 +16,6 @@ from wdh_cli.cli import queue as queue_cli
 from wdh_cli.cli import resolve as resolve_cli
 from wdh_cli.cli import review as review_cli
 from wdh_cli.cli.context import AppContext, err
-from wdh_cli.config import load_settings
 from wdh_cli.errors import WdhError
 
 
@@ -85,6 +84,8 @@ def root(
     # cleaning up a lost connection; the one-line error that follows says it
     # already, so they show only with -v.
     logging.getLogger("psycopg").setLevel(logging.NOTSET if verbose else logging.ERROR)
+    from wdh_cli.config import load_settings  # here, not at start-up: --help needs no settings
+
     ctx.obj = AppContext(settings=load_settings(database_url=db), verbose=verbose)
 
 

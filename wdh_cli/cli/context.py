@@ -1,15 +1,21 @@
-"""Per-invocation state shared by the commands: settings, verbosity, consoles."""
+"""Per-invocation state shared by the commands: settings, verbosity, consoles.
+
+Nothing heavy is imported at module level: `wdh --help` should not pay for
+psycopg or pydantic (docs/architecture.md, "Start-up").
+"""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from wdh_cli.config import Settings
-from wdh_cli.db import Database
+if TYPE_CHECKING:
+    from wdh_cli.config import Settings
+    from wdh_cli.db import Database
 
 # Data goes to stdout; messages, warnings and progress to stderr.
 # Off a terminal rich would assume 80 columns and truncate table cells.
@@ -23,6 +29,8 @@ class AppContext:
     verbose: bool = False
 
     def database(self, purpose: str) -> Database:
+        from wdh_cli.db import Database
+
         return Database(self.settings, purpose=purpose)
 
 

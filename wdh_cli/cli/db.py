@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from wdh_cli.admin import backup as backup_service
-from wdh_cli.admin import grants, health
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
-from wdh_cli.db import embedded
 from wdh_cli.errors import EXIT_CHECK
+
+if TYPE_CHECKING:
+    from wdh_cli.admin import health
 
 app = typer.Typer(help="Check, back up and restore wdh's database.", no_args_is_help=True)
 
@@ -25,6 +25,8 @@ def check(
     json_: JsonOption = False,
 ) -> None:
     """Report which database is used and whether it is healthy; exit 3 if not."""
+    from wdh_cli.admin import health
+
     report = health.check(app_context(ctx).database("db check"))
     emit(report, as_json=json_, render=_render_check)
     if not report.healthy:
@@ -97,6 +99,8 @@ def backup(
     ] = None,
 ) -> None:
     """Write a pg_dump custom-format archive of wdh's schemas and history."""
+    from wdh_cli.admin import backup as backup_service
+
     target = path or backup_service.default_backup_path()
     written = backup_service.backup(app_context(ctx).database("db backup"), target)
     err.print(f"backup written to {written}")
@@ -108,6 +112,8 @@ def restore(
     path: Annotated[Path, typer.Argument(help="Archive written by `wdh db backup`.")],
 ) -> None:
     """Replace wdh's schemas with those of a backup, in one transaction."""
+    from wdh_cli.admin import backup as backup_service
+
     backup_service.restore(app_context(ctx).database("db restore"), path)
     err.print(f"restored {path}")
 
@@ -121,6 +127,8 @@ def grant(
     ] = False,
 ) -> None:
     """Grant ROLE what resolve, queue and mappings need, and no DDL; run as the schema owner."""
+    from wdh_cli.admin import grants
+
     report = grants.grant(app_context(ctx).database("db grant"), role, dry_run=dry_run)
     for statement in report.statements:
         typer.echo(statement)
@@ -135,6 +143,8 @@ def grant(
 @app.command()
 def stop(ctx: typer.Context) -> None:
     """Stop the embedded PostgreSQL server (it is otherwise left running for reuse)."""
+    from wdh_cli.db import embedded
+
     home = app_context(ctx).settings.home
     if embedded.stop(home):
         err.print(f"stopped the embedded server in {embedded.pgdata_dir(home)}")

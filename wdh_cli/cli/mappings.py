@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,9 +13,10 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import EXIT_CHECK
-from wdh_cli.files import atomic_text_file
-from wdh_cli.mappings import service
 from wdh_cli.mappings.rows import DEFAULT_SOURCE
+
+if TYPE_CHECKING:
+    from wdh_cli.mappings import service
 
 app = typer.Typer(help="Load, export and check company mappings.", no_args_is_help=True)
 
@@ -53,6 +54,8 @@ def load(
     json_: JsonOption = False,
 ) -> None:
     """Load mappings with exact figures: inserted, updated, unchanged, conflicts, rejected."""
+    from wdh_cli.mappings import service
+
     context = app_context(ctx)
     report = service.load(
         context.database("mappings load"),
@@ -97,6 +100,9 @@ def export(
     ] = None,
 ) -> None:
     """Write stored mappings as CSV (loadable again) or as a YAML override file."""
+    from wdh_cli.files import atomic_text_file
+    from wdh_cli.mappings import service
+
     db = app_context(ctx).database("mappings export")
     if output is None:
         service.export(db, sys.stdout, match_type=match_type, fmt=fmt.value)
@@ -113,6 +119,8 @@ def check(
     json_: JsonOption = False,
 ) -> None:
     """Validate mapping files without a database; exit 3 when any entry is invalid."""
+    from wdh_cli.mappings import service
+
     report = service.check(paths or [], default_dir=app_context(ctx).settings.mappings_dir)
     emit(report, as_json=json_, render=_render_check)
     if report.problems:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -11,12 +11,19 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import EXIT_CHECK, UsageError
-from wdh_cli.migrate import runner
-from wdh_cli.migrate.history import LockHolder
-from wdh_cli.migrate.plan import StatusReport
-from wdh_cli.migrate.runner import BaselineReport, RepairPlan, RepairReport, RunReport, StepResult
-from wdh_cli.migrate.verify import VerifyReport
-from wdh_cli.migrate.verify import verify as verify_service
+from wdh_cli.migrate import DEFAULT_LOCK_TIMEOUT
+
+if TYPE_CHECKING:
+    from wdh_cli.migrate.history import LockHolder
+    from wdh_cli.migrate.plan import StatusReport
+    from wdh_cli.migrate.runner import (
+        BaselineReport,
+        RepairPlan,
+        RepairReport,
+        RunReport,
+        StepResult,
+    )
+    from wdh_cli.migrate.verify import VerifyReport
 
 app = typer.Typer(
     help="Apply, revert and check the versioned SQL migrations.", no_args_is_help=True
@@ -72,9 +79,11 @@ def up(
         int | None, typer.Option("--to", metavar="VERSION", help="Stop after this version.")
     ] = None,
     dry_run: DryRunOption = False,
-    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: LockTimeoutOption = DEFAULT_LOCK_TIMEOUT,
 ) -> None:
     """Apply pending migrations in version order."""
+    from wdh_cli.migrate import runner
+
     db = app_context(ctx).database("migrate up")
     report = runner.up(
         db, to=to, dry_run=dry_run, lock_timeout=lock_timeout, on_wait=_on_wait, on_step=_on_step
@@ -93,9 +102,11 @@ def down(
     all_: Annotated[bool, typer.Option("--all", help="Revert every migration.")] = False,
     yes: YesOption = False,
     dry_run: DryRunOption = False,
-    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: LockTimeoutOption = DEFAULT_LOCK_TIMEOUT,
 ) -> None:
     """Revert applied migrations, newest first (one by default)."""
+    from wdh_cli.migrate import runner
+
     if to is not None and all_:
         raise UsageError("--to and --all cannot be used together")
     if all_ and not yes and not dry_run:
@@ -120,6 +131,9 @@ def down(
 @app.command()
 def status(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Show every migration's state; exit 3 unless all are applied."""
+    from wdh_cli.migrate import runner
+    from wdh_cli.migrate.plan import StatusReport
+
     report = StatusReport(runner.status(app_context(ctx).database("migrate status")))
     emit(report, as_json=json_, render=_render_status)
     if not report.current:
@@ -152,6 +166,9 @@ def _render_status(report: StatusReport) -> None:
 @app.command()
 def verify(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Compare the live schema with what the applied migrations define; exit 3 on drift."""
+    from wdh_cli.migrate.verify import VerifyReport
+    from wdh_cli.migrate.verify import verify as verify_service
+
     report = VerifyReport(verify_service(app_context(ctx).database("migrate verify")))
     emit(report, as_json=json_, render=_render_verify)
     if not report.ok:
@@ -175,9 +192,11 @@ def baseline(
         ),
     ],
     yes: YesOption = False,
-    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: LockTimeoutOption = DEFAULT_LOCK_TIMEOUT,
 ) -> None:
     """Record migrations 1..VERSION as applied without running them (an existing schema)."""
+    from wdh_cli.migrate import runner
+
     if not yes:
         _confirm_or_refuse(
             f"Record migrations up to {version:04d} as applied without running them "
@@ -213,9 +232,10 @@ def _render_baseline(report: BaselineReport) -> None:
 def repair(
     ctx: typer.Context,
     yes: YesOption = False,
-    lock_timeout: LockTimeoutOption = runner.DEFAULT_LOCK_TIMEOUT,
+    lock_timeout: LockTimeoutOption = DEFAULT_LOCK_TIMEOUT,
 ) -> None:
     """Re-record checksums of edited applied files; remove failed attempts from the history."""
+    from wdh_cli.migrate import runner
 
     def confirm(plan: RepairPlan) -> bool:
         _render_repair_plan(plan)

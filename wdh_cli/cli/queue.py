@@ -5,20 +5,19 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
-from wdh_cli.config import POOL_MAX_CAP
 from wdh_cli.errors import UsageError
-from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.providers.registry import ProviderName
-from wdh_cli.queue import drain as drain_service
-from wdh_cli.queue import service
-from wdh_cli.queue.signals import graceful_stop
+
+if TYPE_CHECKING:
+    from wdh_cli.queue import drain as drain_service
+    from wdh_cli.queue import service
 
 app = typer.Typer(help="The enrichment queue of names to look up.", no_args_is_help=True)
 
@@ -34,6 +33,8 @@ def enqueue(
     json_: JsonOption = False,
 ) -> None:
     """Queue names for a later drain; names already pending or processing are skipped."""
+    from wdh_cli.queue import service
+
     context = app_context(ctx)
     if not names and file is None:
         raise UsageError("give NAMEs or --file")
@@ -60,9 +61,8 @@ def drain(
         typer.Option(
             "--concurrency",
             min=1,
-            max=POOL_MAX_CAP,
             help="Names asked at once: worker threads, each with its own connection "
-            "(the pool holds exactly this many, whatever WDH_POOL_MAX says).",
+            "(the pool holds one more, for the heartbeat, whatever WDH_POOL_MAX says).",
         ),
     ] = 1,
     provider: Annotated[
@@ -74,6 +74,9 @@ def drain(
     json_: JsonOption = False,
 ) -> None:
     """Resolve queued names with the provider; any number of drains may run at once."""
+    from wdh_cli.queue import drain as drain_service
+    from wdh_cli.queue.signals import graceful_stop
+
     context = app_context(ctx)
     settings = context.settings
     options = drain_service.DrainOptions.from_settings(
@@ -107,6 +110,8 @@ def _render_drain(report: drain_service.DrainReport) -> None:
 @app.command()
 def status(ctx: typer.Context, json_: JsonOption = False) -> None:
     """Rows per status, ready now, age of the oldest pending row, common errors."""
+    from wdh_cli.queue import service
+
     context = app_context(ctx)
     report = service.status(context.database("queue status"), context.settings)
     emit(report, as_json=json_, render=_render_status)
@@ -141,6 +146,8 @@ def retry(
     json_: JsonOption = False,
 ) -> None:
     """Put failed rows back to pending with fresh attempts."""
+    from wdh_cli.queue import service
+
     if failed == bool(ids):
         raise UsageError("give either --failed or --id N")
     report = service.retry(app_context(ctx).database("queue retry"), None if failed else ids)
@@ -158,6 +165,9 @@ def resolved(
     ] = None,
 ) -> None:
     """CSV of temp_id, raw_name, resolved_company_id, resolved_at, to rewrite temporary IDs."""
+    from wdh_cli.files import atomic_text_file, csv_writer
+    from wdh_cli.queue import service
+
     rows = service.resolved(app_context(ctx).database("queue resolved"), since)
 
     def write(handle: TextIO) -> None:
@@ -191,6 +201,8 @@ def purge(
     json_: JsonOption = False,
 ) -> None:
     """Delete done rows older than DAYS."""
+    from wdh_cli.queue import service
+
     if not done:
         raise UsageError("only done rows can be purged: add --done")
     report = service.purge_done(app_context(ctx).database("queue purge"), older_than)

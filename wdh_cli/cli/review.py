@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -11,7 +11,9 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
-from wdh_cli.review import service
+
+if TYPE_CHECKING:
+    from wdh_cli.review import service
 
 app = typer.Typer(
     help="Export the requests that need a person; apply their decisions.", no_args_is_help=True
@@ -33,6 +35,8 @@ def export(
     json_: JsonOption = False,
 ) -> None:
     """Write the failed requests, most rows held back first, with the provider's candidates."""
+    from wdh_cli.review import service
+
     report = service.export(
         app_context(ctx).database("review export"), path, limit=limit, include_none=all_
     )
@@ -53,6 +57,8 @@ def apply(
     json_: JsonOption = False,
 ) -> None:
     """Record the decisions of a review file in one transaction."""
+    from wdh_cli.review import service
+
     report = service.apply(app_context(ctx).database("review apply"), path, plan_only=plan_only)
     emit(report, as_json=json_, render=_render_apply)
 

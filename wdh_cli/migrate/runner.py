@@ -15,7 +15,7 @@ import psycopg
 from wdh_cli.db import Database
 from wdh_cli.db.errors import translate
 from wdh_cli.errors import MigrationError, MigrationStateError, UsageError
-from wdh_cli.migrate import catalog, history, objects
+from wdh_cli.migrate import DEFAULT_LOCK_TIMEOUT, catalog, history, objects
 from wdh_cli.migrate.files import MigrationFile, discover
 from wdh_cli.migrate.history import AppliedMigration, LockHolder
 from wdh_cli.migrate.lock import migration_lock
@@ -29,7 +29,6 @@ from wdh_cli.migrate.plan import (
     plan_up,
 )
 
-DEFAULT_LOCK_TIMEOUT = 60.0
 
 WaitCallback = Callable[[LockHolder | None], None]
 StepCallback = Callable[["StepResult"], None]

@@ -24,8 +24,9 @@ from psycopg_pool import ConnectionPool
 
 from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned, unstorable
-from wdh_cli.config import Settings
+from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
+from wdh_cli.errors import UsageError
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
@@ -70,6 +71,8 @@ class DrainOptions:
         follow: bool = False,
         concurrency: int = 1,
     ) -> DrainOptions:
+        if not 1 <= concurrency <= POOL_MAX_CAP:
+            raise UsageError(f"--concurrency {concurrency}: expected 1 to {POOL_MAX_CAP}")
         return cls(
             batch=batch,
             limit=limit,
