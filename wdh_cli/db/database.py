@@ -75,13 +75,18 @@ class Database:
         }
 
     @contextmanager
-    def connect(self, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        """A connection, closed on exit; psycopg errors leave as wdh errors."""
+    def connect(
+        self, *, autocommit: bool = False, purpose: str | None = None
+    ) -> Iterator[psycopg.Connection]:
+        """A connection, closed on exit; psycopg errors leave as wdh errors.
+
+        `purpose` names this connection apart in pg_stat_activity (default: the run's).
+        """
         try:
             conn = psycopg.connect(
                 self.conninfo,
                 autocommit=autocommit,
-                application_name=application_name(self.purpose),
+                application_name=application_name(purpose or self.purpose),
                 connect_timeout=self.settings.connect_timeout,
             )
         except psycopg.Error as exc:

@@ -29,7 +29,6 @@ from wdh_cli.migrate.plan import (
     plan_up,
 )
 
-
 WaitCallback = Callable[[LockHolder | None], None]
 StepCallback = Callable[["StepResult"], None]
 ConfirmCallback = Callable[["RepairPlan"], bool]

@@ -182,12 +182,11 @@ def drain(
     calls_before = provider.calls
     workers = [_worker_name(base, number, count) for number in range(1, count + 1)]
     try:
-        # One connection per worker, and one for the heartbeat.
-        with db.pool(size=count + 1, autocommit=True) as pool:
+        with db.pool(size=count, autocommit=True) as pool:
             done = threading.Event()
             beat = threading.Thread(
                 target=_heartbeat,
-                args=(pool, workers, max(0.2, options.stale_after / 3), done),
+                args=(db, workers, max(0.2, options.stale_after / 3), done),
                 name="wdh-drain-heartbeat",
                 daemon=True,
             )
@@ -230,21 +229,19 @@ class _Asked:
     auth_error: ProviderAuthError | None = None
 
 
-def _heartbeat(
-    pool: ConnectionPool, workers: list[str], every: float, done: threading.Event
-) -> None:
+def _heartbeat(db: Database, workers: list[str], every: float, done: threading.Event) -> None:
     """Renew this drain's claims until it ends, so a slow batch is never taken as stale.
 
-    A failure ends the heartbeat quietly: the workers meet the same database
+    Its own connection, named apart from the workers' in pg_stat_activity. A
+    failure ends the heartbeat quietly: the workers meet the same database
     and report it; at worst their rows are reclaimed after the stale time.
     """
-    while not done.wait(every):
-        try:
-            with pool.connection() as conn:
+    try:
+        with db.connect(autocommit=True, purpose="drain heartbeat") as conn:
+            while not done.wait(every):
                 repository.heartbeat(conn, workers)
-        except Exception:
-            log.debug("drain heartbeat stopped", exc_info=True)
-            return
+    except Exception:
+        log.debug("drain heartbeat stopped", exc_info=True)
 
 
 def _worker_name(base: str, number: int, count: int) -> str:
