@@ -40,6 +40,12 @@ class InputFileError(WdhError):
     exit_code = EXIT_USAGE
 
 
+class OutputFileError(WdhError):
+    """An output file that cannot be written where asked (exit 2); nothing is left behind."""
+
+    exit_code = EXIT_USAGE
+
+
 class DatabaseError(WdhError):
     """The database failed or refused an operation (exit 1)."""
 

@@ -7,7 +7,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psycopg
 
@@ -64,11 +64,19 @@ def resolve_file(
             stats=stats,
             warn=warn,
         )
+        # Both outputs are opened (as temporary files) before any work, so a
+        # path that cannot be written fails first, and neither appears unless
+        # the whole run succeeds.
         writer: OutputTable | None = None
         if not options.plan_only:
             target = output or default_output(input_path)
             extra = [options.columns.output, options.columns.output_source]
             writer = stack.enter_context(OutputTable(target, table, extra))
+        unknown = (
+            None
+            if export_unknown is None
+            else stack.enter_context(atomic_text_file(export_unknown))
+        )
         done = 0
 
         def finish(batch: list[list[Any]], resolved: Future[list[Resolution]]) -> None:
@@ -98,11 +106,11 @@ def resolve_file(
                 previous = current
             if previous is not None:
                 finish(*previous)
+        if unknown is not None:
+            _export_unknown(unknown, resolver)
         if writer is not None:
             writer.commit()
             stats.output = str(writer.target)
-    if export_unknown is not None:
-        _export_unknown(export_unknown, resolver)
     return stats
 
 
@@ -173,11 +181,10 @@ def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> 
     return provider
 
 
-def _export_unknown(path: Path, resolver: Resolver) -> None:
+def _export_unknown(handle: TextIO, resolver: Resolver) -> None:
     """company_name, temporary_id, occurrence_count: most frequent first."""
-    with atomic_text_file(path) as handle:
-        writer = csv_writer(handle)
-        writer.writerow(("company_name", "temporary_id", "occurrence_count"))
-        ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
-        for key, count in ranked:
-            writer.writerow((resolver.first_spelling[key], resolver.temp_ids.get(key, ""), count))
+    writer = csv_writer(handle)
+    writer.writerow(("company_name", "temporary_id", "occurrence_count"))
+    ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
+    for key, count in ranked:
+        writer.writerow((resolver.first_spelling[key], resolver.temp_ids.get(key, ""), count))

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
 import xlsxwriter
+from xlsxwriter.exceptions import XlsxWriterException
 
-from wdh_cli.files import csv_writer
+from wdh_cli.errors import OutputFileError
+from wdh_cli.files import create_beside, csv_writer, output_error
 from wdh_cli.sheets import InputTable
 
 
@@ -28,24 +29,32 @@ def default_output(path: Path) -> Path:
 
 
 class OutputTable:
-    """Writes the output in the input's format; visible only after `commit()`."""
+    """Writes the output in the input's format; visible only after `commit()`.
+
+    A target that cannot be written (a directory, a read-only place, a full
+    disk) is an OutputFileError (exit 2) naming it, and leaves nothing behind.
+    """
 
     def __init__(self, target: Path, table: InputTable, extra: list[str]) -> None:
         self.target = target
         self.format = table.format
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        self._tmp = Path(name)
+        fd, self._tmp = create_beside(target)
         self._row = 0
         self._text: TextIO | None = None
         self._book: Any = None
-        header = [*table.header, *extra]
+        try:
+            self._open(fd, table, [*table.header, *extra])
+        except BaseException:
+            self.discard()
+            raise
+
+    def _open(self, fd: int, table: InputTable, header: list[str]) -> None:
         if self.format == "csv":
-            self._text = self._tmp.open("w", encoding=table.encoding, newline="")
+            self._text = os.fdopen(fd, "w", encoding=table.encoding, newline="")
             self._csv = csv_writer(self._text)
-            self._csv.writerow(header)
+            self.write(header)
         else:
+            os.close(fd)  # XlsxWriter writes the file by its name
             # Strings stay strings: without these options XlsxWriter would
             # turn "=..." into formulas and URLs into links.
             self._book = xlsxwriter.Workbook(
@@ -62,10 +71,13 @@ class OutputTable:
             self._write_xlsx_row(header)
 
     def write(self, values: list[Any]) -> None:
-        if self._text is not None:
-            self._csv.writerow(values)
-        else:
-            self._write_xlsx_row(values)
+        try:
+            if self._text is not None:
+                self._csv.writerow(values)
+            else:
+                self._write_xlsx_row(values)
+        except OSError as exc:
+            raise output_error(self.target, exc) from None
 
     def _write_xlsx_row(self, values: list[Any]) -> None:
         if any(isinstance(value, dt.timedelta) for value in values):
@@ -77,12 +89,22 @@ class OutputTable:
         self._row += 1
 
     def commit(self) -> None:
-        self._close()
-        os.replace(self._tmp, self.target)
+        try:
+            self._close()
+            os.replace(self._tmp, self.target)
+        except OSError as exc:
+            raise output_error(self.target, exc) from None
+        except XlsxWriterException as exc:
+            raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
 
     def discard(self) -> None:
         try:
-            self._close()
+            if self._text is not None:
+                self._text.close()
+                self._text = None
+            if self._book is not None:
+                _abandon(self._book)
+                self._book = None
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -91,8 +113,8 @@ class OutputTable:
             self._text.close()
             self._text = None
         if self._book is not None:
-            self._book.close()
-            self._book = None
+            book, self._book = self._book, None
+            book.close()
 
     def __enter__(self) -> OutputTable:
         return self
@@ -105,3 +127,20 @@ class OutputTable:
     ) -> None:
         if kind is not None:
             self.discard()
+
+
+def _abandon(book: Any) -> None:
+    """Drop an unfinished workbook without `close()`, which would assemble the whole file.
+
+    In constant-memory mode each worksheet streams its rows to a temporary
+    file of its own; those are removed. The workbook is marked closed, or its
+    destructor would close (write) it.
+    """
+    for sheet in book.worksheets():
+        handle = getattr(sheet, "row_data_fh", None)
+        if handle is not None:
+            handle.close()
+        name = getattr(sheet, "row_data_filename", None)
+        if name:
+            Path(name).unlink(missing_ok=True)
+    book.fileclosed = True

@@ -1,0 +1,173 @@
+"""Hostile inputs and outputs: every one a one-line error with the right exit code, or a
+complete output; never a traceback, a half-written file, or a valid row lost."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import xlsxwriter
+from typer.testing import CliRunner, Result
+
+from wdh_cli.cli.app import app
+
+HEADER = ["计划代码", "年金账户号", "客户名称", "年金账户名", "公司代码", "金额"]
+
+
+@pytest.fixture
+def overrides(tmp_path: Path) -> Path:
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "company_id_overrides_plan.yml").write_text("P001: Y-PLAN\n")
+    (folder / "company_id_overrides_name.yml").write_text("甲公司: Y-NAME\n")
+    return folder
+
+
+def _env(overrides: Path, **extra: str) -> dict[str, str]:
+    return {"WDH_ALIAS_SALT": "pepper", "WDH_MAPPINGS_DIR": str(overrides)} | extra
+
+
+def _csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _xlsx(path: Path, rows: list[list[Any]], header: list[str] = HEADER) -> Path:
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("数据")
+    sheet.write_row(0, 0, header)
+    for index, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, str):
+                sheet.write_string(index, col, value)
+            elif value is not None:
+                sheet.write_number(index, col, value)
+    book.close()
+    return path
+
+
+def _resolve(cli: CliRunner, db: str, path: Path, env: dict[str, str], *args: str) -> Result:
+    return cli.invoke(app, ["--db", db, "resolve", str(path), "--json", *args], env=env)
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary files left in a folder (there should never be any)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+
+
+def _one_line_error(result: Result, code: int, *needles: str) -> None:
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+# Outputs that cannot be written -----------------------------------------------------
+
+
+def _unwritable(tmp_path: Path) -> list[Path]:
+    """Output paths that cannot be written, even by root."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir(exist_ok=True)
+    a_file = tmp_path / "a-file.txt"
+    a_file.write_text("x")
+    return [folder, a_file / "out.csv", Path("/proc/wdh-out.csv"), Path("/proc/self/out.csv")]
+
+
+def test_resolve_output_that_cannot_be_written_exits_2_naming_it(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
+    for target in _unwritable(tmp_path):
+        result = _resolve(cli, db_url, path, _env(overrides), "--output", str(target))
+        _one_line_error(result, 2, str(target))
+    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "a-folder") == []
+    assert not (tmp_path / "in.resolved.csv").exists()
+
+
+def test_export_unknown_that_cannot_be_written_exits_2_and_writes_no_output(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
+    for target in _unwritable(tmp_path):
+        result = _resolve(cli, db_url, path, _env(overrides), "--export-unknown", str(target))
+        _one_line_error(result, 2, str(target))
+        # The resolved output is not left behind by a run that failed.
+        assert not (tmp_path / "in.resolved.csv").exists()
+    assert _leftovers(tmp_path) == []
+
+
+def test_queue_resolved_and_mappings_export_to_unwritable_paths_exit_2(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    for target in _unwritable(tmp_path):
+        for command in (["queue", "resolved"], ["mappings", "export"]):
+            result = cli.invoke(app, ["--db", db_url, *command, "--output", str(target)])
+            assert result.exit_code == 2, (command, target, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert f"error: {target}" in result.stderr
+    assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "a-folder") == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_a_read_only_directory_exits_2(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        result = _resolve(cli, db_url, path, _env(overrides), "--output", str(locked / "o.csv"))
+        _one_line_error(result, 2, str(locked / "o.csv"), "Permission denied")
+    finally:
+        locked.chmod(0o755)
+
+
+# Permissions of new files -----------------------------------------------------------
+
+
+@pytest.fixture(params=[0o022, 0o002, 0o077, 0o027], ids=lambda mask: f"umask-{mask:03o}")
+def umask(request: pytest.FixtureRequest) -> Iterator[int]:
+    mask: int = request.param
+    previous = os.umask(mask)
+    yield mask
+    os.umask(previous)
+
+
+def test_outputs_get_the_permissions_of_any_new_file(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path, umask: int
+) -> None:
+    expected = 0o666 & ~umask
+    rows = [["", "", "乙公司", "", "", ""]]
+    env = _env(overrides)
+    targets = []
+    for source in (_csv(tmp_path / "in.csv", rows), _xlsx(tmp_path / "in.xlsx", rows)):
+        unknown = tmp_path / f"unknown-{source.suffix[1:]}.csv"
+        result = _resolve(cli, db_url, source, env, "--export-unknown", str(unknown))
+        assert result.exit_code == 0, result.stderr
+        targets += [Path(json.loads(result.stdout)["output"]), unknown]
+    for command in (["queue", "resolved"], ["mappings", "export"]):
+        target = tmp_path / f"{command[0]}.csv"
+        result = cli.invoke(app, ["--db", db_url, *command, "--output", str(target)])
+        assert result.exit_code == 0, result.stderr
+        targets.append(target)
+    modes = {target.name: oct(stat.S_IMODE(target.stat().st_mode)) for target in targets}
+    assert modes == {target.name: oct(expected) for target in targets}
