@@ -171,3 +171,85 @@ def test_outputs_get_the_permissions_of_any_new_file(
         targets.append(target)
     modes = {target.name: oct(stat.S_IMODE(target.stat().st_mode)) for target in targets}
     assert modes == {target.name: oct(expected) for target in targets}
+
+
+# Outputs that would destroy data ----------------------------------------------------
+
+
+def _workbook_with_formulas(path: Path) -> Path:
+    book = xlsxwriter.Workbook(str(path))
+    data = book.add_worksheet("数据")
+    data.write_row(0, 0, ["客户名称", "金额"])
+    data.write_row(1, 0, ["乙公司", 2])
+    data.write_formula(2, 1, "=B2*2", None, 4)
+    book.add_worksheet("其他").write(0, 0, "keep me")
+    book.close()
+    return path
+
+
+def test_output_that_is_the_input_is_refused(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    source = _workbook_with_formulas(tmp_path / "in.xlsx")
+    before = source.read_bytes()
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.xlsx").symlink_to(source)
+    os.link(source, tmp_path / "hard.xlsx")
+    same = [
+        source,
+        tmp_path / "sub" / ".." / "in.xlsx",
+        tmp_path / "link.xlsx",
+        tmp_path / "hard.xlsx",
+        Path(os.path.relpath(source)),
+    ]
+    for target in same:
+        result = _resolve(cli, db_url, source, _env(overrides), "--output", str(target))
+        _one_line_error(result, 2, f"--output {target} is the input file {source}")
+    assert source.read_bytes() == before
+    assert _leftovers(tmp_path) == []
+
+
+def test_output_with_the_suffix_of_another_format_is_refused(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    book = _workbook_with_formulas(tmp_path / "in.xlsx")
+    text = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
+    for source, target, suffix in [
+        (book, "out.csv", ".xlsx"),
+        (book, "out", ".xlsx"),
+        (book, "out.xlsm", ".xlsx"),
+        (text, "out.xlsx", ".csv"),
+        (text, "out.txt", ".csv"),
+    ]:
+        result = _resolve(cli, db_url, source, _env(overrides), "--output", str(tmp_path / target))
+        _one_line_error(result, 2, f"--output {tmp_path / target}", f"must end in {suffix}")
+        assert not (tmp_path / target).exists()
+    # The suffix is compared without case.
+    upper = _resolve(cli, db_url, text, _env(overrides), "--output", str(tmp_path / "OUT.CSV"))
+    assert upper.exit_code == 0, upper.stderr
+
+
+def test_export_unknown_over_the_input_or_the_output_is_refused(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    source = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
+    before = source.read_bytes()
+    out = tmp_path / "out.csv"
+    for args, message in [
+        (["--export-unknown", str(source)], f"is the input file {source}"),
+        (["--export-unknown", str(source), "--plan-only"], f"is the input file {source}"),
+        (["--output", str(out), "--export-unknown", str(out)], f"is the output file {out}"),
+        (["--export-unknown", str(tmp_path / "in.resolved.csv")], "is the output file"),
+    ]:
+        result = _resolve(cli, db_url, source, _env(overrides), *args)
+        _one_line_error(result, 2, message)
+    assert source.read_bytes() == before and not out.exists()
+
+
+def test_an_xlsm_input_gives_an_xlsx_output(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    source = _workbook_with_formulas(tmp_path / "book.xlsx").rename(tmp_path / "book.xlsm")
+    result = _resolve(cli, db_url, source, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["output"] == str(tmp_path / "book.resolved.xlsx")

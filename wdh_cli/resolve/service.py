@@ -22,7 +22,7 @@ from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.resolve.table import OutputTable, default_output
+from wdh_cli.resolve.table import OutputTable, output_paths
 from wdh_cli.sheets import InputTable, cell_text, open_input
 from wdh_cli.tempids.issuer import TempIdIssuer
 
@@ -43,6 +43,9 @@ def resolve_file(
 ) -> ResolveStats:
     """Resolve every row of the input and write the output (not under plan-only)."""
     table = open_input(input_path, sheet=sheet)
+    target = output_paths(
+        input_path, table.format, output, export_unknown, plan_only=options.plan_only
+    )
     picks = _columns(table, options)
     overrides = load_overrides(settings.mappings_dir)
     # Plan-only makes no temporary IDs, so it needs no salt.
@@ -68,8 +71,7 @@ def resolve_file(
         # path that cannot be written fails first, and neither appears unless
         # the whole run succeeds.
         writer: OutputTable | None = None
-        if not options.plan_only:
-            target = output or default_output(input_path)
+        if target is not None:
             extra = [options.columns.output, options.columns.output_source]
             writer = stack.enter_context(OutputTable(target, table, extra))
         unknown = (

@@ -18,14 +18,53 @@ from typing import Any, TextIO
 import xlsxwriter
 from xlsxwriter.exceptions import XlsxWriterException
 
-from wdh_cli.errors import OutputFileError
+from wdh_cli.errors import OutputFileError, UsageError
 from wdh_cli.files import create_beside, csv_writer, output_error
 from wdh_cli.sheets import InputTable
 
+SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
 
-def default_output(path: Path) -> Path:
-    """`<stem>.resolved.<ext>` beside the input."""
-    return path.with_name(f"{path.stem}.resolved{path.suffix}")
+
+def default_output(path: Path, fmt: str) -> Path:
+    """`<stem>.resolved.<ext>` beside the input (an .xlsm gives an .xlsx: no macros are written)."""
+    return path.with_name(f"{path.stem}.resolved{SUFFIX[fmt]}")
+
+
+def output_paths(
+    source: Path, fmt: str, output: Path | None, export_unknown: Path | None, *, plan_only: bool
+) -> Path | None:
+    """The output file (None under plan-only), after refusing targets that would destroy data.
+
+    The output must not be the input (compared after resolving links, so a
+    link to it counts, and by inode, so a hard link does too) and must carry
+    the suffix of the format written; --export-unknown must be neither.
+    UsageError (exit 2) naming the paths otherwise.
+    """
+    target = None if plan_only else (output or default_output(source, fmt))
+    if target is not None:
+        if _same_file(target, source):
+            raise UsageError(f"--output {target} is the input file {source}: choose another path")
+        if target.suffix.lower() != SUFFIX[fmt]:
+            raise UsageError(
+                f"--output {target}: the output of {source} is {fmt}, "
+                f"so its name must end in {SUFFIX[fmt]}"
+            )
+    if export_unknown is not None:
+        for other, what in ((source, "the input file"), (target, "the output file")):
+            if other is not None and _same_file(export_unknown, other):
+                raise UsageError(
+                    f"--export-unknown {export_unknown} is {what} {other}: choose another path"
+                )
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 class OutputTable:
