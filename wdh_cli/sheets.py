@@ -41,7 +41,14 @@ def cell_text(value: object) -> str:
 
 @dataclass
 class InputTable:
-    """The header (as text) and the data rows (raw cell values) of the input."""
+    """The header (as text) and the data rows (raw cell values) of the input.
+
+    The header is the first row that is not blank, as a person reading the
+    sheet would take it; `header_row` is its number in the file or sheet
+    (1-based), so data rows are numbered from `header_row + 1` on, blank ones
+    included, as the file or sheet numbers them. `first_column` is the
+    (0-based) sheet column of the first cell of each row.
+    """
 
     path: Path
     format: str  # "xlsx" | "csv"
@@ -49,9 +56,15 @@ class InputTable:
     rows: Iterator[list[Any]]
     encoding: str = "utf-8"
     total: int | None = None  # data rows, when the reader knows it up front
+    header_row: int = 1
+    first_column: int = 0
 
     def column(self, name: str) -> int | None:
         return self.header.index(name) if name in self.header else None
+
+    def numbered_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(row number in the file or sheet, cells) for every row after the header."""
+        return enumerate(self.rows, start=self.header_row + 1)
 
 
 def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
@@ -68,17 +81,28 @@ def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
     raise InputFileError(f"{path}: expected an .xlsx or .csv file")
 
 
+def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str]] | None:
+    """(row number, header as text) of the first row that is not blank; None if all are."""
+    for number, row in enumerate(rows, start=1):
+        header = [cell_text(cell).strip() for cell in row]
+        if any(header):
+            return number, header
+    return None
+
+
 def _open_csv(path: Path) -> InputTable:
     data = path.read_bytes()
     try:
         encoding = detect_encoding(data)
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    # One record per row, as a spreadsheet shows the file (a blank line is a blank row).
     reader = csv.reader(io.StringIO(data.decode(encoding), newline=""))
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
+    found = _find_header(reader)
+    if found is None:
         raise InputFileError(f"{path}: empty file (no header row)")
-    return InputTable(path, "csv", [h.strip() for h in header], iter(reader), encoding)
+    number, header = found
+    return InputTable(path, "csv", header, iter(reader), encoding, header_row=number)
 
 
 def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
@@ -92,12 +116,22 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
     if sheet is not None and sheet not in names:
         raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(names)})")
     data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
+    # calamine yields every row from the sheet's first one (blank rows above
+    # the data included), and the columns from the first one that is used.
     rows = iter(data.iter_rows())
-    header = next(rows, None)
-    if header is None or not any(cell_text(cell).strip() for cell in header):
+    found = _find_header(rows)
+    if found is None or data.end is None or data.start is None:
         raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
-    total = max(data.height - 1, 0)
-    return InputTable(path, "xlsx", [cell_text(h).strip() for h in header], rows, total=total)
+    number, header = found
+    return InputTable(
+        path,
+        "xlsx",
+        header,
+        rows,
+        total=max(data.end[0] + 1 - number, 0),
+        header_row=number,
+        first_column=data.start[1],
+    )
 
 
 def read_column(path: Path, column: str, *, sheet: str | None = None) -> list[str]:

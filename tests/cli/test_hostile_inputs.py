@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import xlsxwriter
+from python_calamine import CalamineWorkbook
 from typer.testing import CliRunner, Result
 
 from wdh_cli.cli.app import app
@@ -253,3 +254,42 @@ def test_an_xlsm_input_gives_an_xlsx_output(
     result = _resolve(cli, db_url, source, _env(overrides))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["output"] == str(tmp_path / "book.resolved.xlsx")
+
+
+# Blank rows above the header --------------------------------------------------------
+
+
+def test_a_header_below_blank_rows_is_found_in_xlsx_and_csv(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    book = xlsxwriter.Workbook(str(tmp_path / "in.xlsx"))
+    sheet = book.add_worksheet()
+    sheet.write_row(2, 0, ["计划代码", "客户名称", "金额"])  # row 3
+    sheet.write_row(3, 0, ["P001", "乙公司", 1])
+    sheet.write_row(5, 0, ["", "甲公司", 2])
+    book.close()
+    text = tmp_path / "in.csv"
+    text.write_text("\n,,\n计划代码,客户名称,金额\nP001,乙公司,1\n,甲公司,2\n", encoding="utf-8")
+    for source in (tmp_path / "in.xlsx", text):
+        result = _resolve(cli, db_url, source, _env(overrides))
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["total_rows"] == 2
+    out = _read_csv(tmp_path / "in.resolved.csv")
+    assert out == [
+        ["计划代码", "客户名称", "金额", "company_id", "company_id_source"],
+        ["P001", "乙公司", "1", "Y-PLAN", "yaml:plan"],
+        ["", "甲公司", "2", "Y-NAME", "yaml:name"],
+    ]
+    rows = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx")).get_sheet_by_index(0)
+    assert [r[3:] for r in rows.to_python()] == [
+        ["company_id", "company_id_source"],
+        ["Y-PLAN", "yaml:plan"],
+        ["Y-NAME", "yaml:name"],
+    ]
+    queued = cli.invoke(
+        app,
+        ["--db", db_url, "queue", "enqueue", "--file", str(tmp_path / "in.xlsx"), "--json"],
+        env=_env(overrides),
+    )
+    assert queued.exit_code == 0, queued.stderr
+    assert json.loads(queued.stdout)["queued"] == 2

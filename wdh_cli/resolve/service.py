@@ -27,6 +27,7 @@ from wdh_cli.sheets import InputTable, cell_text, open_input
 from wdh_cli.tempids.issuer import TempIdIssuer
 
 Progress = Callable[[int, int | None], None]
+Row = tuple[int, list[Any]]  # (row number in the file or sheet, cells)
 
 
 def resolve_file(
@@ -81,12 +82,12 @@ def resolve_file(
         )
         done = 0
 
-        def finish(batch: list[list[Any]], resolved: Future[list[Resolution]]) -> None:
+        def finish(batch: list[Row], resolved: Future[list[Resolution]]) -> None:
             nonlocal done
             results = resolved.result()
             if writer is not None:
                 width = len(table.header)
-                for row, result in zip(batch, results, strict=True):
+                for (_, row), result in zip(batch, results, strict=True):
                     writer.write(
                         [*row[:width], result.company_id or "", result.source, *row[width:]]
                     )
@@ -98,10 +99,10 @@ def resolve_file(
         # thread while the previous one is written here: the two overlap.
         # The resolver and its connection are only ever used by that thread.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
-            previous: tuple[list[list[Any]], Future[list[Resolution]]] | None = None
-            rows = _data_rows(table.rows, len(table.header))
+            previous: tuple[list[Row], Future[list[Resolution]]] | None = None
+            rows = _data_rows(table.numbered_rows(), len(table.header))
             for batch in _batches(rows, options.batch_size):
-                keys = [_row_keys(row, picks) for row in batch]
+                keys = [_row_keys(row, picks) for _, row in batch]
                 current = (batch, worker.submit(resolver.resolve_batch, keys))
                 if previous is not None:
                     finish(*previous)
@@ -140,20 +141,21 @@ def _row_keys(row: list[Any], picks: list[int | None]) -> RowKeys:
     )
 
 
-def _data_rows(rows: Iterator[list[Any]], width: int) -> Iterator[list[Any]]:
+def _data_rows(rows: Iterator[Row], width: int) -> Iterator[Row]:
     """Rows padded to the header's width (so the added columns line up); blank rows dropped.
 
-    Cells beyond the header are kept, after the added columns' places.
+    Cells beyond the header are kept, after the added columns' places. Each
+    row keeps its number in the file or sheet, for messages.
     """
-    for row in rows:
+    for number, row in rows:
         if not any(cell not in ("", None) for cell in row):
             continue
         if len(row) < width:
             row = [*row, *[""] * (width - len(row))]
-        yield row
+        yield number, row
 
 
-def _batches(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while batch := list(islice(rows, size)):
         yield batch
 
