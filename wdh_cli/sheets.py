@@ -39,6 +39,16 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def column_letter(index: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 @dataclass
 class InputTable:
     """The header (as text) and the data rows (raw cell values) of the input.
@@ -60,7 +70,26 @@ class InputTable:
     first_column: int = 0
 
     def column(self, name: str) -> int | None:
-        return self.header.index(name) if name in self.header else None
+        """Where the column `name` is; None if there is none.
+
+        Two columns of that name make reading it ambiguous: an InputFileError
+        (exit 2) naming them. Only the columns read go through here, so other
+        duplicate headers are kept as they are.
+        """
+        found = [index for index, header in enumerate(self.header) if header == name]
+        if len(found) > 1:
+            where = ", ".join(self.column_label(index) for index in found)
+            raise InputFileError(
+                f"{self.path}: {len(found)} columns are named {name!r} ({where}); "
+                "which one to read is ambiguous: rename all but one"
+            )
+        return found[0] if found else None
+
+    def column_label(self, index: int) -> str:
+        """How a person finds a column: its letter in a sheet, its number in a CSV file."""
+        if self.format == "csv":
+            return f"column {index + 1}"
+        return f"column {column_letter(self.first_column + index)}"
 
     def numbered_rows(self) -> Iterator[tuple[int, list[Any]]]:
         """(row number in the file or sheet, cells) for every row after the header."""

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
@@ -293,3 +294,174 @@ def test_a_header_below_blank_rows_is_found_in_xlsx_and_csv(
     )
     assert queued.exit_code == 0, queued.stderr
     assert json.loads(queued.stdout)["queued"] == 2
+
+
+# Duplicate headers ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "args", "named", "where"),
+    [
+        (["客户名称", "金额", "客户名称"], [], "'客户名称'", "column 1, column 3"),
+        (["计划代码", "客户名称", "计划代码"], [], "'计划代码'", "column 1, column 3"),
+        (["年金账户号", "客户名称", "年金账户号"], [], "'年金账户号'", "column 1, column 3"),
+        (["客户名称", "年金账户名", "年金账户名"], [], "'年金账户名'", "column 2, column 3"),
+        (["公司代码", "客户名称", "公司代码"], [], "'公司代码'", "column 1, column 3"),
+        (
+            ["Cust", "x", "Cust", "Cust"],
+            ["--col-name", "Cust"],
+            "3 columns",
+            "1, column 3, column 4",
+        ),
+        (["客户名称", "P", "P"], ["--col-plan", "P"], "'P'", "column 2, column 3"),
+    ],
+)
+def test_a_key_column_named_twice_is_ambiguous(
+    cli: CliRunner,
+    db_url: str,
+    overrides: Path,
+    tmp_path: Path,
+    header: list[str],
+    args: list[str],
+    named: str,
+    where: str,
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["甲公司"] * len(header)], header=header)
+    result = _resolve(cli, db_url, path, _env(overrides), *args)
+    _one_line_error(result, 2, str(path), named, where, "ambiguous")
+    assert not (tmp_path / "in.resolved.csv").exists()
+
+
+def test_duplicate_key_columns_in_a_workbook_are_named_by_letter(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    book = xlsxwriter.Workbook(str(tmp_path / "in.xlsx"))
+    book.add_worksheet().write_row(1, 1, ["客户名称", "金额", "客户名称"])  # B2:D2
+    book.close()
+    result = _resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
+    _one_line_error(result, 2, "2 columns are named '客户名称' (column B, column D)")
+    queued = cli.invoke(
+        app, ["--db", db_url, "queue", "enqueue", "--file", str(tmp_path / "in.xlsx")]
+    )
+    _one_line_error(queued, 2, "column B, column D")
+
+
+def test_other_duplicate_headers_are_kept_as_they_are(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["1", "甲公司", "2"]], header=["金额", "客户名称", "金额"])
+    result = _resolve(cli, db_url, path, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    assert _read_csv(tmp_path / "in.resolved.csv") == [
+        ["金额", "客户名称", "金额", "company_id", "company_id_source"],
+        ["1", "甲公司", "2", "Y-NAME", "yaml:name"],
+    ]
+
+
+# Resolving a resolved file ----------------------------------------------------------
+
+
+def test_resolving_a_resolved_file_overwrites_the_pair_in_place(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    rows = [["", "", "乙公司", "", "", "1"], ["P001", "", "丙公司", "", "", "2"]]
+    for source in (_csv(tmp_path / "in.csv", rows), _xlsx(tmp_path / "in.xlsx", rows)):
+        first = _resolve(cli, db_url, source, _env(overrides))
+        assert first.exit_code == 0, first.stderr
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, "
+            "priority) VALUES ('乙公司', 'D-NAME', 'name', 4)"
+        )
+    header = [*HEADER, "company_id", "company_id_source"]
+    expected = [["D-NAME", "db:name"], ["Y-PLAN", "yaml:plan"]]
+    again = _resolve(cli, db_url, tmp_path / "in.resolved.csv", _env(overrides))
+    assert again.exit_code == 0, again.stderr
+    out = _read_csv(tmp_path / "in.resolved.resolved.csv")
+    assert out[0] == header and [r[6:] for r in out[1:]] == expected
+    assert [r[:6] for r in out[1:]] == rows
+    again = _resolve(cli, db_url, tmp_path / "in.resolved.xlsx", _env(overrides))
+    assert again.exit_code == 0, again.stderr
+    book = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.resolved.xlsx"))
+    sheet = book.get_sheet_by_index(0).to_python()
+    assert sheet[0] == header and [r[6:] for r in sheet[1:]] == expected
+
+
+@pytest.mark.parametrize(
+    ("header", "args", "out_header"),
+    [
+        # The pair in the middle, in either order: overwritten where it is.
+        (
+            ["company_id", "客户名称", "company_id_source", "x"],
+            [],
+            ["company_id", "客户名称", "company_id_source", "x"],
+        ),
+        (
+            ["company_id_source", "客户名称", "company_id"],
+            [],
+            ["company_id_source", "客户名称", "company_id"],
+        ),
+        # Half of the pair: that one in place, the other appended.
+        (["company_id", "客户名称"], [], ["company_id", "客户名称", "company_id_source"]),
+        (["客户名称", "company_id_source"], [], ["客户名称", "company_id_source", "company_id"]),
+        # Renamed output columns.
+        (
+            ["cid", "客户名称", "cid_source"],
+            ["--col-output", "cid"],
+            ["cid", "客户名称", "cid_source"],
+        ),
+        (
+            ["company_id", "客户名称", "company_id_source"],
+            ["--col-output", "cid"],
+            ["company_id", "客户名称", "company_id_source", "cid", "cid_source"],
+        ),
+    ],
+)
+def test_the_output_pair_is_overwritten_wherever_it_is(
+    cli: CliRunner,
+    db_url: str,
+    overrides: Path,
+    tmp_path: Path,
+    header: list[str],
+    args: list[str],
+    out_header: list[str],
+) -> None:
+    values = {"客户名称": "甲公司", "x": "keep", "company_id": "OLD", "company_id_source": "temp"}
+    values |= {"cid": "OLD", "cid_source": "temp"}
+    path = _csv(tmp_path / "in.csv", [[values[h] for h in header]], header=header)
+    result = _resolve(cli, db_url, path, _env(overrides), *args)
+    assert result.exit_code == 0, result.stderr
+    [got_header, got] = _read_csv(tmp_path / "in.resolved.csv")
+    assert got_header == out_header
+    row = dict(zip(got_header, got, strict=True))
+    output = args[1] if args else "company_id"
+    assert (row[output], row[f"{output}_source"]) == ("Y-NAME", "yaml:name")
+    for name in header:  # every other column as it was
+        if name not in (output, f"{output}_source"):
+            assert row[name] == values[name]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--col-output", "客户名称"],
+        ["--col-output", "计划代码"],
+        ["--col-output", "公司代码"],
+        ["--col-output", "x", "--col-name", "x_source"],
+    ],
+)
+def test_an_output_column_that_is_read_is_refused(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path, args: list[str]
+) -> None:
+    path = _csv(tmp_path / "in.csv", [["甲公司", "甲公司"]], header=["客户名称", "x_source"])
+    result = _resolve(cli, db_url, path, _env(overrides), *args)
+    _one_line_error(result, 2, "--col-output", "also a column resolve reads")
+
+
+def test_a_duplicated_output_column_is_ambiguous(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    header = ["客户名称", "company_id", "company_id"]
+    path = _csv(tmp_path / "in.csv", [["甲公司", "a", "b"]], header=header)
+    result = _resolve(cli, db_url, path, _env(overrides))
+    _one_line_error(result, 2, "'company_id' (column 2, column 3)")

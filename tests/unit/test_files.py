@@ -40,7 +40,7 @@ def test_output_table_write_failure_is_an_output_error_and_discards(
     tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = tmp_path / f"out.{fmt}"
-    writer = OutputTable(target, _table(tmp_path, fmt), ["company_id", "company_id_source"])
+    writer = OutputTable(target, _table(tmp_path, fmt), ["客户名称", "company_id"])
 
     def full(*args: Any, **kwargs: Any) -> Any:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -63,7 +63,10 @@ def test_a_discarded_output_leaves_nothing(
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     out = tmp_path / "out"
     table = _table(tmp_path, fmt)
-    with pytest.raises(KeyboardInterrupt), OutputTable(out / f"o.{fmt}", table, ["x"]) as writer:
+    with (
+        pytest.raises(KeyboardInterrupt),
+        OutputTable(out / f"o.{fmt}", table, table.header) as writer,
+    ):
         writer.write(["甲", "C1"])
         raise KeyboardInterrupt
     assert list(out.iterdir()) == [] and list(scratch.iterdir()) == []

@@ -13,7 +13,7 @@ import psycopg
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.errors import DatabaseUnavailable, InputFileError
+from wdh_cli.errors import DatabaseUnavailable, InputFileError, UsageError
 from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.mappings import levels
 from wdh_cli.providers.base import Provider
@@ -22,7 +22,7 @@ from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.resolve.table import OutputTable, output_paths
+from wdh_cli.resolve.table import OutputLayout, OutputTable, output_paths
 from wdh_cli.sheets import InputTable, cell_text, open_input
 from wdh_cli.tempids.issuer import TempIdIssuer
 
@@ -48,6 +48,7 @@ def resolve_file(
         input_path, table.format, output, export_unknown, plan_only=options.plan_only
     )
     picks = _columns(table, options)
+    layout = OutputLayout(table, options.columns.output, options.columns.output_source)
     overrides = load_overrides(settings.mappings_dir)
     # Plan-only makes no temporary IDs, so it needs no salt.
     issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
@@ -73,8 +74,7 @@ def resolve_file(
         # the whole run succeeds.
         writer: OutputTable | None = None
         if target is not None:
-            extra = [options.columns.output, options.columns.output_source]
-            writer = stack.enter_context(OutputTable(target, table, extra))
+            writer = stack.enter_context(OutputTable(target, table, layout.header))
         unknown = (
             None
             if export_unknown is None
@@ -86,11 +86,8 @@ def resolve_file(
             nonlocal done
             results = resolved.result()
             if writer is not None:
-                width = len(table.header)
                 for (_, row), result in zip(batch, results, strict=True):
-                    writer.write(
-                        [*row[:width], result.company_id or "", result.source, *row[width:]]
-                    )
+                    writer.write(layout.row(row, result.company_id or "", result.source))
             done += len(batch)
             if progress is not None:
                 progress(done, table.total)
@@ -123,6 +120,13 @@ def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
     The fields are the level table's, plus the existing company ID.
     """
     columns = options.columns
+    read = [getattr(columns, field) for field in (*levels.LEVELS.fields, "existing")]
+    for name in (columns.output, columns.output_source):
+        if name in read:
+            raise UsageError(
+                f"--col-output {columns.output}: the output column {name!r} is also a column "
+                "resolve reads; choose another output name"
+            )
     picks = {field: table.column(getattr(columns, field)) for field in levels.LEVELS.fields}
     picks["existing"] = table.column(columns.existing)
     if picks["name"] is None:

@@ -67,6 +67,44 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
+class OutputLayout:
+    """Where a row's company ID and its source go in the output.
+
+    Appended after the input's columns; but when the input already has those
+    columns (a resolved file resolved again), overwritten in place, so the
+    file keeps one pair at the same positions. Cells beyond the header stay
+    after the appended columns.
+    """
+
+    def __init__(self, table: InputTable, id_column: str, source_column: str) -> None:
+        self.width = len(table.header)
+        self.id_at = table.column(id_column)
+        self.source_at = table.column(source_column)
+        appended = [
+            name
+            for name, at in ((id_column, self.id_at), (source_column, self.source_at))
+            if at is None
+        ]
+        self.header = [*table.header, *appended]
+        self._in_place = self.id_at is not None or self.source_at is not None
+
+    def row(self, cells: list[Any], company_id: str, source: str) -> list[Any]:
+        width = self.width
+        if not self._in_place:
+            return [*cells[:width], company_id, source, *cells[width:]]
+        values = cells[:width]
+        appended = []
+        if self.id_at is None:
+            appended.append(company_id)
+        else:
+            values[self.id_at] = company_id
+        if self.source_at is None:
+            appended.append(source)
+        else:
+            values[self.source_at] = source
+        return [*values, *appended, *cells[width:]]
+
+
 class OutputTable:
     """Writes the output in the input's format; visible only after `commit()`.
 
@@ -74,7 +112,7 @@ class OutputTable:
     disk) is an OutputFileError (exit 2) naming it, and leaves nothing behind.
     """
 
-    def __init__(self, target: Path, table: InputTable, extra: list[str]) -> None:
+    def __init__(self, target: Path, table: InputTable, header: list[str]) -> None:
         self.target = target
         self.format = table.format
         fd, self._tmp = create_beside(target)
@@ -82,7 +120,7 @@ class OutputTable:
         self._text: TextIO | None = None
         self._book: Any = None
         try:
-            self._open(fd, table, [*table.header, *extra])
+            self._open(fd, table, header)
         except BaseException:
             self.discard()
             raise
