@@ -10,12 +10,14 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
+from wdh_cli.cell_errors import CellError, error_cells
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_encoding
 
@@ -23,10 +25,13 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
 def cell_text(value: object) -> str:
-    """A cell as the text a person sees: 12345.0 -> "12345", None -> ""."""
+    """A cell as the text a person sees: 12345.0 -> "12345", None -> "".
+
+    An error cell (#N/A) is blank: it holds no key.
+    """
     if type(value) is str:  # the common case first: this runs for every key cell
         return value
-    if value is None:
+    if value is None or isinstance(value, CellError):
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -113,7 +118,9 @@ def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
 def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str]] | None:
     """(row number, header as text) of the first row that is not blank; None if all are."""
     for number, row in enumerate(rows, start=1):
-        header = [cell_text(cell).strip() for cell in row]
+        header = [
+            (cell if isinstance(cell, CellError) else cell_text(cell)).strip() for cell in row
+        ]
         if any(header):
             return number, header
     return None
@@ -144,10 +151,20 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
         raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(names)})")
-    data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
+    if not names:
+        raise InputFileError(f"{path}: the workbook has no sheet")
+    name = sheet if sheet is not None else names[0]
+    # The error cells are looked for while calamine loads the sheet (it lets
+    # go of the GIL meanwhile), so that costs little extra time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-cell-errors") as pool:
+        scan = pool.submit(error_cells, path, name)
+        data = workbook.get_sheet_by_name(name)
+        errors = scan.result()
     # calamine yields every row from the sheet's first one (blank rows above
     # the data included), and the columns from the first one that is used.
     rows = iter(data.iter_rows())
+    if errors and data.start is not None:
+        rows = _with_errors(rows, errors, data.start[1])
     found = _find_header(rows)
     if found is None or data.end is None or data.start is None:
         raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
@@ -161,6 +178,20 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
         header_row=number,
         first_column=data.start[1],
     )
+
+
+def _with_errors(
+    rows: Iterator[list[Any]], errors: dict[int, dict[int, CellError]], first_column: int
+) -> Iterator[list[Any]]:
+    """calamine's rows with the error cells it read as "" put back (rows count from 0)."""
+    for index, row in enumerate(rows):
+        found = errors.get(index)
+        if found:
+            for column, text in found.items():
+                at = column - first_column
+                if 0 <= at < len(row) and row[at] == "":
+                    row[at] = text
+        yield row
 
 
 def read_column(path: Path, column: str, *, sheet: str | None = None) -> list[str]:

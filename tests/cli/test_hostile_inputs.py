@@ -465,3 +465,45 @@ def test_a_duplicated_output_column_is_ambiguous(
     path = _csv(tmp_path / "in.csv", [["甲公司", "a", "b"]], header=header)
     result = _resolve(cli, db_url, path, _env(overrides))
     _one_line_error(result, 2, "'company_id' (column 2, column 3)")
+
+
+# Error cells ------------------------------------------------------------------------
+
+
+def test_error_cells_are_kept_as_text_and_hold_no_key(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    book = xlsxwriter.Workbook(str(tmp_path / "in.xlsx"))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, HEADER)
+    sheet.write_string(1, 2, "甲公司")
+    sheet.write_formula(1, 5, "=1/0", None, "#DIV/0!")  # 金额
+    sheet.write_formula(2, 5, "=A1", None, "#REF!")  # a row holding only an error
+    sheet.write_string(3, 2, "乙公司")
+    sheet.write_formula(3, 4, "=NA()", None, "#N/A")  # 公司代码: no existing ID
+    sheet.write_formula(4, 2, "=NA()", None, "#N/A")  # 客户名称: no name
+    sheet.write_formula(4, 0, "=X()", None, "#NAME?")  # 计划代码: no plan
+    book.close()
+    result = _resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert stats["total_rows"] == 4
+    assert (stats["existing_column_hits"], stats["temp_ids_generated"], stats["unresolved"]) == (
+        0,
+        1,
+        2,
+    )
+    out = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx"))
+    rows = out.get_sheet_by_index(0).to_python()
+    assert [r[:6] for r in rows[1:]] == [
+        ["", "", "甲公司", "", "", "#DIV/0!"],
+        ["", "", "", "", "", "#REF!"],
+        ["", "", "乙公司", "", "#N/A", ""],
+        ["#NAME?", "", "#N/A", "", "", ""],
+    ]
+    assert [r[7] for r in rows[1:]] == ["yaml:name", "unresolved", "temp", "unresolved"]
+    assert rows[1][6] == "Y-NAME" and rows[3][6].startswith("IN")
+    with psycopg.connect(db_url) as conn:
+        queued = conn.execute("SELECT raw_name FROM enterprise.enrichment_requests").fetchall()
+        cached = conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone()
+    assert queued == [("乙公司",)] and cached == (0,)  # "#N/A" is neither a name nor an ID
