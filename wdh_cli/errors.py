@@ -41,7 +41,7 @@ class InputFileError(WdhError):
 
 
 class OutputFileError(WdhError):
-    """An output file that cannot be written (exit 2); the message names the path."""
+    """An output file that cannot be written where asked (exit 2); the message names the path."""
 
     exit_code = EXIT_USAGE
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import csv
+import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
+
+from wdh_cli.errors import OutputFileError
 
 # The csv module refuses fields over 128 KiB by default; a spreadsheet cell can
 # legitimately be longer (the column limits reject over-long keys later).
@@ -26,21 +29,55 @@ def csv_writer(handle: TextIO) -> Any:
     return csv.writer(handle, lineterminator="\r\n")
 
 
+def output_error(path: Path, exc: OSError) -> OutputFileError:
+    """The one-line error (exit 2) for an output that cannot be written, naming the path."""
+    return OutputFileError(f"{path}: cannot write ({exc.strerror or type(exc).__name__})")
+
+
+def create_beside(path: Path) -> tuple[int, Path]:
+    """Create `.<name>.<random>.tmp` beside `path`, to be renamed onto it when complete.
+
+    The file is created like any new file, mode 0666 less the umask (mkstemp
+    would make it 0600, and the rename would keep that). A missing parent
+    directory is created. OutputFileError (exit 2, naming `path`) when `path`
+    is a directory or nothing can be created there.
+    """
+    if path.is_dir():
+        raise OutputFileError(f"{path}: is a directory")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputFileError(f"{path}: {path.parent} is not a directory")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                return os.open(tmp, flags, 0o666), tmp
+            except FileExistsError:
+                continue  # another writer's name: draw again
+        raise FileExistsError(errno.EEXIST, "no free temporary name", str(path))
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
 @contextmanager
 def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]:
     """Write `path` through a temporary file renamed into place on success.
 
     A failure (or Ctrl-C) leaves no half-written file behind, and an existing
-    file untouched.
+    file untouched. A path that cannot be written is an OutputFileError
+    (exit 2) naming it; so is a write that fails (a full disk) in the block.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_beside(path)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-            yield handle
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
+                yield handle
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise output_error(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -51,14 +88,16 @@ def atomic_path(path: Path) -> Iterator[Path]:
     For writers that open the file themselves (XlsxWriter). A failure leaves
     no partial file behind, and an existing file untouched.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = create_beside(path)
     os.close(fd)
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        try:
+            yield tmp
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise output_error(path, exc) from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -10,12 +10,14 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
+from wdh_cli.cell_errors import CellError, error_cells
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_encoding
 
@@ -23,10 +25,13 @@ XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
 
 def cell_text(value: object) -> str:
-    """A cell as the text a person sees: 12345.0 -> "12345", None -> ""."""
+    """A cell as the text a person sees: 12345.0 -> "12345", None -> "".
+
+    An error cell (#N/A) is blank: it holds no key.
+    """
     if type(value) is str:  # the common case first: this runs for every key cell
         return value
-    if value is None:
+    if value is None or isinstance(value, CellError):
         return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
@@ -39,9 +44,26 @@ def cell_text(value: object) -> str:
     return str(value)
 
 
+def column_letter(index: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "AA"."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 @dataclass
 class InputTable:
-    """The header (as text) and the data rows (raw cell values) of the input."""
+    """The header (as text) and the data rows (raw cell values) of the input.
+
+    The header is the first row that is not blank, as a person reading the
+    sheet would take it; `header_row` is its number in the file or sheet
+    (1-based), so data rows are numbered from `header_row + 1` on, blank ones
+    included, as the file or sheet numbers them. `first_column` is the
+    (0-based) sheet column of the first cell of each row.
+    """
 
     path: Path
     format: str  # "xlsx" | "csv"
@@ -49,9 +71,34 @@ class InputTable:
     rows: Iterator[list[Any]]
     encoding: str = "utf-8"
     total: int | None = None  # data rows, when the reader knows it up front
+    header_row: int = 1
+    first_column: int = 0
 
     def column(self, name: str) -> int | None:
-        return self.header.index(name) if name in self.header else None
+        """Where the column `name` is; None if there is none.
+
+        Two columns of that name make reading it ambiguous: an InputFileError
+        (exit 2) naming them. Only the columns read go through here, so other
+        duplicate headers are kept as they are.
+        """
+        found = [index for index, header in enumerate(self.header) if header == name]
+        if len(found) > 1:
+            where = ", ".join(self.column_label(index) for index in found)
+            raise InputFileError(
+                f"{self.path}: {len(found)} columns are named {name!r} ({where}); "
+                "which one to read is ambiguous: rename all but one"
+            )
+        return found[0] if found else None
+
+    def column_label(self, index: int) -> str:
+        """How a person finds a column: its letter in a sheet, its number in a CSV file."""
+        if self.format == "csv":
+            return f"column {index + 1}"
+        return f"column {column_letter(self.first_column + index)}"
+
+    def numbered_rows(self) -> Iterator[tuple[int, list[Any]]]:
+        """(row number in the file or sheet, cells) for every row after the header."""
+        return enumerate(self.rows, start=self.header_row + 1)
 
 
 def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
@@ -68,17 +115,30 @@ def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
     raise InputFileError(f"{path}: expected an .xlsx or .csv file")
 
 
+def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str]] | None:
+    """(row number, header as text) of the first row that is not blank; None if all are."""
+    for number, row in enumerate(rows, start=1):
+        header = [
+            (cell if isinstance(cell, CellError) else cell_text(cell)).strip() for cell in row
+        ]
+        if any(header):
+            return number, header
+    return None
+
+
 def _open_csv(path: Path) -> InputTable:
     data = path.read_bytes()
     try:
         encoding = detect_encoding(data)
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    # One record per row, as a spreadsheet shows the file (a blank line is a blank row).
     reader = csv.reader(io.StringIO(data.decode(encoding), newline=""))
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
+    found = _find_header(reader)
+    if found is None:
         raise InputFileError(f"{path}: empty file (no header row)")
-    return InputTable(path, "csv", [h.strip() for h in header], iter(reader), encoding)
+    number, header = found
+    return InputTable(path, "csv", header, iter(reader), encoding, header_row=number)
 
 
 def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
@@ -91,13 +151,47 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
         raise InputFileError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(names)})")
-    data = workbook.get_sheet_by_name(sheet) if sheet else workbook.get_sheet_by_index(0)
+    if not names:
+        raise InputFileError(f"{path}: the workbook has no sheet")
+    name = sheet if sheet is not None else names[0]
+    # The error cells are looked for while calamine loads the sheet (it lets
+    # go of the GIL meanwhile), so that costs little extra time.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-cell-errors") as pool:
+        scan = pool.submit(error_cells, path, name)
+        data = workbook.get_sheet_by_name(name)
+        errors = scan.result()
+    # calamine yields every row from the sheet's first one (blank rows above
+    # the data included), and the columns from the first one that is used.
     rows = iter(data.iter_rows())
-    header = next(rows, None)
-    if header is None or not any(cell_text(cell).strip() for cell in header):
+    if errors and data.start is not None:
+        rows = _with_errors(rows, errors, data.start[1])
+    found = _find_header(rows)
+    if found is None or data.end is None or data.start is None:
         raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
-    total = max(data.height - 1, 0)
-    return InputTable(path, "xlsx", [cell_text(h).strip() for h in header], rows, total=total)
+    number, header = found
+    return InputTable(
+        path,
+        "xlsx",
+        header,
+        rows,
+        total=max(data.end[0] + 1 - number, 0),
+        header_row=number,
+        first_column=data.start[1],
+    )
+
+
+def _with_errors(
+    rows: Iterator[list[Any]], errors: dict[int, dict[int, CellError]], first_column: int
+) -> Iterator[list[Any]]:
+    """calamine's rows with the error cells it read as "" put back (rows count from 0)."""
+    for index, row in enumerate(rows):
+        found = errors.get(index)
+        if found:
+            for column, text in found.items():
+                at = column - first_column
+                if 0 <= at < len(row) and row[at] == "":
+                    row[at] = text
+        yield row
 
 
 def read_column(path: Path, column: str, *, sheet: str | None = None) -> list[str]:

@@ -7,13 +7,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import psycopg
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.errors import DatabaseUnavailable, InputFileError
+from wdh_cli.errors import DatabaseUnavailable, InputFileError, UsageError
 from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.mappings import levels
 from wdh_cli.providers.base import Provider
@@ -22,11 +22,12 @@ from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.resolve.table import OutputTable, default_output
+from wdh_cli.resolve.table import OutputLayout, OutputTable, output_paths
 from wdh_cli.sheets import InputTable, cell_text, open_input
 from wdh_cli.tempids.issuer import TempIdIssuer
 
 Progress = Callable[[int, int | None], None]
+Row = tuple[int, list[Any]]  # (row number in the file or sheet, cells)
 
 
 def resolve_file(
@@ -43,7 +44,11 @@ def resolve_file(
 ) -> ResolveStats:
     """Resolve every row of the input and write the output (not under plan-only)."""
     table = open_input(input_path, sheet=sheet)
+    target = output_paths(
+        input_path, table.format, output, export_unknown, plan_only=options.plan_only
+    )
     picks = _columns(table, options)
+    layout = OutputLayout(table, options.columns.output, options.columns.output_source)
     overrides = load_overrides(settings.mappings_dir)
     # Plan-only makes no temporary IDs, so it needs no salt.
     issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
@@ -65,22 +70,25 @@ def resolve_file(
             stats=stats,
             warn=warn,
         )
+        # Both outputs are opened (as temporary files) before any work, so a
+        # path that cannot be written fails first, and neither appears unless
+        # the whole run succeeds.
         writer: OutputTable | None = None
-        if not options.plan_only:
-            target = output or default_output(input_path)
-            extra = [options.columns.output, options.columns.output_source]
-            writer = stack.enter_context(OutputTable(target, table, extra))
+        if target is not None:
+            writer = stack.enter_context(OutputTable(target, table, layout.header))
+        unknown = (
+            None
+            if export_unknown is None
+            else stack.enter_context(atomic_text_file(export_unknown))
+        )
         done = 0
 
-        def finish(batch: list[list[Any]], resolved: Future[list[Resolution]]) -> None:
+        def finish(batch: list[Row], resolved: Future[list[Resolution]]) -> None:
             nonlocal done
             results = resolved.result()
             if writer is not None:
-                width = len(table.header)
-                for row, result in zip(batch, results, strict=True):
-                    writer.write(
-                        [*row[:width], result.company_id or "", result.source, *row[width:]]
-                    )
+                for (_, row), result in zip(batch, results, strict=True):
+                    writer.write(layout.row(row, result.company_id or "", result.source))
             done += len(batch)
             if progress is not None:
                 progress(done, table.total)
@@ -89,21 +97,21 @@ def resolve_file(
         # thread while the previous one is written here: the two overlap.
         # The resolver and its connection are only ever used by that thread.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
-            previous: tuple[list[list[Any]], Future[list[Resolution]]] | None = None
-            rows = _data_rows(table.rows, len(table.header))
+            previous: tuple[list[Row], Future[list[Resolution]]] | None = None
+            rows = _data_rows(table.numbered_rows(), len(table.header))
             for batch in _batches(rows, options.batch_size):
-                keys = [_row_keys(row, picks) for row in batch]
+                keys = [_row_keys(row, picks) for _, row in batch]
                 current = (batch, worker.submit(resolver.resolve_batch, keys))
                 if previous is not None:
                     finish(*previous)
                 previous = current
             if previous is not None:
                 finish(*previous)
+        if unknown is not None:
+            _export_unknown(unknown, resolver)
         if writer is not None:
             writer.commit()
             stats.output = str(writer.target)
-    if export_unknown is not None:
-        _export_unknown(export_unknown, resolver)
     return stats
 
 
@@ -113,6 +121,13 @@ def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
     The fields are the level table's, plus the existing company ID.
     """
     columns = options.columns
+    read = [getattr(columns, field) for field in (*levels.LEVELS.fields, "existing")]
+    for name in (columns.output, columns.output_source):
+        if name in read:
+            raise UsageError(
+                f"--col-output {columns.output}: the output column {name!r} is also a column "
+                "resolve reads; choose another output name"
+            )
     picks = {field: table.column(getattr(columns, field)) for field in levels.LEVELS.fields}
     picks["existing"] = table.column(columns.existing)
     if picks["name"] is None:
@@ -131,20 +146,21 @@ def _row_keys(row: list[Any], picks: list[int | None]) -> RowKeys:
     )
 
 
-def _data_rows(rows: Iterator[list[Any]], width: int) -> Iterator[list[Any]]:
+def _data_rows(rows: Iterator[Row], width: int) -> Iterator[Row]:
     """Rows padded to the header's width (so the added columns line up); blank rows dropped.
 
-    Cells beyond the header are kept, after the added columns' places.
+    Cells beyond the header are kept, after the added columns' places. Each
+    row keeps its number in the file or sheet, for messages.
     """
-    for row in rows:
+    for number, row in rows:
         if not any(cell not in ("", None) for cell in row):
             continue
         if len(row) < width:
             row = [*row, *[""] * (width - len(row))]
-        yield row
+        yield number, row
 
 
-def _batches(rows: Iterator[list[Any]], size: int) -> Iterator[list[list[Any]]]:
+def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
     while batch := list(islice(rows, size)):
         yield batch
 
@@ -174,11 +190,10 @@ def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> 
     return provider
 
 
-def _export_unknown(path: Path, resolver: Resolver) -> None:
+def _export_unknown(handle: TextIO, resolver: Resolver) -> None:
     """company_name, temporary_id, occurrence_count: most frequent first."""
-    with atomic_text_file(path) as handle:
-        writer = csv_writer(handle)
-        writer.writerow(("company_name", "temporary_id", "occurrence_count"))
-        ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
-        for key, count in ranked:
-            writer.writerow((resolver.first_spelling[key], resolver.temp_ids.get(key, ""), count))
+    writer = csv_writer(handle)
+    writer.writerow(("company_name", "temporary_id", "occurrence_count"))
+    ranked = sorted(resolver.unknown.items(), key=lambda item: (-item[1], item[0]))
+    for key, count in ranked:
+        writer.writerow((resolver.first_spelling[key], resolver.temp_ids.get(key, ""), count))

@@ -11,41 +11,127 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
 
 import xlsxwriter
+from xlsxwriter.exceptions import XlsxWriterException
 
-from wdh_cli.files import csv_writer
+from wdh_cli.errors import OutputFileError, UsageError
+from wdh_cli.files import create_beside, csv_writer, output_error
 from wdh_cli.sheets import InputTable
 
+SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
 
-def default_output(path: Path) -> Path:
-    """`<stem>.resolved.<ext>` beside the input."""
-    return path.with_name(f"{path.stem}.resolved{path.suffix}")
+
+def default_output(path: Path, fmt: str) -> Path:
+    """`<stem>.resolved.<ext>` beside the input (an .xlsm gives an .xlsx: no macros are written)."""
+    return path.with_name(f"{path.stem}.resolved{SUFFIX[fmt]}")
+
+
+def output_paths(
+    source: Path, fmt: str, output: Path | None, export_unknown: Path | None, *, plan_only: bool
+) -> Path | None:
+    """The output file (None under plan-only), after refusing targets that would destroy data.
+
+    The output must not be the input (compared after resolving links, so a
+    link to it counts, and by inode, so a hard link does too) and must carry
+    the suffix of the format written; --export-unknown must be neither.
+    UsageError (exit 2) naming the paths otherwise.
+    """
+    target = None if plan_only else (output or default_output(source, fmt))
+    if target is not None:
+        if _same_file(target, source):
+            raise UsageError(f"--output {target} is the input file {source}: choose another path")
+        if target.suffix.lower() != SUFFIX[fmt]:
+            raise UsageError(
+                f"--output {target}: the output of {source} is {fmt}, "
+                f"so its name must end in {SUFFIX[fmt]}"
+            )
+    if export_unknown is not None:
+        for other, what in ((source, "the input file"), (target, "the output file")):
+            if other is not None and _same_file(export_unknown, other):
+                raise UsageError(
+                    f"--export-unknown {export_unknown} is {what} {other}: choose another path"
+                )
+    return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+class OutputLayout:
+    """Where a row's company ID and its source go in the output.
+
+    Appended after the input's columns; but when the input already has those
+    columns (a resolved file resolved again), overwritten in place, so the
+    file keeps one pair at the same positions. Cells beyond the header stay
+    after the appended columns.
+    """
+
+    def __init__(self, table: InputTable, id_column: str, source_column: str) -> None:
+        self.width = len(table.header)
+        self.id_at = table.column(id_column)
+        self.source_at = table.column(source_column)
+        appended = [
+            name
+            for name, at in ((id_column, self.id_at), (source_column, self.source_at))
+            if at is None
+        ]
+        self.header = [*table.header, *appended]
+        self._in_place = self.id_at is not None or self.source_at is not None
+
+    def row(self, cells: list[Any], company_id: str, source: str) -> list[Any]:
+        width = self.width
+        if not self._in_place:
+            return [*cells[:width], company_id, source, *cells[width:]]
+        values = cells[:width]
+        appended = []
+        if self.id_at is None:
+            appended.append(company_id)
+        else:
+            values[self.id_at] = company_id
+        if self.source_at is None:
+            appended.append(source)
+        else:
+            values[self.source_at] = source
+        return [*values, *appended, *cells[width:]]
 
 
 class OutputTable:
-    """Writes the output in the input's format; visible only after `commit()`."""
+    """Writes the output in the input's format; visible only after `commit()`.
 
-    def __init__(self, target: Path, table: InputTable, extra: list[str]) -> None:
+    A target that cannot be written (a directory, a read-only place, a full
+    disk) is an OutputFileError (exit 2) naming it, and leaves nothing behind.
+    """
+
+    def __init__(self, target: Path, table: InputTable, header: list[str]) -> None:
         self.target = target
         self.format = table.format
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        self._tmp = Path(name)
+        fd, self._tmp = create_beside(target)
         self._row = 0
         self._text: TextIO | None = None
         self._book: Any = None
-        header = [*table.header, *extra]
+        try:
+            self._open(fd, table, header)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _open(self, fd: int, table: InputTable, header: list[str]) -> None:
         if self.format == "csv":
-            self._text = self._tmp.open("w", encoding=table.encoding, newline="")
+            self._text = os.fdopen(fd, "w", encoding=table.encoding, newline="")
             self._csv = csv_writer(self._text)
-            self._csv.writerow(header)
+            self.write(header)
         else:
+            os.close(fd)  # XlsxWriter writes the file by its name
             # Strings stay strings: without these options XlsxWriter would
             # turn "=..." into formulas and URLs into links.
             self._book = xlsxwriter.Workbook(
@@ -62,10 +148,13 @@ class OutputTable:
             self._write_xlsx_row(header)
 
     def write(self, values: list[Any]) -> None:
-        if self._text is not None:
-            self._csv.writerow(values)
-        else:
-            self._write_xlsx_row(values)
+        try:
+            if self._text is not None:
+                self._csv.writerow(values)
+            else:
+                self._write_xlsx_row(values)
+        except OSError as exc:
+            raise output_error(self.target, exc) from None
 
     def _write_xlsx_row(self, values: list[Any]) -> None:
         if any(isinstance(value, dt.timedelta) for value in values):
@@ -77,12 +166,22 @@ class OutputTable:
         self._row += 1
 
     def commit(self) -> None:
-        self._close()
-        os.replace(self._tmp, self.target)
+        try:
+            self._close()
+            os.replace(self._tmp, self.target)
+        except OSError as exc:
+            raise output_error(self.target, exc) from None
+        except XlsxWriterException as exc:
+            raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
 
     def discard(self) -> None:
         try:
-            self._close()
+            if self._text is not None:
+                self._text.close()
+                self._text = None
+            if self._book is not None:
+                _abandon(self._book)
+                self._book = None
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -91,8 +190,8 @@ class OutputTable:
             self._text.close()
             self._text = None
         if self._book is not None:
-            self._book.close()
-            self._book = None
+            book, self._book = self._book, None
+            book.close()
 
     def __enter__(self) -> OutputTable:
         return self
@@ -105,3 +204,20 @@ class OutputTable:
     ) -> None:
         if kind is not None:
             self.discard()
+
+
+def _abandon(book: Any) -> None:
+    """Drop an unfinished workbook without `close()`, which would assemble the whole file.
+
+    In constant-memory mode each worksheet streams its rows to a temporary
+    file of its own; those are removed. The workbook is marked closed, or its
+    destructor would close (write) it.
+    """
+    for sheet in book.worksheets():
+        handle = getattr(sheet, "row_data_fh", None)
+        if handle is not None:
+            handle.close()
+        name = getattr(sheet, "row_data_filename", None)
+        if name:
+            Path(name).unlink(missing_ok=True)
+    book.fileclosed = True

@@ -1,0 +1,140 @@
+"""Error cells of an xlsx sheet (#DIV/0!, #N/A, #REF!, ...), which python-calamine reads as "".
+
+calamine turns an error cell into an empty string, so a row holding only
+errors would look blank and be dropped, and the error would be lost from
+the output. This module finds them in the sheet's XML: a quick byte search
+for an error-typed cell (`t="e"`) first, which is all most sheets cost, and
+a real (streaming) parse only when there is one.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from pathlib import Path
+from typing import IO
+
+
+class CellError(str):
+    """The text of an error cell: written back as text, blank as a key (`cell_text`)."""
+
+    __slots__ = ()
+
+
+ErrorCells = dict[int, dict[int, CellError]]  # 0-based sheet row -> 0-based column -> text
+
+_CELL_REF = re.compile(r"([A-Za-z]{1,3})([0-9]+)")
+_CHUNK = 1 << 20
+
+
+def error_cells(path: Path, sheet_name: str) -> ErrorCells:
+    """Every error cell of the sheet `sheet_name`; {} when there is none.
+
+    The workbook has already been read by calamine; should its XML surprise
+    this reader, the sheet is taken to have no error cells rather than fail.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            part = _sheet_part(archive, sheet_name)
+            if part is None:
+                return {}
+            with archive.open(part) as stream:
+                if not _mentions_errors(stream):
+                    return {}
+            with archive.open(part) as stream:
+                return _parse(stream)
+    except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, ValueError):
+        return {}
+
+
+def _mentions_errors(stream: IO[bytes]) -> bool:
+    """Whether an element has `t="e"` (or `t='e'`): two fast finds per chunk.
+
+    Every writer seen (Excel, LibreOffice, XlsxWriter, openpyxl, the OpenXML
+    SDK) writes the attribute so; spaces around its `=`, legal but unseen,
+    would not be found.
+    """
+    tail = b""
+    while chunk := stream.read(_CHUNK):
+        data = tail + chunk
+        if data.find(b't="e"') != -1 or data.find(b"t='e'") != -1:
+            return True
+        tail = data[-4:]  # an attribute split between two chunks
+    return False
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _attribute(element: ET.Element, name: str) -> str | None:
+    """An attribute by its local name, whatever its namespace."""
+    for key, value in element.attrib.items():
+        if _local(key) == name:
+            return value
+    return None
+
+
+def _rels(archive: zipfile.ZipFile, part: str) -> list[tuple[str, str, str]]:
+    """(id, type, target part) of the relationships of `part` (`<dir>/_rels/<name>.rels`)."""
+    folder, name = posixpath.split(part)
+    rels = ET.fromstring(archive.read(posixpath.join(folder, "_rels", f"{name}.rels")))
+    found = []
+    for rel in rels:
+        target = rel.get("Target", "")
+        if target.startswith("/"):
+            target = target[1:]
+        else:
+            target = posixpath.normpath(posixpath.join(folder, target))
+        found.append((rel.get("Id", ""), rel.get("Type", ""), target))
+    return found
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
+    """The zip member of the worksheet named `sheet_name`."""
+    workbook = next(
+        (t for _, kind, t in _rels(archive, "") if kind.endswith("/officeDocument")),
+        "xl/workbook.xml",
+    )
+    targets = {rel_id: target for rel_id, _, target in _rels(archive, workbook)}
+    for element in ET.fromstring(archive.read(workbook)).iter():
+        if _local(element.tag) == "sheet" and element.get("name") == sheet_name:
+            return targets.get(_attribute(element, "id") or "")
+    return None
+
+
+def _parse(stream: IO[bytes]) -> ErrorCells:
+    found: ErrorCells = {}
+    row = col = -1
+    sheet_data: ET.Element | None = None
+    for event, element in ET.iterparse(stream, events=("start", "end")):
+        tag = _local(element.tag)
+        if event == "start":
+            if tag == "c":
+                ref = _CELL_REF.fullmatch(element.get("r") or "")
+                if ref is None:
+                    col += 1
+                else:
+                    row, col = int(ref[2]) - 1, _column_index(ref[1])
+            elif tag == "row":
+                number = element.get("r")
+                row, col = (int(number) - 1 if number else row + 1), -1
+            elif tag == "sheetData":
+                sheet_data = element
+        elif tag == "c":
+            if element.get("t") == "e":
+                value = next((child for child in element if _local(child.tag) == "v"), None)
+                if value is not None and value.text:
+                    found.setdefault(row, {})[col] = CellError(value.text)
+        elif tag == "row" and sheet_data is not None:
+            sheet_data.clear()  # rows already read are not kept
+    return found
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters.upper():
+        index = index * 26 + ord(letter) - ord("A") + 1
+    return index - 1
