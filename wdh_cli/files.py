@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import errno
 import os
@@ -99,6 +100,27 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def detect_file_encoding(path: Path, *, chunk: int = 1 << 20) -> str:
+    """`detect_encoding` for a file of any size: decodes it chunk by chunk, keeping none.
+
+    Raises OSError when the file cannot be read, UnicodeDecodeError when no
+    encoding decodes the whole file.
+    """
+    with path.open("rb") as handle:
+        candidates = ["utf-8-sig"] if handle.read(3) == b"\xef\xbb\xbf" else ["utf-8", "gb18030"]
+        for encoding in candidates:
+            handle.seek(0)
+            decoder = codecs.getincrementaldecoder(encoding)()
+            try:
+                while block := handle.read(chunk):
+                    decoder.decode(block)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                continue
+            return encoding
+    raise UnicodeDecodeError(candidates[-1], b"", 0, 1, "neither UTF-8 nor GB18030")
 
 
 def detect_encoding(data: bytes) -> str:

@@ -2,9 +2,13 @@
 -- only code that writes enterprise.company_mapping.
 
 -- name: create_staging
--- Loads go through a temporary table: COPY is the fastest way in, and the
+-- Loads go through temporary tables: COPY is the fastest way in, and the
 -- merge into company_mapping is then one set-based statement. ON COMMIT DROP
--- ties its life to the load's transaction.
+-- ties their life to the load's transaction. Every valid row of the input is
+-- staged, repeats included, with the file (its position in the command's
+-- list of files) and line it came from: repeats and contradictions inside
+-- the input are found here, in SQL, so the client keeps nothing per row and
+-- its memory stays flat whatever the size of the input.
 CREATE TEMPORARY TABLE mapping_staging (
     file_no      integer NOT NULL,
     line         integer NOT NULL,
@@ -24,10 +28,40 @@ SET LOCAL work_mem = '256MB';
 COPY mapping_staging (file_no, line, alias_name, canonical_id, match_type, priority, source)
 FROM STDIN;
 
--- name: analyze_staging
+-- name: keep_first_rows
+-- Within the input the first row of a key wins (file order: file, then
+-- line). They go to a table of their own, so that classify, the conflict
+-- list and the merge judge each key once. One sort does it: DISTINCT ON keeps
+-- the first row of each (alias_name, match_type) in the ORDER BY, which is
+-- key order, then file order. COLLATE "C" sorts by bytes, much faster than a
+-- locale's collation; equality is the same under every deterministic
+-- collation, so the keys are those of company_mapping's unique constraint.
+-- The rows are written in key order, the order the merge inserts them in.
+CREATE TEMPORARY TABLE mapping_keys ON COMMIT DROP AS
+SELECT DISTINCT ON (alias_name COLLATE "C", match_type)
+       alias_name, canonical_id, match_type, priority, source, file_no, line
+FROM mapping_staging
+ORDER BY alias_name COLLATE "C", match_type, file_no, line;
+
+-- name: analyze_keys
 -- Temporary tables are never auto-analyzed; without statistics the planner
 -- guesses badly for the joins below.
-ANALYZE mapping_staging;
+ANALYZE mapping_keys;
+
+-- name: list_contradictions
+-- Staged rows whose key's first row (in mapping_keys) names another company:
+-- they are rejected, and the message names that first row. Later rows with
+-- the same company as the first are repeats, not listed: the caller counts
+-- them (staged - keys - contradictions). Run only when the input repeats a
+-- key at all (fewer keys than staged rows).
+SELECT s.file_no, s.line, k.file_no AS first_file_no, k.line AS first_line,
+       k.canonical_id AS first_id
+FROM mapping_staging AS s
+JOIN mapping_keys AS k
+  ON k.alias_name = s.alias_name
+ AND k.match_type = s.match_type
+WHERE s.canonical_id <> k.canonical_id
+ORDER BY s.file_no, s.line;
 
 -- name: lock_mappings
 -- The reported figures must be exactly what the write does: from the
@@ -39,7 +73,7 @@ LOCK TABLE enterprise.company_mapping IN SHARE ROW EXCLUSIVE MODE;
 SELECT count(*) AS rows FROM enterprise.company_mapping WHERE source = %(source)s;
 
 -- name: classify
--- Every staged row against the stored row of its key. Under delete_insert
+-- Every key of the input (its first row) against the stored row of the key. Under delete_insert
 -- the rows of the replaced source are about to go, so they do not count as
 -- stored (replace_source is NULL for the other modes).
 SELECT count(*) FILTER (WHERE m.id IS NULL) AS new,
@@ -48,7 +82,7 @@ SELECT count(*) FILTER (WHERE m.id IS NULL) AS new,
        count(*) FILTER (WHERE m.canonical_id = s.canonical_id
                           AND m.priority <> s.priority) AS priority_changed,
        count(*) FILTER (WHERE m.canonical_id <> s.canonical_id) AS conflicts
-FROM mapping_staging AS s
+FROM mapping_keys AS s
 LEFT JOIN enterprise.company_mapping AS m
        ON m.alias_name = s.alias_name
       AND m.match_type = s.match_type
@@ -58,7 +92,7 @@ LEFT JOIN enterprise.company_mapping AS m
 -- The same join as classify, keeping the rows whose key maps elsewhere.
 SELECT s.file_no, s.line, s.alias_name, s.match_type,
        s.canonical_id AS new_id, m.canonical_id AS current_id, m.source AS current_source
-FROM mapping_staging AS s
+FROM mapping_keys AS s
 JOIN enterprise.company_mapping AS m
   ON m.alias_name = s.alias_name
  AND m.match_type = s.match_type
@@ -81,7 +115,7 @@ DELETE FROM enterprise.company_mapping WHERE source = %(source)s;
 -- is cheaper than letting ON CONFLICT probe the unique index for each.
 INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
 SELECT s.alias_name, s.canonical_id, s.match_type, s.priority, s.source
-FROM mapping_staging AS s
+FROM mapping_keys AS s
 WHERE NOT EXISTS (
     SELECT 1 FROM enterprise.company_mapping AS m
     WHERE m.alias_name = s.alias_name AND m.match_type = s.match_type
@@ -95,7 +129,7 @@ ON CONFLICT (alias_name, match_type) DO NOTHING;
 -- nor counted as updated.
 INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
 SELECT alias_name, canonical_id, match_type, priority, source
-FROM mapping_staging
+FROM mapping_keys
 ORDER BY alias_name COLLATE "C", match_type
 ON CONFLICT (alias_name, match_type) DO UPDATE
 SET canonical_id = EXCLUDED.canonical_id,

@@ -261,3 +261,132 @@ def test_the_batch_lookup_probes_the_index_on_100k_rows(conn: psycopg.Connection
     text = json.dumps(plan[0])
     assert '"Node Type": "Index Scan"' in text
     assert '"Node Type": "Seq Scan"' not in text
+
+
+def _two_files_with_repeats(tmp_path: Path) -> tuple[Path, Path]:
+    first = _write(
+        tmp_path / "a.csv",
+        [
+            "K1,C1,account,,",  # 2: first of K1
+            "K2,C2,account,,",  # 3: first of K2
+            "K1,C1,account,,",  # 4: repeat, same company
+            "bad,,account,,",  # 5: invalid
+            "K3,C3,plan,,",  # 6: first of K3
+            "上海 某某 公司,N1,name,,",  # 7: first of the name 上海某某公司
+        ],
+    )
+    second = _write(
+        tmp_path / "b.csv",
+        [
+            "K2,CX,account,,",  # 2: contradicts a.csv:3
+            "K1,C1,account,3,",  # 3: repeat (another priority: still the same company)
+            "K4,C4,account,,",  # 4: first of K4
+            "K3,C9,plan,,",  # 5: contradicts a.csv:6
+            "K3,C3,plan,,",  # 6: repeat of the first row
+            "x,C1,nope,,",  # 7: invalid
+            "上海某某公司（已转出）,N2,name,,",  # 8: same name once normalized: contradicts a.csv:7
+        ],
+    )
+    return first, second
+
+
+def _seed(conn: psycopg.Connection, rows: list[tuple[str, str, str, int, str]]) -> None:
+    with conn.transaction():
+        for row in rows:
+            conn.execute(
+                "INSERT INTO enterprise.company_mapping "
+                "(alias_name, canonical_id, match_type, priority, source) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                row,
+            )
+
+
+@pytest.mark.parametrize(
+    ("mode", "figures"),
+    [
+        # read, inserted, updated, unchanged, conflicts, rejected, deleted
+        ("append", (13, 3, 0, 4, 1, 5, 0)),
+        ("upsert", (13, 3, 1, 4, 1, 5, 0)),
+        ("delete_insert", (13, 4, 0, 3, 1, 5, 1)),
+    ],
+)
+def test_repeats_and_contradictions_across_two_files(
+    db: Database,
+    conn: psycopg.Connection,
+    tmp_path: Path,
+    mode: str,
+    figures: tuple[int, ...],
+) -> None:
+    _seed(conn, [("K3", "C3", "plan", 1, "crm"), ("K4", "OTHER", "account", 2, "manual")])
+    first, second = _two_files_with_repeats(tmp_path)
+    planned = _load(db, [first, second], mode=mode, source="crm", plan_only=True)
+    real = _load(db, [first, second], mode=mode, source="crm")
+
+    assert _figures(real) == figures
+    read, inserted, updated, unchanged, conflicts, rejected, _ = figures
+    if mode == "upsert":
+        assert read == inserted + updated + unchanged + rejected
+    else:
+        assert read == inserted + updated + unchanged + conflicts + rejected
+    assert [r.describe() for r in real.rejected_list] == [
+        f"{first}:5: empty canonical_id",
+        f"{second}:2: key also on {first}:3 with another company_id (C2)",
+        f"{second}:5: key also on {first}:6 with another company_id (C3)",
+        f"{second}:7: unknown match_type 'nope' "
+        "(expected plan, account, hardcode, name, account_name)",
+        f"{second}:8: key also on {first}:7 with another company_id (N1)",
+    ]
+    assert [(c.file, c.line, c.key, c.new_id, c.current_id) for c in real.conflict_list] == [
+        (str(second), 4, "K4", "C4", "OTHER")
+    ]
+    assert (_figures(planned), planned.rejected_list, planned.conflict_list) == (
+        _figures(real),
+        real.rejected_list,
+        real.conflict_list,
+    )
+    stored = {(r[0], r[2]): r[1] for r in _stored(conn)}
+    # The first row of each key is the one written.
+    assert stored[("K1", "account")] == "C1"
+    assert stored[("K2", "account")] == "C2"
+    assert stored[("上海某某公司", "name")] == "N1"
+    assert stored[("K4", "account")] == ("C4" if mode == "upsert" else "OTHER")
+
+
+def test_a_repeat_keeps_the_first_rows_priority_and_source(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "a.csv", ["P1,C1,plan,2,first", "P1,C1,plan,3,second"])
+    assert _figures(_load(db, [path])) == (2, 1, 0, 1, 0, 0, 0)
+    assert _stored(conn) == {("P1", "C1", "plan", 2, "first")}
+
+
+def test_a_large_file_with_repeats_adds_up(
+    db: Database, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    rows = []
+    for i in range(200_000):
+        if i % 10 == 9:
+            rows.append(f"K{i - 5:06d},C{i - 5},account,,")  # repeat of the row 5 lines up
+        elif i % 1000 == 999 - 1:
+            rows.append(f"K{i - 7:06d},OTHER,account,,")  # contradicts the row 7 lines up
+        else:
+            rows.append(f"K{i:06d},C{i},account,,")
+    rows[123_456] = "K,,account,,"
+    report = _load(db, [_write(tmp_path / "big.csv", rows)])
+    repeats, contradictions = 20_000, 200
+    assert _figures(report) == (
+        200_000,
+        200_000 - repeats - contradictions - 1,
+        0,
+        repeats,
+        0,
+        contradictions + 1,
+        0,
+    )
+    lines = [r.line for r in report.rejected_list]
+    assert lines == sorted(lines) and 123_458 in lines
+    assert report.rejected_list[0].reason == (
+        f"key also on {tmp_path / 'big.csv'}:993 with another company_id (C991)"
+    )
+    stored = conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone()
+    assert stored == (report.inserted,)

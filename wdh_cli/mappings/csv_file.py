@@ -7,12 +7,11 @@ reported as Rejected with their line; file problems raise InputFileError.
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.files import detect_encoding
+from wdh_cli.files import detect_encoding, detect_file_encoding
 from wdh_cli.mappings.rows import MappingRow, Rejected, validate
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
@@ -32,40 +31,51 @@ def decode(path: Path) -> str:
 
 
 def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
-    """Rows of a mapping CSV in file order."""
+    """Rows of a mapping CSV in file order, read as a stream: memory stays flat.
+
+    The encoding is settled by a first pass over the file (which keeps
+    nothing), so an undecodable file is refused before any row is yielded.
+    """
     name = str(path)
-    reader = csv.reader(io.StringIO(decode(path), newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise InputFileError(f"{name}: empty file (expected the header {','.join(REQUIRED)})")
-    columns = [column.strip().lower() for column in header]
-    missing = [c for c in REQUIRED if c not in columns]
-    unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
-    if missing or unknown or len(set(columns)) != len(columns):
-        found = ", ".join(repr(c) for c in header)
-        raise InputFileError(
-            f"{name}:1: the header must name {', '.join(REQUIRED)} (optional: "
-            f"{', '.join(OPTIONAL)}); found {found}"
-        )
-    index = {column: position for position, column in enumerate(columns)}
-    alias_at, id_at, type_at = index["alias_name"], index["canonical_id"], index["match_type"]
-    priority_at, source_at = index.get("priority"), index.get("source")
-    width = len(columns)
-    previous_end = reader.line_num
-    for fields in reader:
-        line = previous_end + 1
+    try:
+        encoding = detect_file_encoding(path)
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            raise InputFileError(f"{name}: empty file (expected the header {','.join(REQUIRED)})")
+        columns = [column.strip().lower() for column in header]
+        missing = [c for c in REQUIRED if c not in columns]
+        unknown = [c for c in columns if c not in REQUIRED + OPTIONAL]
+        if missing or unknown or len(set(columns)) != len(columns):
+            found = ", ".join(repr(c) for c in header)
+            raise InputFileError(
+                f"{name}:1: the header must name {', '.join(REQUIRED)} (optional: "
+                f"{', '.join(OPTIONAL)}); found {found}"
+            )
+        index = {column: position for position, column in enumerate(columns)}
+        alias_at, id_at, type_at = index["alias_name"], index["canonical_id"], index["match_type"]
+        priority_at, source_at = index.get("priority"), index.get("source")
+        width = len(columns)
         previous_end = reader.line_num
-        if len(fields) != width:
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                continue  # blank line
-            yield Rejected(name, line, f"{len(fields)} fields, expected {width}")
-            continue
-        yield validate(
-            alias=fields[alias_at],
-            company_id=fields[id_at],
-            match_type=fields[type_at],
-            priority=None if priority_at is None else fields[priority_at],
-            source=None if source_at is None else fields[source_at],
-            file=name,
-            line=line,
-        )
+        for fields in reader:
+            line = previous_end + 1
+            previous_end = reader.line_num
+            if len(fields) != width:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue  # blank line
+                yield Rejected(name, line, f"{len(fields)} fields, expected {width}")
+                continue
+            yield validate(
+                alias=fields[alias_at],
+                company_id=fields[id_at],
+                match_type=fields[type_at],
+                priority=None if priority_at is None else fields[priority_at],
+                source=None if source_at is None else fields[source_at],
+                file=name,
+                line=line,
+            )

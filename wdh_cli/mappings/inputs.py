@@ -1,4 +1,4 @@
-"""Which files a mappings command reads, and the rows they hold, de-duplicated."""
+"""Which files a mappings command reads, and the rows they hold, in file order."""
 
 from __future__ import annotations
 
@@ -49,8 +49,19 @@ def _yaml_level(path: Path) -> str:
     return level
 
 
+def contradiction(first_file: str, first_line: int, first_id: str) -> str:
+    """Why a row is rejected when an earlier row of the input gives its key another company."""
+    return f"key also on {first_file}:{first_line} with another company_id ({first_id})"
+
+
 class Deduplicator:
-    """Within one command's input, the first row of a key wins."""
+    """Within one command's input, the first row of a key wins: `wdh mappings check` only.
+
+    It keeps every key in memory (hundreds of bytes each), which is fine for a
+    validator of files of human size. Loads, which must stream any size, find
+    repeats in SQL on the staging table instead, with the same rule and the
+    same message (`contradiction`).
+    """
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, str], tuple[str, str, int]] = {}
@@ -65,11 +76,7 @@ class Deduplicator:
             return row
         if first[0] == row.canonical_id:
             return None
-        return Rejected(
-            row.file,
-            row.line,
-            f"key also on {first[1]}:{first[2]} with another company_id ({first[0]})",
-        )
+        return Rejected(row.file, row.line, contradiction(first[1], first[2], first[0]))
 
 
 def iter_rows(

@@ -44,6 +44,17 @@ class StoredConflict:
 
 
 @dataclass(frozen=True)
+class Contradiction:
+    """A staged row whose key's first row in the input names another company."""
+
+    file_no: int
+    line: int
+    first_file_no: int
+    first_line: int
+    first_id: str
+
+
+@dataclass(frozen=True)
 class InsertOutcome:
     inserted: int
     skipped: int
@@ -93,8 +104,20 @@ def stage(
                 )
             )
             count += 1
-    conn.execute(Q["analyze_staging"])
     return count
+
+
+def keep_first_rows(conn: psycopg.Connection) -> int:
+    """Keep the first staged row of each key (in key order); returns how many keys."""
+    keys = conn.execute(Q["keep_first_rows"]).rowcount
+    conn.execute(Q["analyze_keys"])
+    return keys
+
+
+def list_contradictions(conn: psycopg.Connection) -> list[Contradiction]:
+    """Staged rows that give a key another company than its first row, in file order."""
+    with conn.cursor(row_factory=class_row(Contradiction)) as cur:
+        return cur.execute(Q["list_contradictions"]).fetchall()
 
 
 def prepare_load(conn: psycopg.Connection) -> None:

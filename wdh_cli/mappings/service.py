@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError, UsageError
 from wdh_cli.files import csv_writer
 from wdh_cli.mappings import levels, repository
-from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, iter_rows
+from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, contradiction, iter_rows
 from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import override_file_name
 
@@ -63,35 +64,38 @@ def load(
     plan_only: bool = False,
     default_dir: Path,
 ) -> LoadReport:
-    """Load mapping files in one transaction: stage with COPY, classify, merge."""
+    """Load mapping files in one transaction: stage with COPY, keep the first row of
+    each key, classify, merge.
+
+    Rows stream from the files into the staging table as they are read and
+    validated: nothing is kept per row but the rejected ones, so memory does
+    not grow with the input. Repeats and contradictions inside the input are
+    found in SQL (repository.keep_first_rows, list_contradictions).
+    """
     if mode not in MODES:
         raise UsageError(f"--mode {mode}: expected one of {', '.join(MODES)}")
     files = collect(paths, default_dir)
     report = LoadReport(mode, source, plan_only)
-    repeats = 0
+    invalid: list[tuple[int, Rejected]] = []  # (file number, row) in file order
 
-    def admitted() -> Iterator[tuple[int, MappingRow]]:
-        nonlocal repeats
-        dedup = Deduplicator()
+    def valid_rows() -> Iterator[tuple[int, MappingRow]]:
         for file_no, entry in iter_rows(files, yaml_problems_fatal=True):
             report.read += 1
-            if isinstance(entry, MappingRow):
-                admitted_row = dedup.admit(entry)
-                if admitted_row is None:
-                    repeats += 1
-                    continue
-                entry = admitted_row
             if isinstance(entry, Rejected):
-                report.rejected_list.append(entry)
-                continue
-            yield file_no, entry
+                invalid.append((file_no, entry))
+            else:
+                yield file_no, entry
 
     replace = source if mode == "delete_insert" else None
     try:
         with db.connect() as conn, conn.transaction():
             repository.prepare_load(conn)
             repository.create_staging(conn)
-            repository.stage(conn, admitted(), source)
+            staged = repository.stage(conn, valid_rows(), source)
+            keys = repository.keep_first_rows(conn)
+            contradictions = repository.list_contradictions(conn) if keys < staged else []
+            report.rejected_list = _in_file_order(files, invalid, contradictions)
+            repeats = staged - keys - len(contradictions)
             repository.lock_for_load(conn)
             if replace is not None:
                 report.deleted = repository.count_source(conn, replace)
@@ -111,6 +115,22 @@ def load(
     except _PlanOnly:
         pass  # plan-only: the transaction rolled back; the figures stay
     return report
+
+
+def _in_file_order(
+    files: list[InputFile],
+    invalid: list[tuple[int, Rejected]],
+    contradictions: list[repository.Contradiction],
+) -> list[Rejected]:
+    """Rows rejected in Python (invalid) and in SQL (contradictions), merged in file order."""
+
+    def named(c: repository.Contradiction) -> tuple[int, Rejected]:
+        first_file = str(files[c.first_file_no].path)
+        reason = contradiction(first_file, c.first_line, c.first_id)
+        return c.file_no, Rejected(str(files[c.file_no].path), c.line, reason)
+
+    merged = heapq.merge(invalid, map(named, contradictions), key=lambda r: (r[0], r[1].line))
+    return [rejected for _, rejected in merged]
 
 
 def _expect(what: str, actual: int, planned: int) -> None:
@@ -150,7 +170,11 @@ class CheckReport:
 
 
 def check(paths: list[Path], *, default_dir: Path) -> CheckReport:
-    """Validate mapping files without a database, listing every problem."""
+    """Validate mapping files without a database, listing every problem.
+
+    Repeats inside the input are found in memory (inputs.Deduplicator): check
+    is a validator for files of human size; loads find them in SQL.
+    """
     files = collect(paths, default_dir)
     report = CheckReport(files=len(files))
     dedup = Deduplicator()
