@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -14,11 +14,11 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.providers.registry import ProviderName
-from wdh_cli.resolve.explain import Explanation
-from wdh_cli.resolve.explain import explain as explain_service
 from wdh_cli.resolve.options import Columns, ResolveOptions
-from wdh_cli.resolve.service import resolve_file
-from wdh_cli.resolve.stats import ResolveStats
+
+if TYPE_CHECKING:
+    from wdh_cli.resolve.explain import Explanation
+    from wdh_cli.resolve.stats import ResolveStats
 
 
 def resolve(
@@ -62,6 +62,8 @@ def resolve(
     json_: JsonOption = False,
 ) -> None:
     """Give every row a company ID: overrides, cache, existing IDs, provider, temporary IDs."""
+    from wdh_cli.resolve.service import resolve_file
+
     context = app_context(ctx)
     settings = context.settings
     options = ResolveOptions(
@@ -149,6 +151,8 @@ def explain(
     json_: JsonOption = False,
 ) -> None:
     """Show what each layer answers for one row, and which answer wins."""
+    from wdh_cli.resolve.explain import explain as explain_service
+
     context = app_context(ctx)
     result = explain_service(
         context.settings,
