@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import bench_db, bench_mappings, bench_queue, bench_resolve, bench_review
+from bench import (
+    bench_db,
+    bench_mappings,
+    bench_queue,
+    bench_resolve,
+    bench_review,
+    bench_startup,
+)
 from bench.common import report, server_url
 
 
@@ -15,6 +22,7 @@ def main(selected: list[str]) -> None:
         "queue": bench_queue.run,
         "resolve": bench_resolve.run,
         "review": bench_review.run,
+        "startup": bench_startup.run,
     }
     names = selected or list(suites)
     figures = []
