@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pytest_postgresql.janitor import DatabaseJanitor
 
+from tests.helpers import embedded_home
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database, embedded
 from wdh_cli.migrate import runner
@@ -63,14 +65,17 @@ def _server_from(conninfo: str) -> Server:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def pg_server() -> Iterator[Server]:
     configured = os.environ.get("WDH_TEST_DATABASE_URL")
     if configured:
         yield _server_from(configured)
         return
-    home = tmp_path_factory.mktemp("embedded-pg")
-    yield _server_from(embedded.ensure_running(home))
-    embedded.stop(home)
+    home = embedded_home()
+    try:
+        yield _server_from(embedded.ensure_running(home))
+    finally:
+        embedded.stop(home)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def database_for(url: str) -> Database:

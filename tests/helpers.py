@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -78,3 +79,14 @@ def request(
 def candidates(conn: psycopg.Connection, name: str, *found: Candidate) -> None:
     """The ledger's answer for a name: candidates below the bar, best first."""
     ledger.remember(conn, "eqc", [answer_of("eqc", normalize_name(name), list(found), 0.99)])
+
+
+def embedded_home() -> Path:
+    """A home for an embedded server, outside pytest's temporary tree.
+
+    As root, pgserver runs the server as the `pgserver` user, which needs to
+    traverse every parent of the data directory; any pytest session that
+    starts meanwhile makes /tmp/pytest-of-<user> private again (0700), and a
+    server living under it would lose its data directory mid-run.
+    """
+    return Path(tempfile.mkdtemp(prefix="wdh-test-pg-"))

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import ALL_VERSIONS, run_wdh, wdh_env
+from tests.helpers import ALL_VERSIONS, embedded_home, run_wdh, wdh_env
 from wdh_cli.db import embedded
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Iterator[Path]:
-    path = tmp_path / "home"
+def home() -> Iterator[Path]:
+    path = embedded_home() / "home"
     yield path
     embedded.stop(path)
+    shutil.rmtree(path.parent, ignore_errors=True)
 
 
 def test_embedded_server_is_started_reused_and_stopped(home: Path, tmp_path: Path) -> None:
