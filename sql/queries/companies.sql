@@ -2,6 +2,24 @@
 -- The names a provider answered go to company_mapping through the mappings
 -- repository, its only writer.
 
+-- name: lock_companies
+-- Why: company_master has two unique keys, company_id and
+-- unified_credit_code, and INSERT ... ON CONFLICT arbitrates only one. Two
+-- sessions learning the same company at the same moment (two workers of a
+-- drain, two drains, a drain and a resolve) could both find no row, and the
+-- second insert would then fail on the credit code instead of merging; two
+-- companies given one credit code could both pass the "no other holder"
+-- check. A transaction-level advisory lock per company id and per credit
+-- code makes such sessions take turns: the second waits for the first to
+-- commit, and its next statement (a new snapshot) sees the row and merges.
+-- The locks are taken in one order (sorted hashes), so two sessions never
+-- wait for each other; a hash collision only makes two sessions take turns
+-- needlessly. ORDER BY applies before the locking calls in the select list
+-- run (volatile functions are evaluated after the sort).
+SELECT pg_advisory_xact_lock(%(class_id)s::integer, k.key)
+FROM (SELECT DISTINCT hashtext(u.key) AS key FROM unnest(%(keys)s::text[]) AS u (key)) AS k
+ORDER BY k.key;
+
 -- name: upsert_companies
 -- One row per (company, raw name) arrives; the CTE folds them into one row
 -- per company, since ON CONFLICT DO UPDATE may touch each row only once per

@@ -5,12 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
+from collections import Counter
 from pathlib import Path
 
 import psycopg
 import xlsxwriter
 from typer.testing import CliRunner, Result
 
+from tests.eqc_standin import EqcStandin
 from wdh_cli.cli.app import app
 
 DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
@@ -118,6 +121,49 @@ def test_drain_with_workers_reports_them(cli: CliRunner, db_url: str) -> None:
     for bad in ("0", "101"):
         refused = _wdh(cli, db_url, "queue", "drain", "--concurrency", bad)
         assert refused.exit_code == 2 and "--concurrency" in refused.stderr
+
+
+def test_four_workers_drain_about_four_times_faster_asking_each_name_once(
+    cli: CliRunner, db_url: str
+) -> None:
+    # A behaviour test of parallelism, not a benchmark: both drains run here,
+    # one after the other on the same machine, and the bound is generous (4
+    # workers would ideally be 4x faster). In-process, so that the start-up
+    # of a Python process, slow and noisy on a busy machine, is not measured.
+    names = [f"公司{i:04d}" for i in range(400)]
+    companies = {name: (f"6{i:08d}", f"91{i:016d}") for i, name in enumerate(names)}
+    with EqcStandin(companies, token="tok", delay=0.1) as eqc:
+        env = {
+            "WDH_EQC_BASE_URL": eqc.url,
+            "WDH_EQC_TOKEN": "tok",
+            "WDH_EQC_RATE_LIMIT": "1000000",
+            "WDH_PROVIDER": "eqc",
+        }
+        reports, seconds = [], []
+        for part, workers in ((names[:200], "1"), (names[200:], "4")):
+            assert _wdh(cli, db_url, "queue", "enqueue", *part).exit_code == 0
+            start = time.monotonic()
+            result = _wdh(cli, db_url, "queue", "drain", "--json", "--concurrency", workers, **env)
+            seconds.append(time.monotonic() - start)
+            assert result.exit_code == 0, result.stderr
+            reports.append(json.loads(result.stdout))
+        asked = Counter(eqc.keys())
+
+    alone, together = seconds
+    print(
+        f"200 names, 100 ms answers: 1 worker {alone:.1f} s, 4 workers {together:.1f} s, "
+        f"speed-up {alone / together:.2f}x"
+    )
+    assert alone / together >= 2.5, seconds
+    for report, workers in zip(reports, (1, 4), strict=True):
+        assert (report["claimed"], report["resolved"], report["api_calls"]) == (200, 200, 200)
+        assert (report["handed_back"], report["lost"], report["concurrency"]) == (0, 0, workers)
+    assert set(asked) == set(names) and max(asked.values()) == 1  # each name asked once
+    with psycopg.connect(db_url) as conn:
+        statuses = conn.execute(
+            "SELECT status, count(*) FROM enterprise.enrichment_requests GROUP BY status"
+        ).fetchall()
+    assert statuses == [("done", 400)]
 
 
 def test_retry_and_purge_need_their_options(cli: CliRunner, db_url: str) -> None:

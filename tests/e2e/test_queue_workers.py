@@ -255,3 +255,72 @@ def test_four_workers_drain_four_times_faster_asking_each_name_once(
     assert alone / together > 2.5, (alone, together)
     assert Counter(eqc.keys()) == dict.fromkeys(names, 2)  # once per drain, never twice in one
     assert _statuses(conn) == {"done": 200}
+
+
+def test_sigterm_stops_every_worker_and_the_figures_add_up(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    _enqueue(conn, 80)
+    eqc.delay = 0.3
+    worker = _drain(_env(db_url, eqc), "--concurrency", "4", "--batch", "10")
+    _wait_for_calls(eqc, 6)
+    worker.send_signal(signal.SIGTERM)
+    out, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0, err
+    report = json.loads(out)
+    assert report["concurrency"] == 4 and report["claimed"] > 0
+    assert report["resolved"] + report["handed_back"] == report["claimed"]
+    assert report["resolved"] == len(eqc.calls) < 80  # each stopped after its current name
+    assert "stopped by SIGTERM" in err
+    assert _statuses(conn) == Counter({"done": len(eqc.calls), "pending": 80 - len(eqc.calls)})
+    attempts = conn.execute(
+        "SELECT DISTINCT attempts FROM enterprise.enrichment_requests WHERE status = 'pending'"
+    ).fetchall()
+    assert attempts == [(0,)]
+
+
+def test_401_with_workers_exits_1_with_one_message_and_hands_every_row_back(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    _enqueue(conn, 40)
+    eqc.delay = 0.1  # the workers' first requests are all out before the first 401 is back
+    env = _env(db_url, eqc)
+    env["WDH_EQC_TOKEN"] = "wrong-token-9d8e7f"
+    result = run_wdh("queue", "drain", "--json", "--concurrency", "4", "--batch", "5", env=env)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "WDH_EQC_TOKEN" in errors[0], result.stderr
+    assert "wrong-token-9d8e7f" not in result.stdout + result.stderr
+    assert _statuses(conn) == Counter({"pending": 40})
+    attempts = conn.execute(
+        "SELECT DISTINCT attempts FROM enterprise.enrichment_requests"
+    ).fetchall()
+    assert attempts == [(0,)]
+    assert 1 <= len(eqc.calls) <= 4  # at most one request per worker
+
+
+def test_a_cut_connection_in_one_worker_exits_1_with_one_line_and_no_hang(
+    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
+) -> None:
+    _enqueue(conn, 80)
+    eqc.delay = 0.3
+    worker = _drain(_env(db_url, eqc), "--concurrency", "4", "--batch", "10")
+    deadline = time.monotonic() + 30
+    while _statuses(conn)["processing"] < 40:  # every worker holds a batch
+        assert time.monotonic() < deadline, "the four workers should each claim a batch"
+        time.sleep(0.02)
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name LIKE 'wdh queue drain%%' "
+        "LIMIT 1"
+    )
+    _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and "connection" in lines[0], err
+    statuses = _statuses(conn)
+    # The cut worker's batch waits for the stale time; every other row is done or
+    # handed back, and each name asked by a healthy worker was recorded.
+    assert statuses["processing"] == 10
+    assert statuses["done"] + statuses["pending"] == 70
+    assert statuses["done"] == len(eqc.calls) - 10

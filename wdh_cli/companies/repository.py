@@ -12,6 +12,10 @@ from wdh_cli.providers.base import Candidate
 
 Q = queries("companies")
 
+# Two-key advisory locks (class, object) of company_master writes (see
+# lock_companies). 0x77646801 spells "wdh\1": the migration lock is class "wdh\0".
+COMPANY_LOCK_CLASS_ID = 0x77646801
+
 
 @dataclass(frozen=True)
 class Learned:
@@ -47,10 +51,17 @@ def unstorable(candidate: Candidate) -> str | None:
 def upsert(conn: psycopg.Connection, learned: Sequence[Learned], source: str) -> None:
     """Insert new companies; known ones gain the raw names among their aliases.
 
-    Nothing is read back, so a caller may send this in pipeline mode.
+    First takes the advisory locks of these companies and credit codes, held
+    to the end of the caller's transaction, so that concurrent sessions
+    learning the same company take turns instead of failing. Nothing is read
+    back, so a caller may send this in pipeline mode.
     """
     if not learned:
         return
+    keys = {f"id:{item.company_id}" for item in learned} | {
+        f"code:{item.unified_credit_code}" for item in learned if item.unified_credit_code
+    }
+    conn.execute(Q["lock_companies"], {"class_id": COMPANY_LOCK_CLASS_ID, "keys": sorted(keys)})
     conn.execute(
         Q["upsert_companies"],
         {
