@@ -492,3 +492,79 @@ def test_error_cells_are_kept_as_text_and_hold_no_key(
         queued = conn.execute("SELECT raw_name FROM enterprise.enrichment_requests").fetchall()
         cached = conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone()
     assert queued == [("乙公司",)] and cached == (0,)  # "#N/A" is neither a name nor an ID
+
+
+# Cells longer than Excel's limit ----------------------------------------------------
+
+
+def _long_cells_book(path: Path, header: list[str], rows: dict[int, list[Any]]) -> Path:
+    """A workbook holding cells longer than Excel allows (as other writers may produce)."""
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.xls_strmax = 10**6  # XlsxWriter would cut them itself
+    sheet.write_row(1, 0, header)  # the header on row 2
+    for row, cells in rows.items():
+        for col, value in enumerate(cells):
+            if value is not None:
+                sheet.write(row - 1, col, value)
+    book.close()
+    return path
+
+
+def test_a_cell_over_excels_limit_is_cut_with_a_warning_and_the_row_is_whole(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    long_text = "长" * 40_000
+    emoji = "😀" * 20_000  # 40,000 UTF-16 units: over the limit though 20,000 characters
+    header = ["客户名称", "备注", "金额", "其他"]
+    path = _long_cells_book(
+        tmp_path / "in.xlsx",
+        header,
+        {
+            3: ["甲公司", long_text, 1, "after"],
+            5: ["乙公司", None, 2, emoji],
+            6: ["丙公司", "x", 3],
+        },
+    )
+    result = _resolve(cli, db_url, path, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    warnings = result.stderr.strip().splitlines()
+    assert warnings == [
+        f"warning: {path}: row 3, column '备注' (B): text longer than Excel's limit of "
+        "32,767 characters, written cut to the limit",
+        f"warning: {path}: row 5, column '其他' (D): text longer than Excel's limit of "
+        "32,767 characters, written cut to the limit",
+    ]
+    assert "长长" not in result.stderr and "😀" not in result.stderr
+    rows = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx"))
+    out = rows.get_sheet_by_index(0).to_python()
+    assert out[0] == [*header, "company_id", "company_id_source"]
+    assert out[1][1] == long_text[:32_767] and out[1][2:4] == [1, "after"]
+    assert out[1][4:] == ["Y-NAME", "yaml:name"]
+    assert len(out[2][3].encode("utf-16-le")) // 2 <= 32_767 and out[2][3].startswith("😀")
+    assert out[2][4:][1] == "temp" and out[3][4:][1] == "temp"
+
+
+def test_many_long_cells_are_warned_about_ten_then_counted(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    header = ["客户名称", "备注", "其他"]
+    rows = {n: ["乙公司", "长" * 33_000, "宽" * 33_000] for n in range(3, 10)}
+    path = _long_cells_book(tmp_path / "in.xlsx", header, rows)
+    result = _resolve(cli, db_url, path, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 11 and lines[-1] == f"warning: {path}: 4 more cells cut to Excel's limit"
+    out = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx"))
+    assert all(r[-1] == "temp" for r in out.get_sheet_by_index(0).to_python()[1:])
+
+
+def test_a_long_header_cell_is_cut_too(
+    cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
+) -> None:
+    path = _long_cells_book(tmp_path / "in.xlsx", ["客户名称", "题" * 33_000], {3: ["甲公司", "x"]})
+    result = _resolve(cli, db_url, path, _env(overrides))
+    assert result.exit_code == 0, result.stderr
+    assert f"{path}: row 2, column B: text longer" in result.stderr
+    out = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx")).get_sheet_by_index(0)
+    assert out.to_python()[0][2:] == ["company_id", "company_id_source"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from wdh_cli.errors import OutputFileError
+from wdh_cli.errors import InputFileError, OutputFileError
 from wdh_cli.files import atomic_text_file
 from wdh_cli.resolve.table import OutputTable
 from wdh_cli.sheets import InputTable
@@ -70,3 +70,12 @@ def test_a_discarded_output_leaves_nothing(
         writer.write(["甲", "C1"])
         raise KeyboardInterrupt
     assert list(out.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
+def test_an_xlsx_row_wider_than_a_sheet_is_an_input_error(tmp_path: Path) -> None:
+    table = _table(tmp_path, "xlsx")
+    wide = r"row 7 has 16,385 cells .* \(16,384\)"
+    target = tmp_path / "out.xlsx"
+    with pytest.raises(InputFileError, match=wide), OutputTable(target, table, ["x"]) as writer:
+        writer.write(["x"] * 16_385, 7)
+    assert [p.name for p in tmp_path.iterdir()] == []

@@ -75,7 +75,7 @@ def resolve_file(
         # the whole run succeeds.
         writer: OutputTable | None = None
         if target is not None:
-            writer = stack.enter_context(OutputTable(target, table, layout.header))
+            writer = stack.enter_context(OutputTable(target, table, layout.header, warn=warn))
         unknown = (
             None
             if export_unknown is None
@@ -87,8 +87,8 @@ def resolve_file(
             nonlocal done
             results = resolved.result()
             if writer is not None:
-                for (_, row), result in zip(batch, results, strict=True):
-                    writer.write(layout.row(row, result.company_id or "", result.source))
+                for (number, row), result in zip(batch, results, strict=True):
+                    writer.write(layout.row(row, result.company_id or "", result.source), number)
             done += len(batch)
             if progress is not None:
                 progress(done, table.total)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TextIO
@@ -18,11 +19,15 @@ from typing import Any, TextIO
 import xlsxwriter
 from xlsxwriter.exceptions import XlsxWriterException
 
-from wdh_cli.errors import OutputFileError, UsageError
+from wdh_cli.errors import InputFileError, OutputFileError, UsageError
 from wdh_cli.files import create_beside, csv_writer, output_error
-from wdh_cli.sheets import InputTable
+from wdh_cli.sheets import InputTable, column_letter
 
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
+XLSX_MAX_STRING = 32_767  # characters (UTF-16 code units) of a cell
+XLSX_MAX_COLUMNS = 16_384
+XLSX_STRING_CUT = -2  # XlsxWriter's return code for a string cut to the limit
+SHOWN_CUTS = 10  # cut cells warned about one by one; the rest are counted
 
 
 def default_output(path: Path, fmt: str) -> Path:
@@ -110,11 +115,25 @@ class OutputTable:
 
     A target that cannot be written (a directory, a read-only place, a full
     disk) is an OutputFileError (exit 2) naming it, and leaves nothing behind.
+    An xlsx cell longer than Excel's limit is written cut to the limit, with a
+    warning naming its row (the input's number) and column; every later cell
+    of the row is still written.
     """
 
-    def __init__(self, target: Path, table: InputTable, header: list[str]) -> None:
+    def __init__(
+        self,
+        target: Path,
+        table: InputTable,
+        header: list[str],
+        *,
+        warn: Callable[[str], None] = lambda message: None,
+    ) -> None:
         self.target = target
         self.format = table.format
+        self._source = table
+        self._header = header
+        self._warn = warn
+        self._cut = 0  # cells cut to Excel's limit
         fd, self._tmp = create_beside(target)
         self._row = 0
         self._text: TextIO | None = None
@@ -145,27 +164,61 @@ class OutputTable:
                 },
             )
             self._sheet = self._book.add_worksheet()
-            self._write_xlsx_row(header)
+            self._write_xlsx_row(header, table.header_row)
 
-    def write(self, values: list[Any]) -> None:
+    def write(self, values: list[Any], number: int = 0) -> None:
+        """Write one row; `number` is its row number in the input, for messages."""
         try:
             if self._text is not None:
                 self._csv.writerow(values)
             else:
-                self._write_xlsx_row(values)
+                self._write_xlsx_row(values, number)
         except OSError as exc:
             raise output_error(self.target, exc) from None
 
-    def _write_xlsx_row(self, values: list[Any]) -> None:
+    def _write_xlsx_row(self, values: list[Any], number: int) -> None:
         if any(isinstance(value, dt.timedelta) for value in values):
             # calamine reads durations as timedelta; Excel stores them as days.
             values = [
                 v.total_seconds() / 86400 if isinstance(v, dt.timedelta) else v for v in values
             ]
-        self._sheet.write_row(self._row, 0, values)
+        # write_row stops at the first cell that is not written whole (and
+        # returns its code), leaving the rest of the row blank: the row is
+        # then written cell by cell, each code checked.
+        if self._sheet.write_row(self._row, 0, values):
+            for column, value in enumerate(values):
+                status = self._sheet.write(self._row, column, value)
+                if status == XLSX_STRING_CUT:
+                    self._cell_cut(number, column)
+                elif status:
+                    raise InputFileError(
+                        f"{self._source.path}: row {number} has {len(values):,} cells with the "
+                        f"added columns, more than an xlsx sheet holds ({XLSX_MAX_COLUMNS:,})"
+                    )
         self._row += 1
 
+    def _cell_cut(self, number: int, column: int) -> None:
+        self._cut += 1
+        if self._cut > SHOWN_CUTS:
+            return
+        name = self._header[column] if column < len(self._header) else ""
+        if len(name) > 64:
+            name = ""  # a header that long is named by its letter
+        if column < len(self._source.header):  # an input column: its letter in the input
+            letter = column_letter(self._source.first_column + column)
+            label = f"{name!r} ({letter})" if name else letter
+        else:
+            label = repr(name) if name else f"{column_letter(column)} of the output"
+        self._warn(
+            f"{self._source.path}: row {number}, column {label}: text longer than Excel's "
+            f"limit of {XLSX_MAX_STRING:,} characters, written cut to the limit"
+        )
+
     def commit(self) -> None:
+        if self._cut > SHOWN_CUTS:
+            self._warn(
+                f"{self._source.path}: {self._cut - SHOWN_CUTS} more cells cut to Excel's limit"
+            )
         try:
             self._close()
             os.replace(self._tmp, self.target)
