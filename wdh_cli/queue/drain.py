@@ -394,8 +394,9 @@ def _record(
 ) -> None:
     """The batch's outcomes and what was learned, in one transaction.
 
-    Pipeline mode sends the three statements in one round trip: the company
-    writes read nothing back, and fetching the outcome rows syncs them all.
+    Pipeline mode sends the statements in one round trip: the company
+    locks and writes read nothing back, and fetching the outcome rows syncs
+    them all.
     """
     with conn.pipeline(), conn.transaction():
         companies.remember(conn, learned, source)
