@@ -227,36 +227,6 @@ def test_a_dead_drains_rows_are_still_taken_back(
     assert _statuses(conn) == {"done": len(names)}
 
 
-def _timed_drain(env: dict[str, str], *args: str) -> tuple[float, dict[str, object]]:
-    start = time.monotonic()
-    result = run_wdh("queue", "drain", "--json", *args, env=env)
-    elapsed = time.monotonic() - start
-    assert result.returncode == 0, result.stderr
-    report: dict[str, object] = json.loads(result.stdout)
-    return elapsed, report
-
-
-def test_four_workers_drain_four_times_faster_asking_each_name_once(
-    db_url: str, conn: psycopg.Connection, eqc: EqcStandin
-) -> None:
-    # EQC answers take hundreds of milliseconds: 200 names at 100 ms each.
-    eqc.delay = 0.1
-    env = _env(db_url, eqc)
-    names = _enqueue(conn, 200)
-    alone, one = _timed_drain(env, "--concurrency", "1")
-    assert (one["resolved"], one["concurrency"]) == (200, 1)
-    conn.execute("DELETE FROM enterprise.enrichment_requests")
-    conn.execute("DELETE FROM enterprise.provider_answers")  # the ledger would answer them
-    conn.execute("DELETE FROM enterprise.company_mapping")
-    repository.enqueue(conn, names, names, [None] * len(names))
-    together, four = _timed_drain(env, "--concurrency", "4")
-    assert (four["resolved"], four["concurrency"], four["api_calls"]) == (200, 4, 200)
-    # About 4x (20 s vs 5 s); a generous bound for a busy two-core machine.
-    assert alone / together > 2.5, (alone, together)
-    assert Counter(eqc.keys()) == dict.fromkeys(names, 2)  # once per drain, never twice in one
-    assert _statuses(conn) == {"done": 200}
-
-
 def test_sigterm_stops_every_worker_and_the_figures_add_up(
     db_url: str, conn: psycopg.Connection, eqc: EqcStandin
 ) -> None:

@@ -459,8 +459,9 @@ def _record(
 ) -> None:
     """The batch's outcomes, what was learned and the new answers, in one transaction.
 
-    Pipeline mode sends the statements in one round trip: the ledger and
-    company writes read nothing back, and fetching the outcome rows syncs them.
+    Pipeline mode sends the statements in one round trip: the ledger, the
+    company locks and writes read nothing back, and fetching the outcome rows
+    syncs them all.
     """
     with conn.pipeline(), conn.transaction():
         ledger.remember(conn, source, asked.answers)
