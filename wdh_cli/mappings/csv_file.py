@@ -12,7 +12,7 @@ from pathlib import Path
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_encoding, detect_file_encoding
-from wdh_cli.mappings.rows import MappingRow, Rejected, validate
+from wdh_cli.mappings.rows import MappingRow, Rejected, RowChecker
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")
@@ -61,21 +61,22 @@ def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
         alias_at, id_at, type_at = index["alias_name"], index["canonical_id"], index["match_type"]
         priority_at, source_at = index.get("priority"), index.get("source")
         width = len(columns)
+        check = RowChecker().check
         previous_end = reader.line_num
         for fields in reader:
             line = previous_end + 1
-            previous_end = reader.line_num
+            previous_end = reader.line_num  # a quoted field may span lines
             if len(fields) != width:
                 if not fields or (len(fields) == 1 and not fields[0].strip()):
                     continue  # blank line
                 yield Rejected(name, line, f"{len(fields)} fields, expected {width}")
                 continue
-            yield validate(
-                alias=fields[alias_at],
-                company_id=fields[id_at],
-                match_type=fields[type_at],
-                priority=None if priority_at is None else fields[priority_at],
-                source=None if source_at is None else fields[source_at],
-                file=name,
-                line=line,
+            yield check(
+                fields[alias_at],
+                fields[id_at],
+                fields[type_at],
+                None if priority_at is None else fields[priority_at],
+                None if source_at is None else fields[source_at],
+                name,
+                line,
             )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from wdh_cli.mappings import levels
+from wdh_cli.mappings.levels import LevelTable
 
 # Column lengths of enterprise.company_mapping (VARCHAR, in characters).
 MAX_ALIAS = 255
@@ -43,56 +44,78 @@ class Rejected:
         return f"{self.file}:{self.line}: {self.reason}"
 
 
-def validate(
-    *,
-    alias: str,
-    company_id: str,
-    match_type: str,
-    priority: str | int | None,
-    source: str | None,
-    file: str,
-    line: int,
-) -> MappingRow | Rejected:
-    """Turn raw fields into a MappingRow, or say why not (on the hot path of loads)."""
-    table = levels.LEVELS
-    match_type = match_type.strip()
-    if match_type not in table:
-        return Rejected(
-            file, line, f"unknown match_type {match_type!r} (expected {table.describe()})"
-        )
-    level = table[match_type]
-    if "\x00" in alias or "\x00" in company_id or (source and "\x00" in source):
-        return Rejected(file, line, "contains a NUL character")
-    key = level.key(alias)
-    if not key:
-        after = " after normalization" if alias.strip() else ""
-        return Rejected(file, line, f"empty alias_name{after}")
-    company_id = company_id.strip()
-    if not company_id:
-        return Rejected(file, line, "empty canonical_id")
-    if len(key) > MAX_ALIAS:
-        return Rejected(file, line, f"alias_name longer than {MAX_ALIAS} characters ({len(key)})")
-    if len(company_id) > MAX_COMPANY_ID:
-        return Rejected(
-            file, line, f"canonical_id longer than {MAX_COMPANY_ID} characters ({len(company_id)})"
-        )
-    if source:
-        source = source.strip() or None
-        if source is not None and len(source) > MAX_SOURCE:
+class RowChecker:
+    """Turns raw fields into a MappingRow, or says why not: the hot path of loads.
+
+    Set up once per file from a level table (the current `levels.LEVELS` by
+    default), so each row costs one call with plain arguments and a few dict
+    and string operations.
+    """
+
+    def __init__(self, table: LevelTable | None = None) -> None:
+        self._table = table if table is not None else levels.LEVELS
+        self._levels = {level.match_type: (level.key_form, level.priority) for level in self._table}
+        self._low, self._high = self._table.lowest_priority, self._table.highest_priority
+
+    def check(
+        self,
+        alias: str,
+        company_id: str,
+        match_type: str,
+        priority: str | None,
+        source: str | None,
+        file: str,
+        line: int,
+    ) -> MappingRow | Rejected:
+        """`priority` and `source` as read (None: no such column; empty: the default)."""
+        level = self._levels.get(match_type)
+        if level is None:
+            match_type = match_type.strip()
+            level = self._levels.get(match_type)
+            if level is None:
+                expected = self._table.describe()
+                return Rejected(
+                    file, line, f"unknown match_type {match_type!r} (expected {expected})"
+                )
+        if "\x00" in alias or "\x00" in company_id or (source and "\x00" in source):
+            return Rejected(file, line, "contains a NUL character")
+        key_form, number = level
+        key = key_form(alias)
+        if not key:
+            after = " after normalization" if alias.strip() else ""
+            return Rejected(file, line, f"empty alias_name{after}")
+        company_id = company_id.strip()
+        if not company_id:
+            return Rejected(file, line, "empty canonical_id")
+        if len(key) > MAX_ALIAS:
             return Rejected(
-                file, line, f"source longer than {MAX_SOURCE} characters ({len(source)})"
+                file, line, f"alias_name longer than {MAX_ALIAS} characters ({len(key)})"
             )
-    if isinstance(priority, str):
-        priority = priority.strip() or None
-    number = level.priority
-    if priority is not None:
-        low, high = table.lowest_priority, table.highest_priority
-        try:
-            number = int(priority)
-        except ValueError:
+        if len(company_id) > MAX_COMPANY_ID:
             return Rejected(
-                file, line, f"priority {priority!r} is not a whole number from {low} to {high}"
+                file,
+                line,
+                f"canonical_id longer than {MAX_COMPANY_ID} characters ({len(company_id)})",
             )
-        if not low <= number <= high:
-            return Rejected(file, line, f"priority {number} is outside {low}..{high}")
-    return MappingRow(key, company_id, match_type, number, source or None, file, line)
+        if source:
+            source = source.strip() or None
+            if source is not None and len(source) > MAX_SOURCE:
+                return Rejected(
+                    file, line, f"source longer than {MAX_SOURCE} characters ({len(source)})"
+                )
+        if priority:
+            low, high = self._low, self._high
+            try:
+                number = int(priority)
+            except ValueError:
+                if not priority.strip():
+                    number = level[1]  # only blanks: the level's priority
+                else:
+                    return Rejected(
+                        file,
+                        line,
+                        f"priority {priority.strip()!r} is not a whole number from {low} to {high}",
+                    )
+            if not low <= number <= high:
+                return Rejected(file, line, f"priority {number} is outside {low}..{high}")
+        return MappingRow(key, company_id, match_type, number, source or None, file, line)

@@ -16,7 +16,7 @@ import yaml
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.mappings import levels
-from wdh_cli.mappings.rows import MappingRow, Rejected, validate
+from wdh_cli.mappings.rows import MappingRow, Rejected, RowChecker
 
 OVERRIDE_FILE = re.compile(r"^company_id_overrides_(?P<match_type>[a-z_]+)\.ya?ml$")
 _NULLS = {"~", "null", "Null", "NULL"}
@@ -90,6 +90,7 @@ def read_overrides(path: Path, match_type: str) -> YamlOverrides:
         problem(root.start_mark.line + 1, "not a map of key: company_id")
         return result
 
+    check = RowChecker().check
     first_line: dict[str, int] = {}
     by_key: dict[str, MappingRow] = {}
     for key_node, value_node in root.value:
@@ -114,15 +115,7 @@ def read_overrides(path: Path, match_type: str) -> YamlOverrides:
         if not value.strip():
             problem(line, "empty value (expected a company_id)")
             continue
-        checked = validate(
-            alias=raw_key,
-            company_id=value,
-            match_type=match_type,
-            priority=None,
-            source=None,
-            file=name,
-            line=line,
-        )
+        checked = check(raw_key, value, match_type, None, None, name, line)
         if isinstance(checked, Rejected):
             result.problems.append(checked)
             continue
