@@ -78,8 +78,8 @@ def test_export_refuses_other_suffixes_and_leaves_no_partial_file(
     request(conn, "甲公司")
     with pytest.raises(UsageError, match=r"r\.txt: expected a \.xlsx or \.csv file"):
         service.export(db, tmp_path / "r.txt", limit=None, include_none=False)
-    (tmp_path / "taken.xlsx").mkdir()  # the rename onto a directory fails
-    with pytest.raises(OutputFileError, match=r"taken\.xlsx: cannot write the file"):
+    (tmp_path / "taken.xlsx").mkdir()  # refused before anything is written
+    with pytest.raises(OutputFileError, match=r"taken\.xlsx: is a directory"):
         service.export(db, tmp_path / "taken.xlsx", limit=None, include_none=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken.xlsx"]
 
