@@ -72,5 +72,13 @@ class LockTimeout(WdhError):
     """Another process held the lock past the timeout (exit 1)."""
 
 
+class Interrupted(WdhError):
+    """SIGINT or SIGTERM ended the command; its exit code is the shell's (130, 143)."""
+
+    def __init__(self, signal_name: str, signal_number: int) -> None:
+        super().__init__(f"stopped by {signal_name}; nothing was written")
+        self.exit_code = 128 + signal_number
+
+
 class ToolNotFound(WdhError):
     """An external program (pg_dump, pg_restore) is not available (exit 1)."""

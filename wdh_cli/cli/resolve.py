@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -13,6 +14,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.interrupts import signals_as_errors
 from wdh_cli.providers.registry import ProviderName
 from wdh_cli.resolve.options import Columns, ResolveOptions
 
@@ -79,7 +81,11 @@ def resolve(
         require_db=require_db,
     )
 
+    stopping: list[threading.Event] = []
+
     def warn(message: str) -> None:
+        if stopping and stopping[0].is_set():
+            return  # interrupted: the one-line error says it all
         err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     with _progress() as progress:
@@ -89,17 +95,19 @@ def resolve(
             if progress is not None and task is not None:
                 progress.update(task, completed=done, total=total)
 
-        stats = resolve_file(
-            settings,
-            context.database("resolve"),
-            input_path,
-            options,
-            sheet=sheet,
-            output=output,
-            export_unknown=export_unknown,
-            warn=warn,
-            progress=report,
-        )
+        with signals_as_errors() as interrupted:  # a signal discards the output, exit 130/143
+            stopping.append(interrupted)
+            stats = resolve_file(
+                settings,
+                context.database("resolve"),
+                input_path,
+                options,
+                sheet=sheet,
+                output=output,
+                export_unknown=export_unknown,
+                warn=warn,
+                progress=report,
+            )
     emit(stats, as_json=json_, render=lambda s: _render(s, plan_only))
 
 

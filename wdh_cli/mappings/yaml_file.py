@@ -84,6 +84,14 @@ def read_overrides(path: Path, match_type: str) -> YamlOverrides:
     except yaml.YAMLError as exc:
         problem(1, f"invalid YAML: {exc}")
         return result
+    except RecursionError:
+        # PyYAML composes nested nodes recursively; a hostile file nested
+        # thousands deep exhausts the stack. An override file is flat anyway.
+        line = next(
+            (n for n, text in enumerate(text.splitlines(), 1) if "[" in text or "{" in text), 1
+        )
+        problem(line, "nested too deeply (expected a flat map of key: company_id)")
+        return result
     if root is None:
         return result  # an empty file is an empty level
     if not isinstance(root, yaml.MappingNode):

@@ -22,8 +22,14 @@ MAX_NAME = 255  # enrichment_requests.raw_name / normalized_name
 
 
 def queueable(raw_name: str, key: str) -> bool:
-    """A name the queue can hold: a non-empty key, both spellings within the columns."""
-    return bool(key) and len(key) <= MAX_NAME and len(raw_name.strip()) <= MAX_NAME
+    """A name the queue can hold: a non-empty key, both spellings within the columns,
+    and no NUL character (PostgreSQL text cannot hold one)."""
+    return (
+        bool(key)
+        and len(key) <= MAX_NAME
+        and len(raw_name.strip()) <= MAX_NAME
+        and "\x00" not in raw_name
+    )
 
 
 @dataclass(frozen=True)

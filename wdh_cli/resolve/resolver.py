@@ -26,7 +26,7 @@ import psycopg
 from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.db.errors import translate
-from wdh_cli.errors import WdhError
+from wdh_cli.errors import DatabaseError, WdhError
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.mappings import levels
@@ -42,6 +42,11 @@ from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.tempids.issuer import TempIdIssuer
 
 T = TypeVar("T")
+
+
+def storable(key: str) -> bool:
+    """A key company_mapping can hold: not empty, within the column, no NUL character."""
+    return bool(key) and len(key) <= MAX_ALIAS and "\x00" not in key
 
 
 class RowKeys(NamedTuple):
@@ -143,12 +148,14 @@ class Resolver:
     def _pairs(self, keys: Keys) -> list[tuple[str, str]]:
         """The (match_type, key) pairs a row can be looked up by, in priority order.
 
-        Keys longer than the column cannot be stored, so they are not looked up.
+        Keys the table cannot hold (longer than the column, or with a NUL
+        character) cannot be stored, so they are not looked up either; one
+        such cell must not take the database away from the rest of the run.
         """
         return [
             (match_type, keys[column])
             for match_type, column, _ in self._levels
-            if keys[column] and len(keys[column]) <= MAX_ALIAS
+            if storable(keys[column])
         ]
 
     # Layer 1 ---------------------------------------------------------------
@@ -201,12 +208,12 @@ class Resolver:
                 continue
             results[index] = Resolution(existing, "existing")
             self.stats.existing_column_hits += 1
-            if len(existing) > MAX_COMPANY_ID:
+            if len(existing) > MAX_COMPANY_ID or "\x00" in existing:
                 continue
             k = keys[index]
             for match_type, column, priority in self._backflow_levels:
                 key = k[column]
-                if key and len(key) <= MAX_ALIAS:
+                if storable(key):
                     backflow.append(NewMapping(key, existing, match_type, priority))
         if not backflow or self.conn is None or not self.options.backflow:
             return
@@ -264,7 +271,7 @@ class Resolver:
         wanting: dict[str, int] = {}  # names first asked in this batch -> their first row
         for index, k in enumerate(keys):
             name = k[name_at]
-            if results[index] is None and name and name not in self.asked:
+            if results[index] is None and storable(name) and name not in self.asked:
                 wanting.setdefault(name, index)
         if wanting and self.conn is not None:
             reader, provider_name, ttl = self.conn, self.provider_name, self.lookup_ttl
@@ -371,7 +378,7 @@ class Resolver:
         self.stats.unresolved += sum(1 for r in results if r is None)
         self._record_unknown(
             [n for n in new_names if n not in self.queued_this_run] if self.options.queue else [],
-            Counter(name for _, name in pending),
+            Counter(name for _, name in pending if storable(name)),
         )
 
     def _record_unknown(self, names: list[str], rows_per_name: Counter[str]) -> None:
@@ -402,13 +409,19 @@ class Resolver:
 
     # -----------------------------------------------------------------------
     def _guard(self, what: str, action: Callable[[], T]) -> T | None:
-        """Run a database step; a failure is counted, warned about once, and survived."""
+        """Run a database step; a failure is counted, warned about once, and survived.
+
+        Under --require-db a failure ends the run instead (exit 1), at any
+        point of it: the user asked for the database, not for a degraded run.
+        """
         try:
             return action()
         except psycopg.Error as exc:
             message = translate(exc, target="").message
         except WdhError as exc:
             message = exc.message
+        if self.options.require_db:
+            raise DatabaseError(f"{what} failed and --require-db is set: {message}")
         self.stats.errors[what] += 1
         self._warn_once(what, f"{what} failed, going on without it: {message}")
         return None
