@@ -11,9 +11,11 @@ import psycopg
 import pytest
 
 from wdh_cli.db import Database
+from wdh_cli.db.sqlfiles import queries
 from wdh_cli.errors import DatabaseError, InputFileError
 from wdh_cli.mappings import repository, service
 from wdh_cli.mappings.csv_file import read_csv
+from wdh_cli.mappings.inputs import collect, iter_rows
 from wdh_cli.mappings.rows import MappingRow
 from wdh_cli.mappings.yaml_file import read_overrides
 
@@ -390,3 +392,36 @@ def test_a_large_file_with_repeats_adds_up(
     )
     stored = conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone()
     assert stored == (report.inserted,)
+
+
+def _merge_plan(conn: psycopg.Connection, tmp_path: Path, keys: int) -> str:
+    """EXPLAIN of the merge after staging `keys` account rows, half of them stored."""
+    conn.execute(
+        "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority) "
+        "SELECT 'K' || g, 'C' || g, 'account', 2 FROM generate_series(1, 100000, 2) AS g"
+    )
+    conn.execute("ANALYZE enterprise.company_mapping")
+    path = _write(tmp_path / "m.csv", [f"K{i},C{i},account,," for i in range(keys, 0, -1)])
+    files = collect([path], tmp_path)
+    entries = iter_rows(files, yaml_problems_fatal=True)
+    rows = ((n, r) for n, r in entries if isinstance(r, MappingRow))
+    with conn.transaction(force_rollback=True):
+        repository.prepare_load(conn)
+        repository.create_staging(conn)
+        assert repository.stage(conn, rows, "internal") == keys
+        assert repository.keep_first_rows(conn) == keys
+        plan = conn.execute("EXPLAIN (FORMAT JSON) " + queries("mappings")["insert_new"])
+        return json.dumps(plan.fetchone())
+
+
+@pytest.mark.parametrize("keys", [50_000, 20])
+def test_the_merge_sorts_the_keys_and_anti_joins_the_stored_rows(
+    conn: psycopg.Connection, tmp_path: Path, keys: int
+) -> None:
+    text = _merge_plan(conn, tmp_path, keys)
+    assert '"Node Type": "Sort"' in text
+    assert '"s.alias_name COLLATE \\"C\\"", "s.match_type"' in text  # the index order
+    assert '"Join Type": "Anti"' in text
+    # A large input is one hash join; a small one probes the unique index.
+    assert ('"Node Type": "Hash Join"' in text) == (keys > 1000)
+    assert '"Conflict Resolution"' not in text  # no speculative insertion per row
