@@ -69,17 +69,8 @@ def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]
     file untouched. A path that cannot be written is an OutputFileError
     (exit 2) naming it; so is a write that fails (a full disk) in the block.
     """
-    fd, tmp = create_beside(path)
-    try:
-        try:
-            with os.fdopen(fd, "w", encoding=encoding, newline="") as handle:
-                yield handle
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise output_error(path, exc) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", encoding=encoding, newline="") as handle:
+        yield handle
 
 
 @contextmanager
