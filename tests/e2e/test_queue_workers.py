@@ -290,7 +290,9 @@ def test_a_cut_connection_in_one_worker_exits_1_with_one_line_and_no_hang(
     assert len(lines) == 1 and lines[0].startswith("error:") and "connection" in lines[0], err
     statuses = _statuses(conn)
     # The cut worker's batch waits for the stale time; every other row is done or
-    # handed back, and each name asked by a healthy worker was recorded.
+    # handed back, and each name asked by a healthy worker was recorded. The cut
+    # worker asked between none and all of its 10 names before it met the cut
+    # connection (its ledger read right after the claim may meet it first).
     assert statuses["processing"] == 10
     assert statuses["done"] + statuses["pending"] == 70
-    assert statuses["done"] == len(eqc.calls) - 10
+    assert statuses["done"] <= len(eqc.calls) <= statuses["done"] + 10
