@@ -195,7 +195,7 @@ def _run(db: Database, tmp_path: Path, source: Path, *, plan_only: bool = False)
         mappings_dir=_overrides(tmp_path / f"overrides-{source.stem}-{plan_only}"),
         directory_path=_directory(tmp_path / "directory.csv"),
     )
-    options = ResolveOptions(batch_size=16, budget=5, provider="directory", plan_only=plan_only)
+    options = ResolveOptions(batch_size=16, budget=15, provider="directory", plan_only=plan_only)
     unknown = None if plan_only else tmp_path / f"{source.stem}.unknown.csv"
     stats = resolve_file(settings, db, source, options, export_unknown=unknown)
     figures: dict[str, Any] = to_json(stats)
