@@ -12,6 +12,7 @@ from bench import (
     bench_resolve,
     bench_review,
     bench_startup,
+    bench_tables,
 )
 from bench.common import report, server_url
 
@@ -25,6 +26,7 @@ def main(selected: list[str]) -> None:
         "resolve": bench_resolve.run,
         "review": bench_review.run,
         "startup": bench_startup.run,
+        "tables": bench_tables.run,
     }
     names = selected or list(suites)
     figures = []

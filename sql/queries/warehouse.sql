@@ -26,58 +26,82 @@ ALTER TABLE {table}
     ADD COLUMN IF NOT EXISTS {id_column} text,
     ADD COLUMN IF NOT EXISTS {source_column} text;
 
--- name: number_rows
--- Every row's key cells as text (NULL as '', as a file has it), numbered in
--- the table's physical order, which is the order of a file the table was
--- loaded from: batches of rows are then the batches a file run would make,
--- and answers are the same. ctid identifies the row for the update; the work
--- table lives as long as the session (ON COMMIT PRESERVE ROWS) because the
--- batches are committed one by one.
-CREATE TEMPORARY TABLE wdh_rows ON COMMIT PRESERVE ROWS AS
-SELECT row_number() OVER (ORDER BY ctid) AS n, ctid AS rid, {keys}
-FROM {table};
+-- name: batch_bounds
+-- The ctid of every --batch-th row, in the table's physical order, which is
+-- the order of a file the table was loaded from: batches are then the
+-- batches a file run would make, and answers the same (the last batch runs
+-- to the end of the table). Only these bounds are kept: each batch is then
+-- read as a TID range scan. A plain sequential scan returns rows in ctid
+-- order when it starts at the first page and runs alone (the caller turns
+-- off synchronized and parallel scans), which spares sorting every ctid;
+-- the caller checks that the bounds ascend and falls back to
+-- batch_bounds_sorted otherwise.
+SELECT rid::text AS last, n AS rows
+FROM (SELECT ctid AS rid, row_number() OVER () AS n FROM {table}) AS numbered
+WHERE n %% %(batch)s = 0
+ORDER BY n;
 
--- name: index_rows
--- Each batch reads its rows by number.
-CREATE INDEX wdh_rows_n ON wdh_rows (n);
+-- name: batch_bounds_sorted
+-- batch_bounds, with the order asked for: a sort of every ctid.
+SELECT rid::text AS last, n AS rows
+FROM (SELECT ctid AS rid, row_number() OVER (ORDER BY ctid) AS n FROM {table}) AS numbered
+WHERE n %% %(batch)s = 0
+ORDER BY n;
+
+-- name: scan_from_the_start
+-- For batch_bounds: this transaction's sequential scans start at page 0 and
+-- are not split among parallel workers.
+SET LOCAL synchronize_seqscans = off;
+SET LOCAL max_parallel_workers_per_gather = 0;
 
 -- name: batch_keys
--- The distinct key tuples of one batch, each with its rows, in the order of
--- their first row (the order a file run meets them: it decides which names
--- the budget reaches first).
+-- The distinct key tuples of one batch (NULL read as '', as a file has it),
+-- each with its rows, in the order of their first row (the order a file run
+-- meets them: it decides which names the budget reaches first). Row versions
+-- written by this run's earlier batches (xmin) may lie in the range: they
+-- were counted with their batch.
 SELECT ARRAY[{keys}] AS keys, count(*) AS rows
-FROM wdh_rows
-WHERE n > %(after)s AND n <= %(last)s
-GROUP BY {keys}
-ORDER BY min(n);
-
--- name: batch_span
--- The first and last ctid of a batch: the update scans only that range of
--- the table (a TID range scan) instead of the whole table per batch.
-SELECT min(rid)::text AS first, max(rid)::text AS last
-FROM wdh_rows
-WHERE n > %(after)s AND n <= %(last)s;
+FROM {table} AS t
+WHERE t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
+  AND t.xmin <> ALL (%(written)s::xid[])
+GROUP BY 1
+ORDER BY min(t.ctid);
 
 -- name: create_answers
--- One answer per distinct key tuple of the batch, filled by COPY.
+-- The answer of every key tuple met so far, as the next batch should use it;
+-- wdh_fresh carries the answers new in a batch (COPY), merged in by the
+-- unique index.
 CREATE TEMPORARY TABLE wdh_answers ({columns}, company_id text, source text)
 ON COMMIT PRESERVE ROWS;
+CREATE UNIQUE INDEX wdh_answers_keys ON wdh_answers ({keys});
+CREATE TEMPORARY TABLE wdh_fresh (LIKE wdh_answers) ON COMMIT PRESERVE ROWS;
+
+-- name: merge_answers
+-- Arbiter: the key tuple. A tuple answered again (its old answer was out of
+-- date) takes the new answer.
+INSERT INTO wdh_answers SELECT * FROM wdh_fresh
+ON CONFLICT ({keys}) DO UPDATE SET company_id = excluded.company_id, source = excluded.source;
 
 -- name: write_answers
--- The batch's rows get their answers: rows joined to the answers on their
--- key cells, and to the table by ctid within the batch's range. A row that
--- already holds its answer is not written again, so a rerun writes nothing.
+-- The batch's rows get their answers: joined to the answers on their key
+-- cells, read by a TID range scan. A row that already holds its answer is
+-- not written again, so a rerun writes nothing; row versions this run wrote
+-- in earlier batches are not read again (xmin).
 UPDATE {table} AS t
 SET {id_column} = a.company_id, {source_column} = a.source
-FROM wdh_rows AS r
-JOIN wdh_answers AS a ON {join}
-WHERE r.n > %(after)s AND r.n <= %(last)s
-  AND t.ctid = r.rid
-  AND t.ctid >= %(first_rid)s::tid AND t.ctid <= %(last_rid)s::tid
+FROM wdh_answers AS a
+WHERE t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
+  AND t.xmin <> ALL (%(written)s::xid[])
+  AND {join}
   AND (t.{id_column}, t.{source_column}) IS DISTINCT FROM (a.company_id, a.source);
 
+-- name: current_xid
+-- This transaction's ID as the table's xmin shows it (the 32-bit xid; NULL
+-- when the transaction wrote nothing).
+SELECT (pg_current_xact_id_if_assigned()::text::bigint %% 4294967296)::text AS xid;
+
 -- name: drop_work_tables
-DROP TABLE IF EXISTS wdh_rows, wdh_answers, wdh_rewrite;
+DROP TABLE IF EXISTS wdh_answers, wdh_fresh, wdh_rewrite;
 
 -- name: table_pages
 -- How many pages the table has now, and about how many rows a page holds:

@@ -178,7 +178,7 @@ def test_a_stop_between_batches_and_a_rerun_finish_the_table(
     ).fetchone()
     assert written == (50,)
     # No work table outlives the run.
-    assert conn.execute("SELECT to_regclass('pg_temp.wdh_rows')").fetchone() == (None,)
+    assert conn.execute("SELECT to_regclass('pg_temp.wdh_answers')").fetchone() == (None,)
     resolve_table(settings, db, TABLE, OPTIONS, batch=50)
     left = conn.execute(
         sql.SQL("SELECT count(*) FROM {} WHERE company_id_source IS NULL").format(TABLE.identifier)

@@ -23,7 +23,7 @@ from wdh_cli.reports import json_field
 from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
-from wdh_cli.resolve.resolver import Resolver, RowKeys
+from wdh_cli.resolve.resolver import Known, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.tuning import bulk_run
 from wdh_cli.tempids.issuer import TempIdIssuer
@@ -31,6 +31,7 @@ from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.checks import output_columns, read_columns
 
 DEFAULT_BATCH = 50_000
+FIRST_CTID = "(0,0)"  # before every row: tuples are numbered from 1 in each page
 
 Progress = Callable[[int, int | None], None]
 
@@ -89,42 +90,57 @@ def resolve_table(
             warn=warn,
         )
         fields = [field for field, column in keys if column is not None]
+        columns = [column for _, column in keys if column is not None]
         book: AnswerBook[tuple[str, ...]] = AnswerBook(resolver, _row_keys(fields))
         stack.callback(tables.drop_work_tables, conn)
         with conn.transaction():
-            total = tables.number_rows(conn, table, [c for _, c in keys if c is not None])
-        width = len(fields)
-        for after in range(0, total, batch):
+            tables.create_answers(conn, len(columns))
+        bounds = tables.batch_bounds(conn, table, batch)
+        sent: dict[tuple[str, ...], Known] = {}  # the answer wdh_answers holds for each tuple
+        written: list[str] = []  # this run's transactions that wrote rows (their xmin)
+        after = FIRST_CTID
+        for bound in bounds:
             if stop is not None and stop.requested:
                 warn(
                     f"stopped by {stop.signal_name} after {stats.batches} batch(es); "
                     "run the same command again to finish"
                 )
                 break
-            last = min(after + batch, total)
+            span = (after, bound.last)
             counts = {
-                tuple(found.keys): found.rows
-                for found in tables.batch_keys(conn, width, after, last)
+                tuple(cells): rows
+                for cells, rows in tables.batch_keys(conn, table, columns, span, written)
             }
+            if not counts:  # the open last batch, when the bounds end the table exactly
+                after = bound.last
+                continue
             answers = book.resolve_counts(counts)
             if not options.plan_only:
+                fresh = [
+                    (cells, known)
+                    for cells, known in answers.items()
+                    if sent.get(cells) is not known
+                ]
+                sent.update(fresh)
                 with conn.transaction():
-                    tables.write_answers(
+                    xid = tables.write_answers(
                         conn,
                         table,
-                        id_column,
-                        source_column,
-                        width,
-                        after,
-                        last,
+                        (id_column, source_column),
+                        columns,
+                        span,
+                        written,
                         (
                             (*cells, known.resolution.company_id, known.resolution.source)
-                            for cells, known in answers.items()
+                            for cells, known in fresh
                         ),
                     )
+                if xid is not None:
+                    written.append(xid)
+            after = bound.last
             stats.batches += 1
             if progress is not None:
-                progress(last, total)
+                progress(stats.total_rows, None)
         book.close()
         resolver.finish()
     return stats

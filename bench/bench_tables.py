@@ -1,0 +1,197 @@
+"""Tables in place: `wdh resolve --table` and `wdh rewrite --table` against a bare UPDATE ... FROM.
+
+resolve: a table of ROWS rows and NAMES distinct names, half of them in the
+cache (the other half get temporary IDs and are queued), against one bare
+`UPDATE ... FROM` of the same rows joined to a prepared name -> ID table:
+the least any in-place resolve must do. rewrite: REWRITE_ROWS rows holding
+temporary IDs that the queue has resolved, against the bare UPDATE joined to
+the same temp ID -> company table. Each run starts from a fresh, vacuumed
+copy of the table. `python -m bench tables` (WDH_BENCH_TABLE_ROWS=10000000
+for the large point).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+
+from bench.common import Figure, scratch_database
+from wdh_cli.config import load_settings
+from wdh_cli.db import Database
+from wdh_cli.migrate import runner
+from wdh_cli.names import normalize_name
+from wdh_cli.tempids.generator import TempIdGenerator
+
+WDH = str(Path(sys.executable).parent / "wdh")
+ROWS = int(os.environ.get("WDH_BENCH_TABLE_ROWS", "1000000"))
+NAMES = 20_000
+REWRITE_ROWS = 500_000
+RUNS = 3
+
+
+def _name(index: int) -> str:
+    return f"华南{index}号贸易有限公司"
+
+
+def _setup(conn: psycopg.Connection) -> None:
+    """The template tables, the cache (half the names) and resolved requests."""
+    conn.execute(
+        'CREATE TABLE bench_src ("月度" text, "客户名称" text, "规模" numeric, '
+        "company_id text, company_id_source text)"
+    )
+    conn.execute(
+        """INSERT INTO bench_src ("月度", "客户名称", "规模")
+           SELECT '2026' || lpad((n %% 12 + 1)::text, 2, '0'),
+                  '华南' || ((n * 7919) %% %(names)s) || '号贸易有限公司', n
+           FROM generate_series(1::bigint, %(rows)s) AS n""",
+        {"rows": ROWS, "names": NAMES},
+    )
+    with conn.cursor().copy(
+        "COPY enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source) "
+        "FROM STDIN"
+    ) as copy:
+        for index in range(0, NAMES, 2):
+            copy.write_row((normalize_name(_name(index)), f"C{index}", "name", 4, "bench"))
+    # The floor's prepared key -> ID table: every name with an answer.
+    conn.execute("CREATE TABLE bench_keys (name text PRIMARY KEY, company_id text)")
+    with conn.cursor().copy("COPY bench_keys FROM STDIN") as copy:
+        for index in range(NAMES):
+            copy.write_row((_name(index), f"C{index}"))
+    # rewrite: rows holding temporary IDs, every one resolved by the queue.
+    generator = TempIdGenerator("bench")
+    conn.execute(
+        'CREATE TABLE bench_temp_src ("客户名称" text, company_id text, company_id_source text)'
+    )
+    with conn.cursor().copy(
+        "COPY enterprise.enrichment_requests (raw_name, normalized_name, temp_id, status, "
+        "resolved_company_id, resolved_source) FROM STDIN"
+    ) as copy:
+        for index in range(NAMES):
+            key = normalize_name(_name(index))
+            copy.write_row(
+                (_name(index), key, generator.for_key(key), "done", f"C{index}", "directory")
+            )
+    conn.execute(
+        """INSERT INTO bench_temp_src
+           SELECT raw_name, temp_id, 'temp'
+           FROM enterprise.enrichment_requests, generate_series(1, %(per)s)""",
+        {"per": REWRITE_ROWS // NAMES},
+    )
+    conn.execute(
+        "CREATE TABLE bench_rewrite_keys AS SELECT temp_id, resolved_company_id AS company_id, "
+        "resolved_source AS source FROM enterprise.enrichment_requests"
+    )
+    conn.execute("ALTER TABLE bench_rewrite_keys ADD PRIMARY KEY (temp_id)")
+
+
+def _fresh(url: str, source: str, target: str) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP TABLE IF EXISTS {target}")
+        conn.execute(f"CREATE TABLE {target} AS TABLE {source}")
+        conn.execute(f"VACUUM ANALYZE {target}")
+
+
+def _timed_sql(url: str, statement: str) -> float:
+    with psycopg.connect(url, autocommit=True) as conn:
+        start = time.perf_counter()
+        conn.execute(statement)
+        return time.perf_counter() - start
+
+
+def _timed_wdh(url: str, tmp: str, *args: str) -> tuple[float, float]:
+    """(wall seconds, peak RSS in MB) of one installed `wdh` run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WDH_")}
+    env |= {"WDH_DATABASE_URL": url, "WDH_ALIAS_SALT": "bench", "WDH_MAPPINGS_DIR": tmp}
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [WDH, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - start
+    assert os.waitstatus_to_exitcode(status) == 0, child.stderr.read() if child.stderr else ""
+    return wall, usage.ru_maxrss / 1024
+
+
+def _reset_queue(url: str) -> None:
+    """Each resolve run starts with the same queue: only the resolved requests of the setup."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DELETE FROM enterprise.enrichment_requests WHERE status <> 'done'")
+
+
+def run(base_url: str) -> list[Figure]:
+    with (
+        scratch_database(base_url, "wdh_bench_tables") as url,
+        tempfile.TemporaryDirectory(prefix="wdh-bench-") as tmp,
+    ):
+        runner.up(Database(load_settings(database_url=url)))
+        with psycopg.connect(url, autocommit=True) as conn:
+            _setup(conn)
+        floors, walls, peaks = [], [], []
+        for _ in range(RUNS):
+            _fresh(url, "bench_src", "bench_floor")
+            floors.append(
+                _timed_sql(
+                    url,
+                    "UPDATE bench_floor AS t SET company_id = k.company_id, "
+                    "company_id_source = 'db:name' FROM bench_keys AS k "
+                    'WHERE t."客户名称" = k.name',
+                )
+            )
+            _fresh(url, "bench_src", "bench_t")
+            _reset_queue(url)
+            wall, peak = _timed_wdh(url, tmp, "resolve", "--table", "public.bench_t")
+            walls.append(wall)
+            peaks.append(peak)
+        rewrite_floors, rewrite_walls, rewrite_peaks = [], [], []
+        for _ in range(RUNS):
+            _fresh(url, "bench_temp_src", "bench_rfloor")
+            rewrite_floors.append(
+                _timed_sql(
+                    url,
+                    "UPDATE bench_rfloor AS t SET company_id = k.company_id, "
+                    "company_id_source = k.source FROM bench_rewrite_keys AS k "
+                    "WHERE t.company_id = k.temp_id",
+                )
+            )
+            _fresh(url, "bench_temp_src", "bench_r")
+            wall, peak = _timed_wdh(url, tmp, "rewrite", "--table", "public.bench_r")
+            rewrite_walls.append(wall)
+            rewrite_peaks.append(peak)
+    rows = f"{ROWS:,}"
+    return [
+        Figure(
+            "tables",
+            f"wdh resolve --table, {rows} rows, {NAMES:,} names (half cached), median of {RUNS}",
+            statistics.median(walls),
+            "s",
+            "one bare UPDATE ... FROM join to a prepared name -> ID table",
+            statistics.median(floors),
+            note="aim: ratio <= 2",
+        ),
+        Figure(
+            "tables",
+            f"wdh resolve --table, {rows} rows, peak RSS",
+            max(peaks),
+            "MB",
+            note="aim < 200 MB",
+        ),
+        Figure(
+            "tables",
+            f"wdh rewrite --table, {REWRITE_ROWS:,} rows, median of {RUNS}",
+            statistics.median(rewrite_walls),
+            "s",
+            "one bare UPDATE ... FROM join to the temp ID -> company table",
+            statistics.median(rewrite_floors),
+            note="aim: ratio <= 2",
+        ),
+        Figure(
+            "tables", "wdh rewrite --table, peak RSS", max(rewrite_peaks), "MB", note="aim < 200 MB"
+        ),
+    ]
