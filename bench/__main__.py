@@ -7,6 +7,7 @@ import sys
 from bench import (
     bench_db,
     bench_mappings,
+    bench_names,
     bench_queue,
     bench_resolve,
     bench_review,
@@ -19,6 +20,7 @@ def main(selected: list[str]) -> None:
     suites = {
         "db": bench_db.run,
         "mappings": bench_mappings.run,
+        "names": bench_names.run,
         "queue": bench_queue.run,
         "resolve": bench_resolve.run,
         "review": bench_review.run,
