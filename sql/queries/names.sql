@@ -10,8 +10,10 @@
 -- row's new key: no chain of renames, and no order among them.
 
 -- name: rules_table_present
--- Before migration 0005 there is no record; such a database holds version-1 keys.
-SELECT to_regclass('enterprise.name_rules') IS NOT NULL AS present;
+-- Before migration 0005 there is no record; such a database holds version-1
+-- keys. With no company_mapping either (no schema at all), it holds none.
+SELECT to_regclass('enterprise.name_rules') IS NOT NULL AS present,
+       to_regclass('enterprise.company_mapping') IS NOT NULL AS keyed;
 
 -- name: rules_version
 SELECT version FROM enterprise.name_rules;

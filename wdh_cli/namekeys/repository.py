@@ -19,12 +19,13 @@ Q = queries("names")
 UNRECORDED_VERSION = 1
 
 
-def stored_version(conn: psycopg.Connection) -> int:
-    """The rules version of the stored name keys."""
+def stored_version(conn: psycopg.Connection) -> int | None:
+    """The rules version of the stored name keys; None where no table holds any (no schema)."""
     with conn.cursor(row_factory=dict_row) as cur:
         present = cur.execute(Q["rules_table_present"]).fetchone()
-        if present is None or not present["present"]:
-            return UNRECORDED_VERSION
+        assert present is not None  # a SELECT without FROM returns one row
+        if not present["present"]:
+            return UNRECORDED_VERSION if present["keyed"] else None
         row = cur.execute(Q["rules_version"]).fetchone()
     return UNRECORDED_VERSION if row is None else int(row["version"])
 

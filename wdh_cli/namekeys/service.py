@@ -32,8 +32,8 @@ REKEY_COMMAND = "wdh names rekey"
 def require_current_rules(conn: psycopg.Connection) -> None:
     """Refuse (exit 1) to write name keys into a database keyed with other rules."""
     stored = repository.stored_version(conn)
-    if stored == CURRENT_VERSION:
-        return
+    if stored is None or stored == CURRENT_VERSION:
+        return  # None: no schema, so no keys to mix with (the command meets that itself)
     if stored < CURRENT_VERSION:
         raise NameRulesError(
             f"the database's name keys were made with name rules version {stored}; this wdh "
@@ -74,6 +74,7 @@ def rekey(db: Database, settings: Settings, *, dry_run: bool = False) -> RekeyRe
             with conn.transaction(force_rollback=dry_run):
                 repository.lock_name_keys(conn)
                 from_version = repository.stored_version(conn)
+                assert from_version is not None  # the lock above found the tables
                 if from_version > to_version:
                     require_current_rules(conn)  # raises: the database is newer
                 report = RekeyReport(from_version, to_version, dry_run)
@@ -154,6 +155,10 @@ def check(
         assert db is not None
         with db.connect() as conn:
             from_version = repository.stored_version(conn)
+        if from_version is None:
+            raise NameRulesError(
+                "the database has no name keys nor a record of its rules: run `wdh migrate up`"
+            )
     if from_version not in RULES:
         known = ", ".join(str(v) for v in sorted(RULES))
         raise UsageError(f"--from-version {from_version}: this wdh knows versions {known}")
