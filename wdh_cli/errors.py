@@ -82,3 +82,7 @@ class Interrupted(WdhError):
 
 class ToolNotFound(WdhError):
     """An external program (pg_dump, pg_restore) is not available (exit 1)."""
+
+
+class NameRulesError(WdhError):
+    """The database's name keys were made with other rules than this wdh's (exit 1)."""

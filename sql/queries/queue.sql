@@ -153,11 +153,18 @@ WHERE r.id IN (
 RETURNING r.normalized_name;
 
 -- name: resolved
-SELECT temp_id, raw_name, resolved_company_id, updated_at AS resolved_at
-FROM enterprise.enrichment_requests
-WHERE status = 'done'
-  AND (%(since)s::timestamptz IS NULL OR updated_at >= %(since)s::timestamptz)
-ORDER BY updated_at, id;
+-- One row per temporary ID of each done request: its temp_id, then the IDs
+-- it held before a re-key (previous_temp_ids, migration 0005), all mapped to
+-- the company found, since the warehouse may hold any of them. A request
+-- with no ID at all still has its one row (temp_id empty).
+SELECT t.temp_id, r.raw_name, r.resolved_company_id, r.updated_at AS resolved_at
+FROM enterprise.enrichment_requests AS r
+CROSS JOIN LATERAL unnest(array_prepend(r.temp_id, r.previous_temp_ids))
+     WITH ORDINALITY AS t (temp_id, position)
+WHERE r.status = 'done'
+  AND (%(since)s::timestamptz IS NULL OR r.updated_at >= %(since)s::timestamptz)
+  AND (t.temp_id IS NOT NULL OR t.position = 1)
+ORDER BY r.updated_at, r.id, t.position;
 
 -- name: purge_done
 DELETE FROM enterprise.enrichment_requests

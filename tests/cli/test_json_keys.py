@@ -45,6 +45,8 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
         "wdh review apply": ["review", "apply", str(decisions)],
         "wdh mappings load": ["mappings", "load", str(mappings)],
         "wdh mappings check": ["mappings", "check", str(mappings)],
+        "wdh names rekey": ["names", "rekey", "--dry-run"],
+        "wdh names check": ["names", "check", str(source)],
         "wdh migrate status": ["migrate", "status"],
         "wdh migrate verify": ["migrate", "verify"],
         "wdh db check": ["db", "check"],

@@ -12,6 +12,7 @@ from wdh_cli import __version__
 from wdh_cli.cli import db as db_cli
 from wdh_cli.cli import mappings as mappings_cli
 from wdh_cli.cli import migrate as migrate_cli
+from wdh_cli.cli import names as names_cli
 from wdh_cli.cli import queue as queue_cli
 from wdh_cli.cli import resolve as resolve_cli
 from wdh_cli.cli import review as review_cli
@@ -48,6 +49,7 @@ app.add_typer(db_cli.app, name="db")
 app.add_typer(mappings_cli.app, name="mappings")
 app.add_typer(queue_cli.app, name="queue")
 app.add_typer(review_cli.app, name="review")
+app.add_typer(names_cli.app, name="names")
 app.command("resolve")(resolve_cli.resolve)
 app.command("explain")(resolve_cli.explain)
 app.command("rewrite")(rewrite_cli.rewrite)

@@ -16,6 +16,7 @@ from wdh_cli.mappings import levels, repository
 from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, contradiction, iter_rows
 from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import override_file_name
+from wdh_cli.namekeys.service import require_current_rules
 
 MODES = ("append", "delete_insert", "upsert")
 
@@ -77,13 +78,18 @@ def load(
     files = collect(paths, default_dir)
     report = LoadReport(mode, source, plan_only)
     invalid: list[tuple[int, Rejected]] = []  # (file number, row) in file order
+    name_type = levels.LEVELS[levels.NAME].match_type
+    has_names = False  # name keys among the rows: the rules version must match
 
     def valid_rows() -> Iterator[tuple[int, MappingRow]]:
+        nonlocal has_names
         for file_no, entry in iter_rows(files, yaml_problems_fatal=True):
             report.read += 1
             if isinstance(entry, Rejected):
                 invalid.append((file_no, entry))
             else:
+                if not has_names and entry.match_type == name_type:
+                    has_names = True
                 yield file_no, entry
 
     replace = source if mode == "delete_insert" else None
@@ -97,6 +103,8 @@ def load(
             report.rejected_list = _in_file_order(files, invalid, contradictions)
             repeats = staged - keys - len(contradictions)
             repository.lock_for_load(conn)
+            if not plan_only and has_names:
+                require_current_rules(conn)  # name keys must be made with the stored rules
             if replace is not None:
                 report.deleted = repository.count_source(conn, replace)
             found = repository.classify(conn, replace)

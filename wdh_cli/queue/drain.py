@@ -29,6 +29,7 @@ from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
+from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
 from wdh_cli.providers.registry import ProviderName, open_provider
 from wdh_cli.queue import repository
@@ -133,6 +134,8 @@ def run(
     stop: StopFlag | None = None,
 ) -> DrainReport:
     """`wdh queue drain`: open the provider (a drain needs one), drain, close it."""
+    with db.connect() as conn:  # a drain writes ledger answers and name mappings
+        require_current_rules(conn)
     provider = open_provider(settings, requested, required_by="a drain")
     assert provider is not None  # required_by turns "none" into an error
     try:

@@ -12,6 +12,7 @@ import psycopg
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.ledger import repository as ledger
+from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.names import normalize_name
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Counts, ErrorCount, ResolvedRow
@@ -99,6 +100,7 @@ def enqueue(
     keys = [key for raw, key in names if queueable(raw, key)]
     issuer = TempIdIssuer.from_settings(settings) if keys else None
     with db.connect() as conn, conn.transaction():
+        require_current_rules(conn)
         ids = issuer.issue(keys, conn) if issuer is not None else {}
         done = enqueue_names(conn, names, ids, skip_failed=False)
     return EnqueueReport(queued=done.queued, skipped=done.given - done.queued)

@@ -17,6 +17,7 @@ from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseUnavailable, InputFileError, UsageError
 from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.mappings import levels
+from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.base import Provider
 from wdh_cli.providers.registry import open_provider
 from wdh_cli.resolve.answers import AnswerBook
@@ -59,6 +60,8 @@ def resolve_file(
         stack.enter_context(bulk_run())
         conn = _connect(db, options, stack, warn)
         stats.db_available = conn is not None
+        if conn is not None and not options.plan_only:
+            require_current_rules(conn)  # backflow, the ledger and the queue write name keys
         if issuer is not None:
             issuer.ensure_usable(conn)
         provider = _provider(settings, options, stack)

@@ -26,6 +26,7 @@ from wdh_cli.ledger import repository as ledger
 from wdh_cli.mappings import levels
 from wdh_cli.mappings import repository as mappings
 from wdh_cli.mappings.repository import NewMapping
+from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.queue import repository as queue
 from wdh_cli.review import repository
 from wdh_cli.review.repository import Target
@@ -125,6 +126,7 @@ def apply(db: Database, path: Path, *, plan_only: bool = False) -> ApplyReport:
         found = repository.targets(conn, [d.request_id for d in file.decisions], name.match_type)
         plan = _plan(str(path), file.decisions, found)
         if not plan_only:
+            require_current_rules(conn)
             _record(conn, plan, name)
     report.applied = len(plan.chosen)
     report.confirmed_none = len(plan.none)

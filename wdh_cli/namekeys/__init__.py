@@ -1,0 +1,1 @@
+"""Stored name keys and the rules version they were made with: the guard, rekey, check."""
