@@ -115,15 +115,19 @@ WHERE c.oid = %(regclass)s::regclass;
 
 -- name: rewrite_map
 -- Every temporary ID that the queue or a review has since resolved, with its
--- company and how it was resolved. A temporary ID names one normalized name,
--- but the name may have had several requests over time (purged and queued
--- again): the newest resolved one counts (DISTINCT ON).
+-- company and how it was resolved: each request's own temp_id, and the IDs
+-- it had before `wdh names rekey` changed its key (previous_temp_ids), which
+-- rows already in the warehouse still hold. A name may have had several
+-- requests over time (purged and queued again): for each ID the newest
+-- resolved one counts (DISTINCT ON).
 CREATE TEMPORARY TABLE wdh_rewrite ON COMMIT PRESERVE ROWS AS
-SELECT DISTINCT ON (temp_id) temp_id, resolved_company_id AS company_id,
-       resolved_source AS source
-FROM enterprise.enrichment_requests
-WHERE status = 'done' AND temp_id IS NOT NULL AND resolved_company_id IS NOT NULL
-ORDER BY temp_id, updated_at DESC;
+SELECT DISTINCT ON (ids.temp_id) ids.temp_id, r.resolved_company_id AS company_id,
+       r.resolved_source AS source
+FROM enterprise.enrichment_requests AS r
+CROSS JOIN LATERAL unnest(array_prepend(r.temp_id, coalesce(r.previous_temp_ids, ARRAY[]::text[])))
+     AS ids (temp_id)
+WHERE r.status = 'done' AND ids.temp_id IS NOT NULL AND r.resolved_company_id IS NOT NULL
+ORDER BY ids.temp_id, r.updated_at DESC;
 
 -- name: index_rewrite_map
 CREATE UNIQUE INDEX wdh_rewrite_temp_id ON wdh_rewrite (temp_id);

@@ -151,3 +151,22 @@ def test_what_is_missing_is_one_line_and_exit_2(
     assert result.exit_code == 2, result.stderr
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_rewrite_honours_the_ids_a_request_had_before_a_rekey(cli: CliRunner, db_url: str) -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "明细" ("客户名称" text, company_id text)')
+        conn.execute(
+            """INSERT INTO "明细" VALUES ('旧写法', 'INOLDOLDOLDOLDOLD2'), """
+            """('新写法', 'INNEWNEWNEWNEWNEW2')"""
+        )
+        conn.execute(
+            "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, temp_id, "
+            "previous_temp_ids, status, resolved_company_id, resolved_source) VALUES "
+            "('新写法', '新写法', 'INNEWNEWNEWNEWNEW2', ARRAY['INOLDOLDOLDOLDOLD2'], 'done', "
+            "'600000001', 'eqc')"
+        )
+    done = _json(_wdh(cli, db_url, "rewrite", "--table", "public.明细", "--json"))
+    assert done["rewritten"] == 2 and done["still_temporary"] == 0
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute('SELECT DISTINCT company_id FROM "明细"').fetchall() == [("600000001",)]
