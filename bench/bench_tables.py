@@ -33,7 +33,7 @@ WDH = str(Path(sys.executable).parent / "wdh")
 ROWS = int(os.environ.get("WDH_BENCH_TABLE_ROWS", "1000000"))
 NAMES = 20_000
 REWRITE_ROWS = 500_000
-RUNS = 3
+RUNS = int(os.environ.get("WDH_BENCH_RUNS", "3"))
 
 
 def _name(index: int) -> str:
