@@ -22,7 +22,8 @@ $(STAMP): pyproject.toml
 
 ## The main job on the embedded database with the files in examples/:
 ## migrate, load the overrides, resolve, drain the queue, resolve again,
-## review what is left (a script plays the person), resolve a third time.
+## review what is left (a script plays the person), resolve a third time;
+## the same rows as a table: resolved in place, then rewritten.
 demo: export WDH_ALIAS_SALT ?= demo-salt-not-for-production
 demo: export WDH_DIRECTORY_PATH ?= $(CURDIR)/examples/directory.csv
 demo: install
@@ -34,6 +35,9 @@ demo: install
 	@echo "--- first run: unknown names get temporary IDs and are queued"
 	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory \
 		--export-unknown examples/annuity.unknown.csv
+	@echo "--- the same rows as a warehouse table, resolved in place"
+	$(BIN)/python examples/load_table.py examples/annuity.xlsx demo.annuity
+	$(BIN)/wdh resolve --table demo.annuity --add-columns --budget 2 --provider directory
 	$(BIN)/wdh queue status
 	@echo "--- the drain looks the queued names up in examples/directory.csv"
 	$(BIN)/wdh queue drain --provider directory
@@ -47,6 +51,9 @@ demo: install
 	@echo "--- third run: the reviewed name comes from the cache too (db:name)"
 	$(BIN)/wdh resolve examples/annuity.xlsx --budget 2 --provider directory
 	$(BIN)/wdh queue resolved --output examples/annuity.temp-ids.csv
+	@echo "--- the warehouse table: its temporary IDs become the companies found since"
+	$(BIN)/wdh rewrite --table demo.annuity --dry-run
+	$(BIN)/wdh rewrite --table demo.annuity
 	@echo "--- output: examples/annuity.resolved.xlsx"
 
 ## Stop the demo's embedded server.
