@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 from wdh_cli.resolve.resolver import Known, Pair, Resolver, RowKeys
 
 H = TypeVar("H", bound=Hashable)  # a row's key cells, as the caller holds them
+MAX_ANSWERS = 1 << 17  # answers kept at most (about 1 KB each); past it all are retired
 
 
 class AnswerBook(Generic[H]):
@@ -36,6 +37,7 @@ class AnswerBook(Generic[H]):
         self._known: dict[H, Known] = {}
         self._rows: Counter[H] = Counter()  # rows per tuple so far in the run
         self._by_pair: dict[Pair, list[H]] = {}  # cache key -> tuples whose answer used it
+        self._retire_later = False
 
     def resolve_rows(self, cells: list[H]) -> list[Known]:
         """One answer per row of a batch (each row given by its key cells)."""
@@ -76,13 +78,20 @@ class AnswerBook(Generic[H]):
         for cells, answer in zip(fresh, answers, strict=True):
             answer.start = rows.get(cells, 0)
             known[cells] = answer
-            for pair in answer.pairs:
+            for pair in answer.pairs:  # only keys this run may write (Known.pairs)
                 by_pair.setdefault(pair, []).append(cells)
+        if len(known) > MAX_ANSWERS:
+            # Rows repeat less than their tuples are many (an account number
+            # per row, say): keeping every answer costs memory and saves
+            # nothing. Retiring is always safe: a tuple met again is worked
+            # out again, as a row-by-row run would.
+            self._retire_later = True
 
     def _retire_stale(self) -> None:
         """Answers that rely on a cache key this batch wrote are worked out again next time."""
         stale = self.resolver.take_stale()
-        if stale is None:
+        if stale is None or self._retire_later:
+            self._retire_later = False
             self.close()
             return
         for pair in stale:

@@ -83,15 +83,17 @@ class Layer(IntEnum):
 class Known:
     """A distinct key tuple's answer, kept while nothing it depends on changes."""
 
-    __slots__ = ("keys", "layer", "pairs", "resolution", "start", "suffix")
+    __slots__ = ("layer", "name", "pairs", "resolution", "start", "suffix")
 
     def __init__(
-        self, keys: RowKeys, resolution: Resolution, layer: Layer, pairs: tuple[Pair, ...]
+        self, name: str, resolution: Resolution, layer: Layer, pairs: tuple[Pair, ...]
     ) -> None:
-        self.keys = keys
+        self.name = name  # the name key, for a temporary ID's figures ("" otherwise)
         self.resolution = resolution
         self.layer = layer
-        self.pairs = pairs  # the cache keys the answer depends on (none for YAML)
+        # The cache keys the answer depends on that this run may write (see
+        # Resolver.writable): only those can put it out of date.
+        self.pairs = pairs
         self.start = 0  # the tuple's rows before this answer (see answers.AnswerBook)
         self.suffix = [resolution.company_id or "", resolution.source]  # the output's cells
 
@@ -175,6 +177,21 @@ class Resolver:
     def writes(self) -> bool:
         return self.conn is not None and not self.options.plan_only
 
+    @property
+    def writable(self) -> frozenset[str]:
+        """The match types whose keys this run may write to the cache (or plan to).
+
+        Only an answer relying on such a key can go out of date during the run.
+        """
+        if self.conn is None:
+            return frozenset()
+        found: set[str] = set()
+        if self.options.backflow:
+            found.update(match_type for match_type, _, _ in self._backflow_levels)
+        if self.provider is not None and self.writes:
+            found.add(levels.LEVELS[levels.NAME].match_type)
+        return frozenset(found)
+
     def resolve_batch(self, rows: Sequence[RowKeys]) -> list[Resolution]:
         """One answer per row, the batch on its own (for callers without an AnswerBook)."""
         from wdh_cli.resolve.answers import AnswerBook
@@ -198,14 +215,17 @@ class Resolver:
         self._from_existing(rows, keys, weights, results, layers)
         self._from_provider(rows, keys, results, layers)
         self._temporary(rows, keys, results, layers)
+        writable, name_at = self.writable, self._name_column
         return [
             Known(
-                row,
+                k[name_at] if layer is Layer.TEMPORARY else "",
                 result or Resolution(None, "unresolved"),
                 layer,
-                () if layer is Layer.YAML else tuple(self._pairs(k)),
+                ()
+                if layer is Layer.YAML
+                else tuple([pair for pair in self._pairs(k) if pair[0] in writable]),
             )
-            for row, k, result, layer in zip(rows, keys, results, layers, strict=True)
+            for k, result, layer in zip(keys, results, layers, strict=True)
         ]
 
     def take_stale(self) -> set[Pair] | None:
@@ -224,7 +244,7 @@ class Resolver:
             stats.db_cache_hits += rows
         elif layer is Layer.TEMPORARY:
             stats.temp_ids_generated += rows
-            name = self._name_key(known.keys)
+            name = known.name
             self.unknown[name] += rows
             if storable(name):
                 self._rows_seen[name] += rows
@@ -262,10 +282,6 @@ class Resolver:
     def _forget_all(self) -> None:
         """The run changed mode (database gone, provider disabled): every answer is redone."""
         self._stale_all = True
-
-    def _name_key(self, row: RowKeys) -> str:
-        at, form = self._key_columns[self._name_column]
-        return form(row[at])
 
     def _pairs(self, keys: Keys) -> list[Pair]:
         """The (match_type, key) pairs a row can be looked up by, in priority order.
