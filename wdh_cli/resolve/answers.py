@@ -44,7 +44,7 @@ class AnswerBook(Generic[H]):
         counts = Counter(cells)  # distinct tuples, in first-row order
         self._answer(counts)
         found = list(map(self._known.__getitem__, cells))
-        self._rows.update(cells)
+        self._rows.update(counts)  # per distinct tuple: fewer lookups than per row
         self._retire_stale()
         return found
 
