@@ -7,6 +7,7 @@ import statistics
 import time
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from bench.common import Figure, scratch_database
 from wdh_cli.config import load_settings
@@ -27,6 +28,51 @@ FROM unnest(%(ids)s::integer[]) AS d (id)
 WHERE r.id = d.id
 """
 
+# The floor of a drain that resolves every job: a bare loop doing the same
+# writes as the drain's record step, with nothing around them. Claim (one
+# statement, in autocommit); then, in one transaction sent in one round trip:
+# the ledger answer, the company (aliases merged), the name mapping, and the
+# request closed. No advisory locks, no credit-code checks, no per-row
+# figures, no handed-back or stale-row guards.
+BARE_SAME_WRITES = (
+    """
+INSERT INTO enterprise.provider_answers
+    (provider, normalized_name, outcome, company_id, candidates, asked_at)
+SELECT 'bench', a.k, 'match', a.c, a.j, now()
+FROM unnest(%(keys)s::text[], %(company_ids)s::text[], %(candidates)s::jsonb[]) AS a (k, c, j)
+ON CONFLICT (provider, normalized_name) DO UPDATE
+SET outcome = EXCLUDED.outcome, company_id = EXCLUDED.company_id,
+    candidates = EXCLUDED.candidates, asked_at = EXCLUDED.asked_at
+""",
+    """
+INSERT INTO enterprise.company_master (company_id, official_name, aliases, source)
+SELECT a.c, min(a.n), array_agg(a.n), 'bench'
+FROM unnest(%(company_ids)s::text[], %(raw_names)s::text[]) AS a (c, n)
+GROUP BY a.c
+ON CONFLICT (company_id) DO UPDATE
+SET aliases = ARRAY(SELECT DISTINCT x FROM unnest(company_master.aliases || EXCLUDED.aliases) AS x),
+    updated_at = now()
+""",
+    """
+INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+SELECT a.k, a.c, 'name', 4, 'bench'
+FROM unnest(%(keys)s::text[], %(company_ids)s::text[]) AS a (k, c)
+ON CONFLICT (alias_name, match_type) DO NOTHING
+""",
+    """
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'done', attempts = r.attempts + 1, last_error = NULL,
+    resolved_company_id = d.c, resolved_source = 'bench',
+    claimed_at = NULL, worker_id = NULL, updated_at = now()
+FROM unnest(%(ids)s::integer[], %(company_ids)s::text[]) AS d (id, c)
+WHERE r.id = d.id
+""",
+)
+
+
+def _company_of(raw_name: str) -> str:
+    return f"C{hash(raw_name) % 100_000}"
+
 
 class InstantProvider:
     """Answers every name at once: the drain's own cost is what is measured."""
@@ -36,7 +82,7 @@ class InstantProvider:
 
     def search(self, raw_name: str) -> list[Candidate]:
         self.calls += 1
-        return [Candidate(f"C{hash(raw_name) % 100_000}", raw_name, None, "exact", 1.0)]
+        return [Candidate(_company_of(raw_name), raw_name, None, "exact", 1.0)]
 
     def close(self) -> None:
         pass
@@ -44,7 +90,10 @@ class InstantProvider:
 
 def _fill(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("TRUNCATE enterprise.enrichment_requests, enterprise.company_mapping")
+        conn.execute(
+            "TRUNCATE enterprise.enrichment_requests, enterprise.company_mapping,"
+            " enterprise.provider_answers"
+        )
         conn.execute("TRUNCATE enterprise.company_master")
         names = [f"公司{i}" for i in range(JOBS)]
         repository.enqueue(conn, names, names, [None] * JOBS)
@@ -79,6 +128,31 @@ def _bare_worker(url: str, batch: int) -> None:
                 return
             with conn.transaction():
                 conn.execute(BARE_DONE, {"ids": ids})
+
+
+def _bare_same_worker(url: str, batch: int) -> None:
+    """The drain's writes for every job resolved, as a bare SQL loop (the drain's floor)."""
+    claim = queries("queue")["claim"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        while True:
+            jobs = conn.execute(claim, {"batch": batch, "worker_id": "bare"}).fetchall()
+            if not jobs:
+                return
+            raw_names = [job[1] for job in jobs]
+            company_ids = [_company_of(name) for name in raw_names]
+            params = {
+                "ids": [job[0] for job in jobs],
+                "keys": [job[2] for job in jobs],
+                "raw_names": raw_names,
+                "company_ids": company_ids,
+                "candidates": [
+                    Jsonb([{"company_id": c, "official_name": n, "confidence": 1.0}])
+                    for c, n in zip(company_ids, raw_names, strict=True)
+                ],
+            }
+            with conn.pipeline(), conn.transaction():
+                for statement in BARE_SAME_WRITES:
+                    conn.execute(statement, params)
 
 
 def _throughput(url: str, target: object, workers: int, batch: int) -> float:

@@ -302,11 +302,12 @@ class _Crew:
             if size <= 0:
                 break
             tally = DrainReport()
+            # The connection is in autocommit: each of these single statements
+            # is its own transaction, committed as it returns, in one round trip
+            # (BEGIN and COMMIT around it would cost two more).
             if self._reclaim_due():
-                with conn.transaction():
-                    tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
-            with conn.transaction():
-                jobs = repository.claim(conn, size, worker)
+                tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
+            jobs = repository.claim(conn, size, worker)
             self._release(size - len(jobs))
             if not jobs:
                 self._add(tally, batch=False)
