@@ -231,3 +231,132 @@ SET status = CASE WHEN d.company_id IS NULL THEN 'failed' ELSE 'done' END,
 FROM unnest(%(ids)s::integer[], %(company_ids)s::text[]) AS d (id, company_id)
 WHERE r.id = d.id
   AND r.status = 'failed';
+
+-- name: record_batch
+-- A drain's whole record step in one statement: the batch's new ledger
+-- answers, the companies it learned with their names, and every claimed
+-- row's outcome. Sent as four statements it cost four parses, plans and
+-- executor start-ups per batch; as one, the drain comes within reach of a
+-- bare SQL loop doing the same writes (bench/bench_queue.py).
+-- One owner per table still holds in the sense that matters: each CTE below
+-- is the same write, under the same rules, as the named query of the
+-- table's owner it stands in for, and says which; change them together
+-- (tests/integration/test_queue.py compares the two ways on one batch):
+--   remember          ledger.sql remember           (provider_answers)
+--   learned, checked,
+--   companies         companies.sql upsert_companies (company_master)
+--   mapped            mappings.sql insert_new_keys   (company_mapping; the
+--                     figure-less form of cache_new_keys)
+--   outcomes          queue.sql record_outcomes      (enrichment_requests)
+-- The caller takes companies.sql lock_companies first, in the same
+-- transaction, and a statement of its own: this statement's snapshot must be
+-- taken after the locks are granted, so that it sees the rows of a session
+-- that held them before (the race fix of company_master).
+-- All CTEs read the one snapshot taken when the statement starts and write
+-- four different tables, so none depends on another's writes; each data-
+-- modifying CTE runs to completion whether or not it is read.
+WITH remember AS (
+    -- The ledger: insert or refresh the batch's definitive answers. DISTINCT
+    -- ON keeps the last answer of a name within the batch, since ON CONFLICT
+    -- DO UPDATE may touch a row only once per statement. Arbiter (provider,
+    -- normalized_name): a newer answer replaces the older one.
+    INSERT INTO enterprise.provider_answers
+        (provider, normalized_name, outcome, company_id, candidates, asked_at)
+    SELECT DISTINCT ON (a.normalized_name)
+           %(source)s, a.normalized_name, a.outcome, a.company_id, a.candidates, now()
+    FROM unnest(%(answer_keys)s::text[], %(answer_outcomes)s::text[],
+                %(answer_company_ids)s::text[], %(answer_candidates)s::jsonb[]) WITH ORDINALITY
+         AS a (normalized_name, outcome, company_id, candidates, position)
+    ORDER BY a.normalized_name, a.position DESC
+    ON CONFLICT (provider, normalized_name) DO UPDATE
+    SET outcome = EXCLUDED.outcome,
+        company_id = EXCLUDED.company_id,
+        candidates = EXCLUDED.candidates,
+        asked_at = EXCLUDED.asked_at
+), learned_rows AS (
+    -- What was learned, one row per (company, raw name), in batch order: read
+    -- by both the company_master and the company_mapping writes.
+    SELECT l.*
+    FROM unnest(%(learned_company_ids)s::text[], %(learned_official_names)s::text[],
+                %(learned_codes)s::text[], %(learned_aliases)s::text[],
+                %(learned_keys)s::text[]) WITH ORDINALITY
+         AS l (company_id, official_name, code, alias, normalized_name, position)
+), learned AS (
+    -- One row per company, since ON CONFLICT DO UPDATE may touch each row
+    -- only once per statement.
+    SELECT l.company_id,
+           min(l.official_name) AS official_name,
+           min(l.code) AS code,
+           array_agg(DISTINCT l.alias ORDER BY l.alias) AS aliases
+    FROM learned_rows AS l
+    GROUP BY l.company_id
+), checked AS (
+    -- A credit code is kept only if no other company of this batch claims
+    -- it too (it is UNIQUE): how many companies claim each code.
+    SELECT d.*, count(*) OVER (PARTITION BY d.code) AS code_owners
+    FROM learned AS d
+), companies AS (
+    -- company_master: a new company is inserted, with its credit code unless
+    -- another company holds it. Arbiter company_id: a known company keeps its
+    -- fields and gains the raw names among its aliases.
+    INSERT INTO enterprise.company_master
+        (company_id, official_name, unified_credit_code, aliases, source)
+    SELECT c.company_id,
+           c.official_name,
+           CASE
+               WHEN c.code IS NULL OR c.code_owners > 1 THEN NULL
+               WHEN EXISTS (SELECT 1 FROM enterprise.company_master AS m
+                            WHERE m.unified_credit_code = c.code
+                              AND m.company_id <> c.company_id)
+                   THEN NULL
+               ELSE c.code
+           END,
+           c.aliases,
+           %(source)s
+    FROM checked AS c
+    ORDER BY c.company_id
+    ON CONFLICT (company_id) DO UPDATE
+    SET aliases = ARRAY(
+            SELECT DISTINCT a
+            FROM unnest(coalesce(company_master.aliases, '{}') || EXCLUDED.aliases) AS a
+            ORDER BY a
+        ),
+        updated_at = now()
+), mapped AS (
+    -- company_mapping: each learned normalized name becomes a mapping of the
+    -- name level, the provider as its source, so the next resolve hits the
+    -- cache. The rule of insert_new_keys: within the batch the first row of
+    -- a key counts (DISTINCT ON, batch order); a key already stored keeps
+    -- its row, whatever company it names. Arbiter (alias_name, match_type)
+    -- is that rule's "stored wins" (DO NOTHING also covers a key a concurrent
+    -- session inserts meanwhile).
+    INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+    SELECT DISTINCT ON (l.normalized_name)
+           l.normalized_name, l.company_id, %(match_type)s, %(priority)s, %(source)s
+    FROM learned_rows AS l
+    ORDER BY l.normalized_name, l.position
+    ON CONFLICT (alias_name, match_type) DO NOTHING
+), outcomes AS (
+    -- The claimed rows' outcomes, under the rules of record_outcomes (see
+    -- there): only rows this worker still holds are touched.
+    UPDATE enterprise.enrichment_requests AS r
+    SET status = o.status,
+        attempts = r.attempts + o.attempted,
+        last_error = CASE WHEN o.status = 'pending' AND o.attempted = 0 THEN r.last_error
+                          ELSE o.error END,
+        resolved_company_id = o.company_id,
+        resolved_source = CASE WHEN o.status = 'done' THEN %(source)s END,
+        next_retry_at = now() + make_interval(secs => o.retry_in),
+        claimed_at = NULL,
+        worker_id = NULL,
+        updated_at = now()
+    FROM unnest(%(ids)s::integer[], %(statuses)s::text[], %(attempted)s::integer[],
+                %(errors)s::text[], %(company_ids)s::text[], %(retry_in)s::float8[])
+         AS o (id, status, attempted, error, company_id, retry_in)
+    WHERE r.id = o.id
+      AND r.status = 'processing'
+      AND r.worker_id = %(worker_id)s
+    RETURNING r.id
+)
+-- The rows this worker still held (the others were taken back as stale).
+SELECT count(*) AS held FROM outcomes;

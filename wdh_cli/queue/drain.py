@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned, unstorable
+from wdh_cli.companies.repository import lock as company_locks
 from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
@@ -460,12 +460,13 @@ def _record(
 ) -> None:
     """The batch's outcomes, what was learned and the new answers, in one transaction.
 
-    Pipeline mode sends the statements in one round trip: the ledger, the
-    company locks and writes read nothing back, and fetching the outcome rows
-    syncs them all.
+    Two statements: the advisory locks of the learned companies, then every
+    write in one statement (record_batch). Pipeline mode sends them, with
+    BEGIN and COMMIT, in one round trip.
     """
     with conn.pipeline(), conn.transaction():
-        ledger.remember(conn, source, asked.answers)
-        companies.remember(conn, asked.learned, source)
-        held = repository.record_outcomes(conn, asked.outcomes, worker, source)
+        company_locks(conn, asked.learned)
+        held = repository.record_batch(
+            conn, asked.outcomes, asked.answers, asked.learned, worker, source
+        )
     report.lost += len(asked.outcomes) - held
