@@ -145,8 +145,19 @@ def _bare_same_worker(url: str, batch: int) -> None:
                 "keys": [job[2] for job in jobs],
                 "raw_names": raw_names,
                 "company_ids": company_ids,
+                # The same answer as the drain's ledger keeps (answers.py _item).
                 "candidates": [
-                    Jsonb([{"company_id": c, "official_name": n, "confidence": 1.0}])
+                    Jsonb(
+                        [
+                            {
+                                "company_id": c,
+                                "official_name": n,
+                                "unified_credit_code": None,
+                                "match_type": "exact",
+                                "confidence": 1.0,
+                            }
+                        ]
+                    )
                     for c, n in zip(company_ids, raw_names, strict=True)
                 ],
             }
