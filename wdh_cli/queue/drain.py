@@ -462,11 +462,16 @@ def _record(
 
     Two statements: the advisory locks of the learned companies, then every
     write in one statement (record_batch). Pipeline mode sends them, with
-    BEGIN and COMMIT, in one round trip.
+    BEGIN and COMMIT, in one round trip. A batch that learned no company
+    takes no lock: its one statement runs alone (autocommit), its own
+    transaction.
     """
-    with conn.pipeline(), conn.transaction():
-        company_locks(conn, asked.learned)
-        held = repository.record_batch(
-            conn, asked.outcomes, asked.answers, asked.learned, worker, source
-        )
+    if not asked.learned:
+        held = repository.record_batch(conn, asked.outcomes, asked.answers, [], worker, source)
+    else:
+        with conn.pipeline(), conn.transaction():
+            company_locks(conn, asked.learned)
+            held = repository.record_batch(
+                conn, asked.outcomes, asked.answers, asked.learned, worker, source
+            )
     report.lost += len(asked.outcomes) - held
