@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from bench import (
+    bench_csv,
     bench_db,
     bench_mappings,
     bench_queue,
@@ -17,6 +18,7 @@ from bench.common import report, server_url
 
 def main(selected: list[str]) -> None:
     suites = {
+        "csv": bench_csv.run,
         "db": bench_db.run,
         "mappings": bench_mappings.run,
         "queue": bench_queue.run,

@@ -18,9 +18,22 @@ from typing import IO
 
 
 class CellError(str):
-    """The text of an error cell: written back as text, blank as a key (`cell_text`)."""
+    """The text of an error cell: written back as text, blank as a key (`cell_text`).
+
+    Never equal to the plain text it spells: a cell holding the text "#N/A"
+    is a key, the error #N/A is not, and resolve groups rows by their cells.
+    """
 
     __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is CellError and str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash((CellError, str(self)))
 
 
 ErrorCells = dict[int, dict[int, CellError]]  # 0-based sheet row -> 0-based column -> text

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from wdh_cli.cell_errors import CellError, error_cells
 from wdh_cli.errors import InputFileError
-from wdh_cli.files import detect_encoding
+from wdh_cli.files import detect_file_encoding
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -127,18 +126,28 @@ def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str]] | None:
 
 
 def _open_csv(path: Path) -> InputTable:
-    data = path.read_bytes()
+    """The file is read as it is consumed (memory does not grow with rows).
+
+    The encoding is settled first, by decoding the whole file chunk by chunk.
+    """
     try:
-        encoding = detect_encoding(data)
+        encoding = detect_file_encoding(path)
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
-    # One record per row, as a spreadsheet shows the file (a blank line is a blank row).
-    reader = csv.reader(io.StringIO(data.decode(encoding), newline=""))
-    found = _find_header(reader)
+    rows = _csv_rows(path, encoding)
+    found = _find_header(rows)
     if found is None:
+        rows.close()
         raise InputFileError(f"{path}: empty file (no header row)")
     number, header = found
-    return InputTable(path, "csv", header, iter(reader), encoding, header_row=number)
+    return InputTable(path, "csv", header, rows, encoding, header_row=number)
+
+
+def _csv_rows(path: Path, encoding: str) -> Generator[list[str], None, None]:
+    # One record per row, as a spreadsheet shows the file (a blank line is a blank row).
+    # A large buffer, for the reason given at resolve.table.IO_BUFFER.
+    with path.open(encoding=encoding, newline="", buffering=1 << 20) as handle:
+        yield from csv.reader(handle)
 
 
 def _open_xlsx(path: Path, sheet: str | None) -> InputTable:

@@ -172,14 +172,17 @@ ORDER BY match_type, alias_name;
 
 -- name: insert_new_keys
 -- The writer of small batches (backflow, provider answers): insert keys
--- that are new, in one statement, and say what happened to every input row.
--- Within the batch the first row of a key counts; a later row of that key
--- with another company is a conflict. The `stored` CTE reads the table as it
--- was before this statement (one snapshot), so a key found there is either
--- the same mapping (skipped) or another company (a conflict), and is left
--- untouched in both cases. Arbiter (alias_name, match_type): guards against
--- a key inserted by a concurrent session since the snapshot; such a row is
--- counted nowhere.
+-- that are new, in one statement, and say what happened to the input rows.
+-- Each mapping stands for `weight` input rows (a resolve sends each distinct
+-- key tuple once, with its row count); the figures count rows as if each had
+-- been sent on its own. Within the batch the first mapping of a key inserts
+-- (one row; its other rows are skipped), and a later mapping of that key is
+-- skipped when it names the same company and a conflict otherwise. The
+-- `stored` CTE reads the table as it was before this statement (one
+-- snapshot), so a key found there is either the same mapping (skipped) or
+-- another company (a conflict), and is left untouched in both cases. Arbiter
+-- (alias_name, match_type): guards against a key inserted by a concurrent
+-- session since the snapshot; such a row is counted nowhere.
 -- `stored` probes the unique index once per batch row (LATERAL ... LIMIT 1,
 -- which the planner cannot flatten into a plain join): with a plain join,
 -- statistics taken while the table was smaller made the planner hash-join
@@ -189,15 +192,16 @@ ORDER BY match_type, alias_name;
 -- counts the rows it would have inserted: the same statement gives the
 -- figures of a real run without writing, and without taking serial values.
 WITH batch AS (
-    SELECT b.alias_name, b.canonical_id, b.match_type, b.priority,
+    SELECT b.alias_name, b.canonical_id, b.match_type, b.priority, b.weight,
            first_value(b.canonical_id) OVER key_order AS first_id,
            row_number() OVER key_order AS nth
     FROM unnest(%(aliases)s::text[], %(company_ids)s::text[], %(match_types)s::text[],
-                %(priorities)s::integer[]) WITH ORDINALITY
-         AS b (alias_name, canonical_id, match_type, priority, position)
+                %(priorities)s::integer[], %(weights)s::integer[]) WITH ORDINALITY
+         AS b (alias_name, canonical_id, match_type, priority, weight, position)
     WINDOW key_order AS (PARTITION BY b.alias_name, b.match_type ORDER BY b.position)
 ), stored AS (
-    SELECT b.*, m.canonical_id AS current_id
+    SELECT b.*, m.canonical_id AS current_id,
+           (b.nth = 1 AND m.canonical_id IS NULL) AS inserts
     FROM batch AS b
     LEFT JOIN LATERAL (
         SELECT c.canonical_id
@@ -209,14 +213,15 @@ WITH batch AS (
     INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
     SELECT alias_name, canonical_id, match_type, priority, %(source)s
     FROM stored
-    WHERE nth = 1 AND current_id IS NULL AND %(write)s
+    WHERE inserts AND %(write)s
     ON CONFLICT (alias_name, match_type) DO NOTHING
     RETURNING 1
 )
 SELECT CASE WHEN %(write)s THEN (SELECT count(*) FROM inserted)
-            ELSE count(*) FILTER (WHERE nth = 1 AND current_id IS NULL)
+            ELSE count(*) FILTER (WHERE inserts)
        END AS inserted,
-       count(*) FILTER (WHERE coalesce(current_id, first_id) = canonical_id
-                          AND NOT (nth = 1 AND current_id IS NULL)) AS skipped,
-       count(*) FILTER (WHERE coalesce(current_id, first_id) <> canonical_id) AS conflicts
+       coalesce(sum(CASE WHEN inserts THEN weight - 1 ELSE weight END)
+                FILTER (WHERE coalesce(current_id, first_id) = canonical_id), 0) AS skipped,
+       coalesce(sum(weight) FILTER (WHERE coalesce(current_id, first_id) <> canonical_id), 0)
+           AS conflicts
 FROM stored;

@@ -11,6 +11,7 @@ import json
 import re
 from pathlib import Path
 
+import psycopg
 import pytest
 from typer.testing import CliRunner
 
@@ -19,7 +20,7 @@ from wdh_cli.cli.app import app
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECTION = README.split("## JSON output", 1)[1].split("\n## ", 1)[0]
-ROWS = re.findall(r"^\| `(wdh [a-z ]+)` \| (.+) \|$", SECTION, flags=re.M)
+ROWS = re.findall(r"^\| `(wdh [a-z -]+)` \| (.+) \|$", SECTION, flags=re.M)
 DOCUMENTED = {command: re.findall(r"`([a-z_]+)`", keys) for command, keys in ROWS}
 
 
@@ -32,6 +33,8 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
     mappings.write_text("alias_name,canonical_id,match_type\nP9,C9,plan\n", encoding="utf-8")
     return {
         "wdh resolve": ["resolve", str(source)],
+        "wdh resolve --table": ["resolve", "--table", "public.annuity", "--add-columns"],
+        "wdh rewrite": ["rewrite", "--table", "public.annuity"],
         "wdh explain": ["explain", "甲公司", "--plan", "P9"],
         "wdh queue enqueue": ["queue", "enqueue", "丙公司"],
         "wdh queue drain": ["queue", "drain", "--provider", "directory"],
@@ -62,6 +65,9 @@ def test_json_keys_are_the_documented_ones(
         "WDH_DIRECTORY_PATH": str(ROOT / "examples" / "directory.csv"),
     }
     args = _commands(tmp_path)[command]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE public.annuity ("客户名称" text, company_id text)')
+        conn.execute("INSERT INTO public.annuity VALUES ('甲公司'), ('乙公司')")
     result = cli.invoke(app, ["--db", db_url, *args, "--json"], env=env)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)  # exactly one JSON object, nothing else on stdout

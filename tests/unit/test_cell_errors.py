@@ -84,9 +84,9 @@ def test_every_error_kind_of_an_xlsxwriter_workbook_is_found(tmp_path: Path) -> 
         sheet.write_formula(row, 1, "=1/0", None, error)
     book.close()
     found = error_cells(tmp_path / "in.xlsx", "S")
-    assert found == {row: {1: error} for row, error in enumerate(ERRORS, start=1)}
+    assert found == {row: {1: CellError(error)} for row, error in enumerate(ERRORS, start=1)}
     rows = list(open_input(tmp_path / "in.xlsx").numbered_rows())
-    assert [r[1] for _, r in rows] == ERRORS
+    assert [r[1] for _, r in rows] == [CellError(error) for error in ERRORS]
     assert all(isinstance(r[1], CellError) and cell_text(r[1]) == "" for _, r in rows)
 
 
@@ -131,10 +131,13 @@ def test_error_cells_in_other_writers_layouts(
     tmp_path: Path, sheets: dict[str, str], prefix: str, wanted: str, expected: dict[int, Any]
 ) -> None:
     path = _workbook(tmp_path / "in.xlsx", sheets, prefix=prefix)
-    assert error_cells(path, wanted) == expected
+    assert error_cells(path, wanted) == {
+        row: {column: CellError(text) for column, text in cells.items()}
+        for row, cells in expected.items()
+    }
     table = open_input(path, sheet=wanted)
     cells = [cell for _, row in table.numbered_rows() for cell in row]
-    assert sorted(c for c in cells if isinstance(c, CellError)) == sorted(
+    assert sorted(str(c) for c in cells if isinstance(c, CellError)) == sorted(
         text for row in expected.values() for text in row.values()
     )
 
@@ -145,3 +148,12 @@ def test_a_broken_part_means_no_error_cells_not_a_crash(tmp_path: Path) -> None:
     assert error_cells(path, "S") == {}
     assert error_cells(path, "no such sheet") == {}
     assert error_cells(tmp_path / "missing.xlsx", "S") == {}
+
+
+def test_an_error_cell_is_not_the_text_it_spells() -> None:
+    # Resolve groups rows by their key cells: the error #N/A (no key) must
+    # not fall in with a cell holding the text "#N/A" (a key).
+    assert CellError("#N/A") != "#N/A"
+    assert "#N/A" != CellError("#N/A")  # noqa: SIM300 (both sides of the comparison)
+    assert len({CellError("#N/A"), "#N/A"}) == 2
+    assert CellError("#N/A") == CellError("#N/A")

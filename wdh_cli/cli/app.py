@@ -15,6 +15,7 @@ from wdh_cli.cli import migrate as migrate_cli
 from wdh_cli.cli import queue as queue_cli
 from wdh_cli.cli import resolve as resolve_cli
 from wdh_cli.cli import review as review_cli
+from wdh_cli.cli import rewrite as rewrite_cli
 from wdh_cli.cli.context import AppContext, err
 from wdh_cli.errors import WdhError
 
@@ -49,6 +50,7 @@ app.add_typer(queue_cli.app, name="queue")
 app.add_typer(review_cli.app, name="review")
 app.command("resolve")(resolve_cli.resolve)
 app.command("explain")(resolve_cli.explain)
+app.command("rewrite")(rewrite_cli.rewrite)
 
 
 def _version(value: bool) -> None:

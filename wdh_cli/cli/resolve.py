@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -25,7 +26,32 @@ if TYPE_CHECKING:
 
 def resolve(
     ctx: typer.Context,
-    input_path: Annotated[Path, typer.Argument(metavar="INPUT", help=".xlsx or .csv file.")],
+    input_path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="[INPUT]", help=".xlsx or .csv file (or --table).", show_default=False
+        ),
+    ] = None,
+    table: Annotated[
+        str | None,
+        typer.Option(
+            "--table",
+            metavar="SCHEMA.TABLE",
+            help="Resolve a table of the database in place instead of a file.",
+        ),
+    ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option(
+            "--batch",
+            min=1,
+            help="Rows per batch (default: 5,000 for a file; 50,000 for a table, each committed).",
+        ),
+    ] = None,
+    add_columns: Annotated[
+        bool,
+        typer.Option("--add-columns", help="--table: add the output columns (text) if missing."),
+    ] = False,
     sheet: Annotated[
         str | None, typer.Option("--sheet", help="Sheet (default: the first).")
     ] = None,
@@ -64,8 +90,9 @@ def resolve(
     json_: JsonOption = False,
 ) -> None:
     """Give every row a company ID: overrides, cache, existing IDs, provider, temporary IDs."""
-    from wdh_cli.resolve.service import resolve_file
-
+    if (input_path is None) == (table is None):
+        err.print("error: give either an INPUT file or --table SCHEMA.TABLE", highlight=False)
+        raise typer.Exit(2)
     context = app_context(ctx)
     settings = context.settings
     options = ResolveOptions(
@@ -80,6 +107,14 @@ def resolve(
         plan_only=plan_only,
         require_db=require_db,
     )
+    if table is not None:
+        _resolve_table(ctx, table, options, batch, add_columns, json_)
+        return
+    assert input_path is not None
+    from wdh_cli.resolve.service import resolve_file
+
+    if batch is not None:
+        options = replace(options, batch_size=batch)
 
     stopping: list[threading.Event] = []
 
@@ -109,6 +144,44 @@ def resolve(
                 progress=report,
             )
     emit(stats, as_json=json_, render=lambda s: _render(s, plan_only))
+
+
+def _resolve_table(
+    ctx: typer.Context,
+    table: str,
+    options: ResolveOptions,
+    batch: int | None,
+    add_columns: bool,
+    json_: bool,
+) -> None:
+    from wdh_cli.queue.signals import graceful_stop
+    from wdh_cli.warehouse.repository import TableRef
+    from wdh_cli.warehouse.resolve import DEFAULT_BATCH, resolve_table
+
+    context = app_context(ctx)
+
+    def warn(message: str) -> None:
+        err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+    with _progress() as progress, graceful_stop() as stop:  # a signal: stop after the batch
+        task = progress.add_task("resolving", total=None) if progress else None
+
+        def report(done: int, total: int | None) -> None:
+            if progress is not None and task is not None:
+                progress.update(task, completed=done, total=total)
+
+        stats = resolve_table(
+            context.settings,
+            context.database("resolve"),
+            TableRef.parse(table),
+            options,
+            batch=batch or DEFAULT_BATCH,
+            add_columns=add_columns,
+            stop=stop,
+            warn=warn,
+            progress=report,
+        )
+    emit(stats, as_json=json_, render=lambda s: _render(s, options.plan_only))
 
 
 def _progress() -> Progress | nullcontext[None]:

@@ -235,7 +235,12 @@ class NewMapping(NamedTuple):
 
 
 def insert_new_keys(
-    conn: psycopg.Connection, rows: Sequence[NewMapping], source: str, *, write: bool = True
+    conn: psycopg.Connection,
+    rows: Sequence[NewMapping],
+    source: str,
+    *,
+    write: bool = True,
+    weights: Sequence[int] | None = None,
 ) -> InsertOutcome:
     """The one writer of small batches (backflow, provider answers): new keys only.
 
@@ -243,11 +248,15 @@ def insert_new_keys(
     row, and is counted as skipped (same company) or a conflict (another
     one). Bulk loads merge a staging table instead (insert_new, upsert).
     write=False counts what would happen and writes nothing (plan-only).
+    weights: how many input rows each mapping stands for (default one each);
+    the figures count those rows, as if each had been sent on its own.
     """
     if not rows:
         return InsertOutcome(0, 0, 0)
+    params = _new_keys(rows, source, write)
+    params["weights"] = list(weights) if weights is not None else [1] * len(rows)
     with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
-        outcome = cur.execute(Q["insert_new_keys"], _new_keys(rows, source, write)).fetchone()
+        outcome = cur.execute(Q["insert_new_keys"], params).fetchone()
     assert outcome is not None  # an aggregate always returns a row
     return outcome
 
@@ -258,7 +267,9 @@ def cache_new_keys(conn: psycopg.Connection, rows: Sequence[NewMapping], source:
     A drain sends it in pipeline mode with its other writes, in one round trip.
     """
     if rows:
-        conn.execute(Q["insert_new_keys"], _new_keys(rows, source, True))
+        params = _new_keys(rows, source, True)
+        params["weights"] = [1] * len(rows)
+        conn.execute(Q["insert_new_keys"], params)
 
 
 def _new_keys(rows: Sequence[NewMapping], source: str, write: bool) -> dict[str, object]:

@@ -17,7 +17,8 @@ and warned about, and the run goes on.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from enum import IntEnum
 from functools import lru_cache
 from typing import NamedTuple, TypeVar
 
@@ -65,10 +66,43 @@ class Resolution(NamedTuple):
 
 
 Keys = tuple[str, ...]  # a row's keys, one per key column of the level table
+Pair = tuple[str, str]  # (match_type, key), as company_mapping holds it
+
+
+class Layer(IntEnum):
+    """Which layer answered a key tuple; the figures count rows per layer."""
+
+    YAML = 1
+    CACHE = 2
+    EXISTING = 3
+    PROVIDER = 4
+    TEMPORARY = 5
+    NONE = 6  # no layer could (no name): unresolved
+
+
+class Known:
+    """A distinct key tuple's answer, kept while nothing it depends on changes."""
+
+    __slots__ = ("keys", "layer", "pairs", "resolution", "start", "suffix")
+
+    def __init__(
+        self, keys: RowKeys, resolution: Resolution, layer: Layer, pairs: tuple[Pair, ...]
+    ) -> None:
+        self.keys = keys
+        self.resolution = resolution
+        self.layer = layer
+        self.pairs = pairs  # the cache keys the answer depends on (none for YAML)
+        self.start = 0  # the tuple's rows before this answer (see answers.AnswerBook)
+        self.suffix = [resolution.company_id or "", resolution.source]  # the output's cells
 
 
 class Resolver:
-    """Resolves batches of one run; keeps the run's caches and figures."""
+    """The five layers for the distinct key tuples of one run; keeps its caches and figures.
+
+    `work_out` answers tuples (each with the rows it stands for in the batch);
+    `wdh_cli.resolve.answers.AnswerBook` decides which tuples need it, and
+    hands each answer's rows to `count` when the answer is retired.
+    """
 
     def __init__(
         self,
@@ -100,10 +134,17 @@ class Resolver:
         self.unknown: Counter[str] = Counter()  # normalized name -> rows with a temp ID
         self.first_spelling: dict[str, str] = {}
         self._warned: set[str] = set()
+        # Cache keys this batch wrote (or may have): answers relying on them
+        # are out of date from the next batch on; _stale_all: every answer is.
+        self._stale: set[Pair] = set()
+        self._stale_all = False
+        # Rows per name left with a temporary ID, added to their requests at
+        # the end of the run (`finish`), in one statement.
+        self._rows_seen: Counter[str] = Counter()
         # Plan-only: the company of each backflow key as the table will hold it
         # (stored, or inserted by an earlier batch), and the ones backflow adds.
-        self._planned: dict[tuple[str, str], str] = {}
-        self._planned_new: dict[tuple[str, str], mappings.MappingHit] = {}
+        self._planned: dict[Pair, str] = {}
+        self._planned_new: dict[Pair, mappings.MappingHit] = {}
         table = levels.LEVELS
         # A row's keys: one per (field, key form) of the table, each form
         # cached, since names and codes repeat across rows.
@@ -134,18 +175,99 @@ class Resolver:
     def writes(self) -> bool:
         return self.conn is not None and not self.options.plan_only
 
-    def resolve_batch(self, rows: list[RowKeys]) -> list[Resolution]:
+    def resolve_batch(self, rows: Sequence[RowKeys]) -> list[Resolution]:
+        """One answer per row, the batch on its own (for callers without an AnswerBook)."""
+        from wdh_cli.resolve.answers import AnswerBook
+
+        book: AnswerBook[RowKeys] = AnswerBook(self, lambda row: row)
+        found = book.resolve_rows(list(rows))
+        book.close()
+        return [known.resolution for known in found]
+
+    def work_out(self, rows: list[RowKeys], weights: list[int]) -> list[Known]:
+        """The five layers for distinct key tuples (first-row order; weights: their rows)."""
         columns = self._key_columns
         keys: list[Keys] = [tuple([form(row[at]) for at, form in columns]) for row in rows]
-        results: list[Resolution | None] = [self._from_yaml(k) for k in keys]
-        self._from_database(keys, results)
-        self._from_existing(rows, keys, results)
-        self._from_provider(rows, keys, results)
-        self._temporary(rows, keys, results)
-        self.stats.total_rows += len(rows)
-        return [r if r is not None else Resolution(None, "unresolved") for r in results]
+        results: list[Resolution | None] = [None] * len(rows)
+        layers: list[Layer] = [Layer.NONE] * len(rows)
+        for index, k in enumerate(keys):
+            found = self._from_yaml(k)
+            if found is not None:
+                results[index], layers[index] = found, Layer.YAML
+        self._from_database(keys, results, layers)
+        self._from_existing(rows, keys, weights, results, layers)
+        self._from_provider(rows, keys, results, layers)
+        self._temporary(rows, keys, results, layers)
+        return [
+            Known(
+                row,
+                result or Resolution(None, "unresolved"),
+                layer,
+                () if layer is Layer.YAML else tuple(self._pairs(k)),
+            )
+            for row, k, result, layer in zip(rows, keys, results, layers, strict=True)
+        ]
 
-    def _pairs(self, keys: Keys) -> list[tuple[str, str]]:
+    def take_stale(self) -> set[Pair] | None:
+        """The cache keys written since the last call; None: every answer is out of date."""
+        stale, every = self._stale, self._stale_all
+        self._stale, self._stale_all = set(), False
+        return None if every else stale
+
+    def count(self, known: Known, rows: int) -> None:
+        """The figures count rows: an answer's rows go to its layer."""
+        if not rows:
+            return
+        stats = self.stats
+        layer = known.layer
+        if layer is Layer.CACHE:
+            stats.db_cache_hits += rows
+        elif layer is Layer.TEMPORARY:
+            stats.temp_ids_generated += rows
+            name = self._name_key(known.keys)
+            self.unknown[name] += rows
+            if storable(name):
+                self._rows_seen[name] += rows
+        elif layer is Layer.YAML:
+            stats.yaml_hits[known.resolution.source.removeprefix("yaml:")] += rows
+        elif layer is Layer.EXISTING:
+            stats.existing_column_hits += rows
+        elif layer is Layer.PROVIDER:
+            stats.provider_hits += rows
+        else:
+            stats.unresolved += rows
+        stats.total_rows += rows
+
+    def finish(self) -> None:
+        """End of the run: each queued name's request gains the rows left with its temporary ID.
+
+        One statement for the run (not one per batch); a run cut short adds nothing.
+        """
+        if not self._rows_seen or not self.writes:
+            return
+        conn, seen = self.conn, self._rows_seen
+        assert conn is not None
+
+        def record() -> None:
+            with conn.transaction():
+                queue.add_rows_seen(conn, seen)
+
+        self._guard("enqueue", record)
+        self._rows_seen = Counter()
+
+    def _wrote(self, pairs: Iterable[Pair]) -> None:
+        """This batch (may have) put these keys in the cache."""
+        self._stale.update(pairs)
+
+    def _forget_all(self) -> None:
+        """The run changed mode (database gone, provider disabled): every answer is redone."""
+        self._stale_all = True
+
+    def _name_key(self, row: RowKeys) -> str:
+        at, form = self._key_columns[self._name_column]
+        return form(row[at])
+
+    def _pairs(self, keys: Keys) -> list[Pair]:
         """The (match_type, key) pairs a row can be looked up by, in priority order.
 
         Keys the table cannot hold (longer than the column, or with a NUL
@@ -165,12 +287,13 @@ class Resolver:
             if key:
                 found = self.overrides[match_type].get(key)
                 if found is not None:
-                    self.stats.yaml_hits[match_type] += 1
                     return Resolution(found, f"yaml:{match_type}")
         return None
 
     # Layer 2 ---------------------------------------------------------------
-    def _from_database(self, keys: list[Keys], results: list[Resolution | None]) -> None:
+    def _from_database(
+        self, keys: list[Keys], results: list[Resolution | None], layers: list[Layer]
+    ) -> None:
         if self.conn is None:
             return
         row_pairs = [
@@ -184,6 +307,7 @@ class Resolver:
         if hits is None:
             self.conn = None  # the cache is gone: the rest of the run is offline
             self.stats.db_available = False
+            self._forget_all()
             return
         if self._planned_new:
             # Plan-only: what the real run's backflow will have cached by now.
@@ -195,19 +319,25 @@ class Resolver:
             if found:
                 best = min(found, key=lambda hit: hit.priority)
                 results[index] = Resolution(best.canonical_id, f"db:{best.match_type}")
-                self.stats.db_cache_hits += 1
+                layers[index] = Layer.CACHE
 
     # Layer 3 ---------------------------------------------------------------
     def _from_existing(
-        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
+        self,
+        rows: list[RowKeys],
+        keys: list[Keys],
+        weights: list[int],
+        results: list[Resolution | None],
+        layers: list[Layer],
     ) -> None:
         backflow: list[NewMapping] = []
+        backflow_rows: list[int] = []  # the rows each backflow key stands for
         for index, row in enumerate(rows):
             existing = row.existing.strip()
             if results[index] is not None or not existing:
                 continue
             results[index] = Resolution(existing, "existing")
-            self.stats.existing_column_hits += 1
+            layers[index] = Layer.EXISTING
             if len(existing) > MAX_COMPANY_ID or "\x00" in existing:
                 continue
             k = keys[index]
@@ -215,15 +345,17 @@ class Resolver:
                 key = k[column]
                 if storable(key):
                     backflow.append(NewMapping(key, existing, match_type, priority))
+                    backflow_rows.append(weights[index])
         if not backflow or self.conn is None or not self.options.backflow:
             return
         conn = self.conn
+        self._wrote((row.match_type, row.alias_name) for row in backflow)
 
         def write() -> mappings.InsertOutcome:
             if self.options.plan_only:
-                return self._plan_backflow(conn, backflow)
+                return self._plan_backflow(conn, backflow, backflow_rows)
             with conn.transaction():
-                return mappings.insert_new_keys(conn, backflow, "backflow")
+                return mappings.insert_new_keys(conn, backflow, "backflow", weights=backflow_rows)
 
         outcome = self._guard("backflow", write)
         if outcome is not None:
@@ -232,21 +364,23 @@ class Resolver:
             self.stats.backflow["conflicts"] += outcome.conflicts
 
     def _plan_backflow(
-        self, conn: psycopg.Connection, backflow: list[NewMapping]
+        self, conn: psycopg.Connection, backflow: list[NewMapping], rows: list[int]
     ) -> mappings.InsertOutcome:
         """What backflow would do, reading only: the figures of the real run.
 
         The real run's first batch inserts keys that its later batches then
         find stored (in backflow, and as cache hits); `_planned` and
         `_planned_new` play the table's part for those keys, so the figures
-        add up across batches as they will for real.
+        add up across batches as they will for real. Each key counts its rows
+        as `insert_new_keys` does: the first inserts, the others are skipped
+        or conflicts.
         """
         pairs = [(row.match_type, row.alias_name) for row in backflow]
         unknown = sorted({pair for pair in pairs if pair not in self._planned})
         for pair, hit in mappings.lookup(conn, unknown).items():
             self._planned[pair] = hit.canonical_id
         inserted = skipped = conflicts = 0
-        for pair, row in zip(pairs, backflow, strict=True):
+        for pair, row, n in zip(pairs, backflow, rows, strict=True):
             current = self._planned.get(pair)
             if current is None:
                 self._planned[pair] = row.canonical_id
@@ -254,15 +388,20 @@ class Resolver:
                     row.match_type, row.alias_name, row.canonical_id, row.priority, "backflow"
                 )
                 inserted += 1
+                skipped += n - 1
             elif current == row.canonical_id:
-                skipped += 1
+                skipped += n
             else:
-                conflicts += 1
+                conflicts += n
         return mappings.InsertOutcome(inserted, skipped, conflicts)
 
     # Layer 4 ---------------------------------------------------------------
     def _from_provider(
-        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
+        self,
+        rows: list[RowKeys],
+        keys: list[Keys],
+        results: list[Resolution | None],
+        layers: list[Layer],
     ) -> None:
         """Names no earlier layer answered: the ledger first (free), then the provider (budget)."""
         if self.provider is None or self.options.plan_only:
@@ -306,17 +445,23 @@ class Resolver:
                         accepted.unified_credit_code,
                     )
                 )
+        if self.provider is None:
+            # Disabled (a 401) during this batch: from the next batch on, a
+            # row-by-row run would no longer take its answers, so neither do we.
+            self._forget_all()
         answered: dict[str, str] = {}  # names answered in this batch -> their company
         for index, k in enumerate(keys):
             found = self.asked.get(k[name_at]) if results[index] is None else None
             if found is not None:
                 results[index] = Resolution(found.company_id, self.provider_name)
-                self.stats.provider_hits += 1
+                layers[index] = Layer.PROVIDER
                 if k[name_at] in wanting:
                     answered[k[name_at]] = found.company_id
         if (answers or answered) and self.writes:
             conn = self.conn
             assert conn is not None
+            name_level = levels.LEVELS[levels.NAME].match_type
+            self._wrote((name_level, item.normalized_name) for item in learned)
 
             def write() -> None:
                 # What the provider said (every definitive answer), the
@@ -354,7 +499,11 @@ class Resolver:
 
     # Layer 5 ---------------------------------------------------------------
     def _temporary(
-        self, rows: list[RowKeys], keys: list[Keys], results: list[Resolution | None]
+        self,
+        rows: list[RowKeys],
+        keys: list[Keys],
+        results: list[Resolution | None],
+        layers: list[Layer],
     ) -> None:
         name_at = self._name_column
         pending = [
@@ -363,7 +512,6 @@ class Resolver:
             if results[index] is None and k[name_at]
         ]
         if not pending:
-            self.stats.unresolved += sum(1 for r in results if r is None)
             return
         # Names first seen in this batch (first_spelling holds every name seen).
         new_names = sorted({name for _, name in pending if name not in self.first_spelling})
@@ -372,21 +520,14 @@ class Resolver:
             self.temp_ids.update(self.issuer.issue(new_names, conn))
         for index, name in pending:
             results[index] = Resolution(self.temp_ids.get(name), "temp")
-            self.stats.temp_ids_generated += 1
-            self.unknown[name] += 1
+            layers[index] = Layer.TEMPORARY
             self.first_spelling.setdefault(name, rows[index].name.strip())
-        self.stats.unresolved += sum(1 for r in results if r is None)
-        self._record_unknown(
-            [n for n in new_names if n not in self.queued_this_run] if self.options.queue else [],
-            Counter(name for _, name in pending if storable(name)),
-        )
+        if self.options.queue:
+            self._enqueue([n for n in new_names if n not in self.queued_this_run])
 
-    def _record_unknown(self, names: list[str], rows_per_name: Counter[str]) -> None:
-        """Queue the new names and add this batch's rows to each name's request (one transaction).
-
-        Under plan-only the enqueue is only counted and rows_seen is left alone.
-        """
-        if self.conn is None or (not names and self.options.plan_only):
+    def _enqueue(self, names: list[str]) -> None:
+        """Queue the new names (one statement); under plan-only, only count them."""
+        if self.conn is None or not names:
             return
         conn = self.conn
         spelled = [(self.first_spelling[n], n) for n in names]
@@ -394,12 +535,9 @@ class Resolver:
 
         def record() -> queue_service.Enqueued:
             with conn.transaction():
-                done = queue_service.enqueue_names(
+                return queue_service.enqueue_names(
                     conn, spelled, self.temp_ids, skip_failed=True, write=write
                 )
-                if write:
-                    queue.add_rows_seen(conn, rows_per_name)
-            return done
 
         done = self._guard("enqueue", record)
         if done is not None:

@@ -6,8 +6,9 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import islice
+from operator import itemgetter
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import psycopg
 
@@ -18,16 +19,17 @@ from wdh_cli.files import atomic_text_file, csv_writer
 from wdh_cli.mappings import levels
 from wdh_cli.providers.base import Provider
 from wdh_cli.providers.registry import open_provider
+from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.overrides import load_overrides
-from wdh_cli.resolve.resolver import Resolution, Resolver, RowKeys
+from wdh_cli.resolve.resolver import Known, Resolver, RowKeys
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.table import OutputLayout, OutputTable, output_paths
+from wdh_cli.resolve.tuning import bulk_run
 from wdh_cli.sheets import InputTable, cell_text, open_input
 from wdh_cli.tempids.issuer import TempIdIssuer
 
 Progress = Callable[[int, int | None], None]
-Row = tuple[int, list[Any]]  # (row number in the file or sheet, cells)
 
 
 def resolve_file(
@@ -54,6 +56,7 @@ def resolve_file(
     issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
     stats = ResolveStats()
     with ExitStack() as stack:
+        stack.enter_context(bulk_run())
         conn = _connect(db, options, stack, warn)
         stats.db_available = conn is not None
         if issuer is not None:
@@ -82,14 +85,18 @@ def resolve_file(
             else stack.enter_context(atomic_text_file(export_unknown))
         )
         done = 0
+        book = AnswerBook(resolver, _row_keys_of(picks))
+        cells_of = _key_cells(picks)
 
-        def finish(batch: list[Row], resolved: Future[list[Resolution]]) -> None:
+        def answer(batch: _Batch) -> list[Known]:
+            return book.resolve_rows(list(map(cells_of, batch.cells)))
+
+        def finish(batch: _Batch, answered: Future[list[Known]]) -> None:
             nonlocal done
-            results = resolved.result()
+            found = answered.result()
             if writer is not None:
-                for (number, row), result in zip(batch, results, strict=True):
-                    writer.write(layout.row(row, result.company_id or "", result.source), number)
-            done += len(batch)
+                writer.write_rows(layout.rows(batch.cells, found), batch.numbers)
+            done += len(batch.cells)
             if progress is not None:
                 progress(done, table.total)
 
@@ -97,16 +104,16 @@ def resolve_file(
         # thread while the previous one is written here: the two overlap.
         # The resolver and its connection are only ever used by that thread.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
-            previous: tuple[list[Row], Future[list[Resolution]]] | None = None
-            rows = _data_rows(table.numbered_rows(), len(table.header))
-            for batch in _batches(rows, options.batch_size):
-                keys = [_row_keys(row, picks) for _, row in batch]
-                current = (batch, worker.submit(resolver.resolve_batch, keys))
+            previous: tuple[_Batch, Future[list[Known]]] | None = None
+            for batch in _batches(table, options.batch_size):
+                current = (batch, worker.submit(answer, batch))
                 if previous is not None:
                     finish(*previous)
                 previous = current
             if previous is not None:
                 finish(*previous)
+            worker.submit(book.close).result()
+            worker.submit(resolver.finish).result()
         if unknown is not None:
             _export_unknown(unknown, resolver)
         if writer is not None:
@@ -139,30 +146,67 @@ def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
     return [picks.get(field) for field in RowKeys._fields]
 
 
-def _row_keys(row: list[Any], picks: list[int | None]) -> RowKeys:
-    width = len(row)
-    return RowKeys._make(
-        [cell_text(row[index]) if index is not None and index < width else "" for index in picks]
-    )
+class _Batch(NamedTuple):
+    numbers: list[int] | None  # each row's number in the sheet, for messages (xlsx only)
+    cells: list[list[Any]]
 
 
-def _data_rows(rows: Iterator[Row], width: int) -> Iterator[Row]:
-    """Rows padded to the header's width (so the added columns line up); blank rows dropped.
+def _batches(table: InputTable, size: int) -> Iterator[_Batch]:
+    """Batches of rows padded to the header's width (so the added columns line up).
 
-    Cells beyond the header are kept, after the added columns' places. Each
-    row keeps its number in the file or sheet, for messages.
+    Blank rows are dropped. Cells beyond the header are kept, after the added
+    columns' places. A CSV row is a list of text, blank when no cell is
+    truthy: its batches are cut with C-level iteration only, and carry no row
+    numbers (nothing written to a CSV file is ever cut).
     """
-    for number, row in rows:
-        if not any(cell not in ("", None) for cell in row):
+    width = len(table.header)
+    if table.format == "csv":
+        rows = filter(any, table.rows)
+        while cells := list(islice(rows, size)):
+            if min(map(len, cells)) < width:
+                cells = [_padded(row, width) for row in cells]
+            yield _Batch(None, cells)
+        return
+    numbers: list[int] = []
+    cells = []
+    for number, row in table.numbered_rows():
+        # A sheet's cells are values: 0 and FALSE are not blank.
+        if not any(row) and all(cell in ("", None) for cell in row):
             continue
-        if len(row) < width:
-            row = [*row, *[""] * (width - len(row))]
-        yield number, row
+        numbers.append(number)
+        cells.append(_padded(row, width))
+        if len(cells) == size:
+            yield _Batch(numbers, cells)
+            numbers, cells = [], []
+    if cells:
+        yield _Batch(numbers, cells)
 
 
-def _batches(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
-    while batch := list(islice(rows, size)):
-        yield batch
+def _padded(row: list[Any], width: int) -> list[Any]:
+    return row if len(row) >= width else [*row, *[""] * (width - len(row))]
+
+
+KeyCells = tuple[Any, ...]  # the key cells of a row, as read
+
+
+def _key_cells(picks: list[int | None]) -> Callable[[list[Any]], KeyCells]:
+    """A row's key cells (only the columns the input has), in one C-level call."""
+    present = [at for at in picks if at is not None]
+    if len(present) > 1:
+        return itemgetter(*present)
+    only = present[0]
+    return lambda row: (row[only],)
+
+
+def _row_keys_of(picks: list[int | None]) -> Callable[[KeyCells], RowKeys]:
+    """The RowKeys of a row's key cells: the cells as text, "" for a column the input lacks."""
+    slots = [at is not None for at in picks]
+
+    def row_keys(cells: KeyCells) -> RowKeys:
+        values = iter(cells)
+        return RowKeys._make([cell_text(next(values)) if slot else "" for slot in slots])
+
+    return row_keys
 
 
 def _connect(

@@ -12,9 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable
+from operator import add, attrgetter
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import xlsxwriter
 from xlsxwriter.exceptions import XlsxWriterException
@@ -23,11 +24,16 @@ from wdh_cli.errors import InputFileError, OutputFileError, UsageError
 from wdh_cli.files import create_beside, csv_writer, output_error
 from wdh_cli.sheets import InputTable, column_letter
 
+if TYPE_CHECKING:
+    from wdh_cli.resolve.resolver import Known
+
+_SUFFIX = attrgetter("suffix")  # an answer's output cells: company ID, source
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
 XLSX_MAX_STRING = 32_767  # characters (UTF-16 code units) of a cell
 XLSX_MAX_COLUMNS = 16_384
 XLSX_STRING_CUT = -2  # XlsxWriter's return code for a string cut to the limit
 SHOWN_CUTS = 10  # cut cells warned about one by one; the rest are counted
+IO_BUFFER = 1 << 20  # bytes read or written per system call
 
 
 def default_output(path: Path, fmt: str) -> Path:
@@ -93,6 +99,23 @@ class OutputLayout:
         self.header = [*table.header, *appended]
         self._in_place = self.id_at is not None or self.source_at is not None
 
+    def rows(self, rows: list[list[Any]], found: list[Known]) -> list[list[Any]]:
+        """The output rows of a batch (the padded input rows, one answer each)."""
+        if self._in_place:
+            return [
+                self.row(cells, known.suffix[0], known.suffix[1])
+                for cells, known in zip(rows, found, strict=True)
+            ]
+        if max(map(len, rows), default=self.width) == self.width:
+            # Every (padded) row as wide as the header, the common case: the
+            # answer's two cells appended, in C.
+            return list(map(add, rows, map(_SUFFIX, found)))
+        width = self.width
+        return [
+            [*cells[:width], *known.suffix, *cells[width:]]
+            for cells, known in zip(rows, found, strict=True)
+        ]
+
     def row(self, cells: list[Any], company_id: str, source: str) -> list[Any]:
         width = self.width
         if not self._in_place:
@@ -146,7 +169,12 @@ class OutputTable:
 
     def _open(self, fd: int, table: InputTable, header: list[str]) -> None:
         if self.format == "csv":
-            self._text = os.fdopen(fd, "w", encoding=table.encoding, newline="")
+            # A large buffer: each write to the file lets the resolving thread
+            # take the interpreter, and taking it back can wait a switch
+            # interval (5 ms): few writes, few waits.
+            self._text = os.fdopen(
+                fd, "w", buffering=IO_BUFFER, encoding=table.encoding, newline=""
+            )
             self._csv = csv_writer(self._text)
             self.write(header)
         else:
@@ -165,6 +193,18 @@ class OutputTable:
             )
             self._sheet = self._book.add_worksheet()
             self._write_xlsx_row(header, table.header_row)
+
+    def write_rows(self, rows: list[list[Any]], numbers: list[int] | None) -> None:
+        """Write a batch of rows; `numbers`: their row numbers in a sheet, for messages."""
+        try:
+            if self._text is not None:
+                self._csv.writerows(rows)
+            else:
+                assert numbers is not None  # a sheet's batches carry them
+                for values, number in zip(rows, numbers, strict=True):
+                    self._write_xlsx_row(values, number)
+        except OSError as exc:
+            raise output_error(self.target, exc) from None
 
     def write(self, values: list[Any], number: int = 0) -> None:
         """Write one row; `number` is its row number in the input, for messages."""

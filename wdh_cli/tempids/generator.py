@@ -73,3 +73,9 @@ SEQUENCE_PREFIX = "TEMP_"
 def sequence_id(number: int) -> str:
     """The older sequential style: TEMP_000001."""
     return f"{SEQUENCE_PREFIX}{number:06d}"
+
+
+# A temporary ID of either style, as a POSIX regular expression (PostgreSQL's
+# `~` and Python's `re` read it alike): what `wdh rewrite` counts as still
+# temporary.
+TEMP_ID_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+)$"

@@ -1,0 +1,96 @@
+"""The answers of one resolve run, kept per distinct key tuple, so rows cost a lookup.
+
+A row's answer depends only on its key cells and on what the cache held when
+its batch was worked out. So each distinct tuple of key cells is worked out
+once, by the resolver's five layers, and every later row with the same cells
+takes that answer, until this run writes a cache key the answer depends on
+(backflow, a provider's answer): then the answer is retired at the end of the
+batch, and the tuple is worked out again when it next appears, exactly as a
+row-by-row run would have found it. Answers and figures are therefore those
+of resolving each row on its own, in batches (tests/integration/
+test_resolve_golden.py holds them to that).
+
+Per row, everything runs in C (Counter, map, dict lookups); Python work is
+per tuple that needs answering. The figures are counted per answer when it
+is retired: its rows are the tuple's rows since it was made. Memory grows
+with distinct tuples, never with rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from typing import Generic, TypeVar
+
+from wdh_cli.resolve.resolver import Known, Pair, Resolver, RowKeys
+
+H = TypeVar("H", bound=Hashable)  # a row's key cells, as the caller holds them
+
+
+class AnswerBook(Generic[H]):
+    """The answer of every distinct key tuple of a run (`row_keys` makes a tuple's RowKeys)."""
+
+    def __init__(self, resolver: Resolver, row_keys: Callable[[H], RowKeys]) -> None:
+        self.resolver = resolver
+        self._row_keys = row_keys
+        self._known: dict[H, Known] = {}
+        self._rows: Counter[H] = Counter()  # rows per tuple so far in the run
+        self._by_pair: dict[Pair, list[H]] = {}  # cache key -> tuples whose answer used it
+
+    def resolve_rows(self, cells: list[H]) -> list[Known]:
+        """One answer per row of a batch (each row given by its key cells)."""
+        counts = Counter(cells)  # distinct tuples, in first-row order
+        self._answer(counts)
+        found = list(map(self._known.__getitem__, cells))
+        self._rows.update(cells)
+        self._retire_stale()
+        return found
+
+    def resolve_counts(self, counts: Mapping[H, int]) -> dict[H, Known]:
+        """The answer of each distinct tuple of a batch; counts: its rows (first-row order)."""
+        self._answer(counts)
+        known, rows = self._known, self._rows
+        found = {cells: known[cells] for cells in counts}
+        for cells, n in counts.items():
+            rows[cells] += n
+        self._retire_stale()
+        return found
+
+    def close(self) -> None:
+        """The run is over: every answer's rows go into the figures."""
+        for cells in list(self._known):
+            self._retire(cells)
+        self._by_pair.clear()
+
+    def _answer(self, counts: Mapping[H, int]) -> None:
+        """Work out the tuples of the batch that have no current answer."""
+        known = self._known
+        fresh = [cells for cells in counts if cells not in known]
+        if not fresh:
+            return
+        row_keys = self._row_keys
+        answers = self.resolver.work_out(
+            [row_keys(cells) for cells in fresh], [counts[cells] for cells in fresh]
+        )
+        rows, by_pair = self._rows, self._by_pair
+        for cells, answer in zip(fresh, answers, strict=True):
+            answer.start = rows.get(cells, 0)
+            known[cells] = answer
+            for pair in answer.pairs:
+                by_pair.setdefault(pair, []).append(cells)
+
+    def _retire_stale(self) -> None:
+        """Answers that rely on a cache key this batch wrote are worked out again next time."""
+        stale = self.resolver.take_stale()
+        if stale is None:
+            self.close()
+            return
+        for pair in stale:
+            for cells in self._by_pair.pop(pair, ()):
+                answer = self._known.get(cells)
+                if answer is not None and pair in answer.pairs:
+                    self._retire(cells)
+
+    def _retire(self, cells: H) -> None:
+        answer = self._known.pop(cells)
+        self.resolver.count(answer, self._rows.get(cells, 0) - answer.start)

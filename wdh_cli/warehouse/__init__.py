@@ -1,0 +1,1 @@
+"""Warehouse tables corrected in place: `wdh resolve --table` and `wdh rewrite --table`."""

@@ -1,0 +1,60 @@
+"""What a table must have before wdh touches it: exit 2 naming what is missing."""
+
+from __future__ import annotations
+
+import psycopg
+
+from wdh_cli.errors import UsageError
+from wdh_cli.mappings import levels
+from wdh_cli.resolve.options import Columns
+from wdh_cli.resolve.resolver import RowKeys
+from wdh_cli.warehouse import repository as tables
+from wdh_cli.warehouse.repository import Column, TableRef
+
+
+def existing_columns(conn: psycopg.Connection, table: TableRef) -> dict[str, Column]:
+    found = tables.columns(conn, table)
+    if not found:
+        raise UsageError(f"no table {table} (schema {table.schema!r}, table {table.name!r})")
+    return {column.name: column for column in found}
+
+
+def read_columns(
+    conn: psycopg.Connection, table: TableRef, names: Columns
+) -> list[tuple[str, str | None]]:
+    """(RowKeys field, the table's column or None) for each key; the name column must exist."""
+    have = existing_columns(conn, table)
+    fields = [*levels.LEVELS.fields, "existing"]
+    picks = [(field, getattr(names, field)) for field in fields]
+    if names.name not in have:
+        raise UsageError(
+            f"{table}: no column {names.name!r} (the customer name; --col-name renames it)"
+        )
+    for name in (names.output, names.output_source):
+        if name in {column for _, column in picks}:
+            raise UsageError(
+                f"--col-output {names.output}: the output column {name!r} is also a column "
+                "resolve reads; choose another output name"
+            )
+    by_field = dict(picks)
+    return [(f, by_field[f] if by_field[f] in have else None) for f in RowKeys._fields]
+
+
+def output_columns(
+    conn: psycopg.Connection, table: TableRef, id_column: str, source_column: str, *, add: bool
+) -> None:
+    """Both output columns exist as text (added with `add`); exit 2 naming any that does not."""
+    have = existing_columns(conn, table)
+    missing = [name for name in (id_column, source_column) if name not in have]
+    if missing and not add:
+        names = ", ".join(repr(name) for name in missing)
+        raise UsageError(f"{table}: no output column {names} (--add-columns adds them as text)")
+    for name in (id_column, source_column):
+        column = have.get(name)
+        if column is not None and not column.is_text:
+            raise UsageError(
+                f"{table}: output column {name!r} is {column.type}; it must be text or varchar"
+            )
+    if missing:
+        with conn.transaction():
+            tables.add_output_columns(conn, table, id_column, source_column)

@@ -1,0 +1,139 @@
+"""`wdh resolve --table`: the five layers for a table's rows, written in place.
+
+Only distinct keys travel: each batch of `batch` rows (in the table's
+physical order, numbered in a work table) sends its distinct key tuples and
+their row counts to Python, the AnswerBook answers each tuple as a file run
+would, and one UPDATE joins the batch's rows to the answers. Each batch is
+committed: a reader waits for one batch at most, and a run cut short is run
+again (rows that already hold their answer are not written twice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, replace
+
+from wdh_cli.config import Settings
+from wdh_cli.db import Database
+from wdh_cli.errors import UsageError
+from wdh_cli.providers.registry import open_provider
+from wdh_cli.queue.signals import StopFlag
+from wdh_cli.reports import json_field
+from wdh_cli.resolve.answers import AnswerBook
+from wdh_cli.resolve.options import ResolveOptions
+from wdh_cli.resolve.overrides import load_overrides
+from wdh_cli.resolve.resolver import Resolver, RowKeys
+from wdh_cli.resolve.stats import ResolveStats
+from wdh_cli.resolve.tuning import bulk_run
+from wdh_cli.tempids.issuer import TempIdIssuer
+from wdh_cli.warehouse import repository as tables
+from wdh_cli.warehouse.checks import output_columns, read_columns
+
+DEFAULT_BATCH = 50_000
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class TableResolveStats(ResolveStats):
+    """The figures of a file run, plus the table and the batches committed."""
+
+    table: str = json_field(key="table", default="")
+    batches: int = 0
+
+
+def resolve_table(
+    settings: Settings,
+    db: Database,
+    table: tables.TableRef,
+    options: ResolveOptions,
+    *,
+    batch: int = DEFAULT_BATCH,
+    add_columns: bool = False,
+    stop: StopFlag | None = None,
+    warn: Callable[[str], None] = lambda message: None,
+    progress: Progress | None = None,
+) -> TableResolveStats:
+    """Resolve every row of `table` and write its output columns (not under plan-only)."""
+    if options.offline:
+        raise UsageError("--offline cannot be used with --table: the table is in the database")
+    # The table is in the database: a run without it cannot go on offline.
+    options = replace(options, require_db=True, batch_size=batch)
+    overrides = load_overrides(settings.mappings_dir)
+    issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
+    stats = TableResolveStats(table=str(table))
+    with ExitStack() as stack:
+        stack.enter_context(bulk_run())
+        conn = stack.enter_context(db.connect(autocommit=True))
+        keys = read_columns(conn, table, options.columns)
+        id_column, source_column = options.columns.output, options.columns.output_source
+        if not options.plan_only:
+            output_columns(conn, table, id_column, source_column, add=add_columns)
+        if issuer is not None:
+            issuer.ensure_usable(conn)
+        provider = None
+        if not options.plan_only and options.budget > 0:
+            provider = open_provider(settings, options.provider)
+            if provider is not None:
+                stack.callback(provider.close)
+        resolver = Resolver(
+            options=options,
+            overrides=overrides,
+            conn=conn,
+            provider=provider,
+            temp_ids=issuer,
+            min_confidence=settings.eqc_min_confidence,
+            lookup_ttl=settings.lookup_ttl,
+            stats=stats,
+            warn=warn,
+        )
+        fields = [field for field, column in keys if column is not None]
+        book: AnswerBook[tuple[str, ...]] = AnswerBook(resolver, _row_keys(fields))
+        stack.callback(tables.drop_work_tables, conn)
+        with conn.transaction():
+            total = tables.number_rows(conn, table, [c for _, c in keys if c is not None])
+        width = len(fields)
+        for after in range(0, total, batch):
+            if stop is not None and stop.requested:
+                warn(
+                    f"stopped by {stop.signal_name} after {stats.batches} batch(es); "
+                    "run the same command again to finish"
+                )
+                break
+            last = min(after + batch, total)
+            counts = {
+                tuple(found.keys): found.rows
+                for found in tables.batch_keys(conn, width, after, last)
+            }
+            answers = book.resolve_counts(counts)
+            if not options.plan_only:
+                with conn.transaction():
+                    tables.write_answers(
+                        conn,
+                        table,
+                        id_column,
+                        source_column,
+                        width,
+                        after,
+                        last,
+                        (
+                            (*cells, known.resolution.company_id, known.resolution.source)
+                            for cells, known in answers.items()
+                        ),
+                    )
+            stats.batches += 1
+            if progress is not None:
+                progress(last, total)
+        book.close()
+        resolver.finish()
+    return stats
+
+
+def _row_keys(fields: list[str]) -> Callable[[tuple[str, ...]], RowKeys]:
+    """A work-table key tuple (the present fields, in RowKeys order) as RowKeys."""
+
+    def row_keys(cells: tuple[str, ...]) -> RowKeys:
+        return RowKeys(**dict(zip(fields, cells, strict=True)))
+
+    return row_keys
