@@ -12,13 +12,29 @@ from psycopg.types.json import Jsonb
 from bench.common import Figure, scratch_database
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
-from wdh_cli.db.sqlfiles import queries
 from wdh_cli.migrate import runner
 from wdh_cli.providers.base import Candidate
 from wdh_cli.queue import repository
 from wdh_cli.queue.drain import DrainOptions, drain
 
 JOBS = 20_000
+
+# The claim without the ledger read wdh's claim brings along: what a bare
+# loop would send.
+BARE_CLAIM = """
+WITH ready AS (
+    SELECT id FROM enterprise.enrichment_requests
+    WHERE status = 'pending' AND next_retry_at <= now()
+    ORDER BY next_retry_at, id
+    LIMIT %(batch)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE enterprise.enrichment_requests AS r
+SET status = 'processing', claimed_at = now(), worker_id = %(worker_id)s, updated_at = now()
+FROM ready
+WHERE r.id = ready.id
+RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts
+"""
 
 BARE_DONE = """
 UPDATE enterprise.enrichment_requests AS r
@@ -119,7 +135,7 @@ def _wdh_no_match_worker(url: str, batch: int) -> None:
 
 
 def _bare_worker(url: str, batch: int) -> None:
-    claim = queries("queue")["claim"]
+    claim = BARE_CLAIM
     with psycopg.connect(url, autocommit=True) as conn:
         while True:
             with conn.transaction():
@@ -132,7 +148,7 @@ def _bare_worker(url: str, batch: int) -> None:
 
 def _bare_same_worker(url: str, batch: int) -> None:
     """The drain's writes for every job resolved, as a bare SQL loop (the drain's floor)."""
-    claim = queries("queue")["claim"]
+    claim = BARE_CLAIM
     with psycopg.connect(url, autocommit=True) as conn:
         while True:
             jobs = conn.execute(claim, {"batch": batch, "worker_id": "bare"}).fetchall()

@@ -57,9 +57,18 @@ WHERE status = 'processing'
 -- before they are marked, and UPDATE has no LIMIT of its own.
 -- Why SKIP LOCKED: concurrent drains skip each other's rows instead of
 -- waiting on them or taking them twice; each row goes to exactly one worker.
--- The caller commits right after this statement, before asking the provider:
--- the slow HTTP calls then hold no locks and no open transaction, and other
--- workers see the rows as processing at once.
+-- The caller runs this statement alone in autocommit, so it commits as it
+-- returns, before the provider is asked: the slow HTTP calls then hold no
+-- locks and no open transaction, and other workers see the rows as
+-- processing at once.
+-- Each claimed row comes with the provider's fresh ledger answer for its
+-- name, if any: this LATERAL stands in for ledger.sql fresh_answers (the
+-- ledger's owner; same rule: the provider's answer younger than the TTL,
+-- none when the TTL is 0), so that a drain reads the ledger in the claim's
+-- round trip instead of one of its own. One probe of the primary key per
+-- row (LIMIT 1 keeps the planner from turning it into a join; see
+-- fresh_answers). With provider NULL (a claim that wants no answers) no
+-- row matches.
 WITH ready AS (
     SELECT id
     FROM enterprise.enrichment_requests
@@ -68,15 +77,31 @@ WITH ready AS (
     ORDER BY next_retry_at, id
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    -- The UPDATE in a CTE of its own, so that its RETURNING rows can be
+    -- joined to the ledger.
+    UPDATE enterprise.enrichment_requests AS r
+    SET status = 'processing',
+        claimed_at = now(),
+        worker_id = %(worker_id)s,
+        updated_at = now()
+    FROM ready
+    WHERE r.id = ready.id
+    RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts
 )
-UPDATE enterprise.enrichment_requests AS r
-SET status = 'processing',
-    claimed_at = now(),
-    worker_id = %(worker_id)s,
-    updated_at = now()
-FROM ready
-WHERE r.id = ready.id
-RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts;
+SELECT c.id, c.raw_name, c.normalized_name, c.temp_id, c.attempts,
+       a.outcome AS answer_outcome, a.company_id AS answer_company_id,
+       a.candidates AS answer_candidates
+FROM claimed AS c
+LEFT JOIN LATERAL (
+    SELECT p.outcome, p.company_id, p.candidates
+    FROM enterprise.provider_answers AS p
+    WHERE p.provider = %(provider)s::text
+      AND p.normalized_name = c.normalized_name
+      AND %(ttl)s::integer > 0
+      AND p.asked_at > now() - make_interval(secs => %(ttl)s::integer)
+    LIMIT 1
+) AS a ON true;
 
 -- name: record_outcomes
 -- The results of a whole batch in one UPDATE; each row's outcome arrives in

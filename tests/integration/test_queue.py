@@ -315,7 +315,7 @@ def test_the_claim_uses_the_ready_index_on_100k_rows(conn: psycopg.Connection) -
 
     plan = conn.execute(
         "EXPLAIN (FORMAT JSON) " + queries("queue")["claim"],
-        {"batch": 50, "worker_id": "w"},
+        {"batch": 50, "worker_id": "w", "provider": "eqc", "ttl": 3600},
     ).fetchone()
     assert plan is not None
     text = json.dumps(plan[0])
@@ -568,3 +568,28 @@ def test_record_batch_writes_what_the_tables_owners_write(conn: psycopg.Connecti
             results.append((held, _written(conn)))
     assert results[0] == results[1]
     assert results[0][0] == 6
+
+
+def test_the_claim_brings_what_the_ledger_read_would(conn: psycopg.Connection) -> None:
+    """claim_with_answers stands in for ledger.fresh: same answers, per provider and TTL."""
+    from wdh_cli.ledger import repository as ledger
+    from wdh_cli.ledger.answers import answer_of
+
+    hit = Candidate("C1", "公司一", "91A", "exact", 1.0)
+    ledger.remember(conn, "eqc", [answer_of("eqc", "甲", [hit], 0.8)])
+    ledger.remember(conn, "eqc", [answer_of("eqc", "乙", [], 0.8)])
+    ledger.remember(conn, "directory", [answer_of("directory", "丙", [hit], 0.8)])
+    conn.execute("UPDATE enterprise.provider_answers SET asked_at = now() - interval '2 hours'")
+    ledger.remember(conn, "eqc", [answer_of("eqc", "丁", [hit], 0.8)])  # asked just now
+    names = ["甲", "乙", "丙", "丁", "戊"]
+    for provider, ttl in (("eqc", 3 * 3600), ("eqc", 3600), ("eqc", 0), ("directory", 3 * 3600)):
+        with conn.transaction(force_rollback=True):
+            repository.enqueue(conn, names, names, [None] * len(names))
+            jobs, answers = repository.claim_with_answers(conn, 10, "w", provider, ttl)
+            assert sorted(job.normalized_name for job in jobs) == sorted(names)
+            assert answers == ledger.fresh(conn, provider, names, ttl)
+    with conn.transaction(force_rollback=True):
+        repository.enqueue(conn, names, names, [None] * len(names))
+        jobs, answers = repository.claim_with_answers(conn, 10, "w", "eqc", 3 * 3600)
+        assert sorted(answers) == ["丁", "乙", "甲"]
+        assert answers["甲"].company_id == "C1" and answers["乙"].outcome == "no_match"

@@ -27,7 +27,6 @@ from wdh_cli.companies.repository import lock as company_locks
 from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
-from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
 from wdh_cli.providers.registry import ProviderName, open_provider
@@ -304,10 +303,13 @@ class _Crew:
             tally = DrainReport()
             # The connection is in autocommit: each of these single statements
             # is its own transaction, committed as it returns, in one round trip
-            # (BEGIN and COMMIT around it would cost two more).
+            # (BEGIN and COMMIT around it would cost two more). The claim brings
+            # the ledger's fresh answers for the claimed names along.
             if self._reclaim_due():
                 tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
-            jobs = repository.claim(conn, size, worker)
+            jobs, remembered = repository.claim_with_answers(
+                conn, size, worker, provider.name, options.lookup_ttl
+            )
             self._release(size - len(jobs))
             if not jobs:
                 self._add(tally, batch=False)
@@ -315,9 +317,6 @@ class _Crew:
                     continue
                 break
             tally.claimed = len(jobs)
-            remembered = ledger.fresh(
-                conn, provider.name, [job.normalized_name for job in jobs], options.lookup_ttl
-            )
             asked = _ask(provider, jobs, options, stopping, tally, remembered)
             _record(conn, asked, worker, provider.name, tally)
             self._add(tally, batch=True)

@@ -122,9 +122,30 @@ def heartbeat(conn: psycopg.Connection, workers: Sequence[str]) -> int:
 
 
 def claim(conn: psycopg.Connection, batch: int, worker_id: str) -> list[Job]:
-    with conn.cursor(row_factory=class_row(Job)) as cur:
-        jobs = cur.execute(Q["claim"], {"batch": batch, "worker_id": worker_id}).fetchall()
-    return sorted(jobs, key=lambda job: job.id)
+    """Claim up to `batch` ready rows for this worker, in id order."""
+    return claim_with_answers(conn, batch, worker_id, None, 0)[0]
+
+
+def claim_with_answers(
+    conn: psycopg.Connection, batch: int, worker_id: str, provider: str | None, ttl: int
+) -> tuple[list[Job], dict[str, Answer]]:
+    """Claim rows as `claim` does, with the provider's ledger answers for their names.
+
+    The answers are those `ledger.fresh(conn, provider, names, ttl)` would
+    return (younger than `ttl` seconds; none for a TTL of 0), read by the
+    same statement as the claim: the query's comment says how it stands in
+    for the ledger's owner.
+    """
+    params = {"batch": batch, "worker_id": worker_id, "provider": provider, "ttl": ttl}
+    jobs: list[Job] = []
+    answers: dict[str, Answer] = {}
+    for row in conn.execute(Q["claim"], params).fetchall():
+        job_id, raw_name, key, temp_id, attempts, outcome, company_id, candidates = row
+        jobs.append(Job(job_id, raw_name, key, temp_id, attempts))
+        if outcome is not None and provider is not None:
+            answers[key] = Answer(provider, key, outcome, company_id, candidates)
+    jobs.sort(key=lambda job: job.id)
+    return jobs, answers
 
 
 def record_outcomes(
