@@ -2,12 +2,22 @@
 
 -- name: fresh_answers
 -- The answers of one provider for many names, younger than the TTL: each is
--- a lookup not paid for again. One probe of the primary key per name.
+-- a lookup not paid for again. One probe of the primary key per name:
+-- LATERAL ... LIMIT 1 keeps the planner from turning it into a plain join
+-- (the primary key allows one row anyway). With a plain join, statistics
+-- taken while the ledger was small (a drain fills it quickly) made the
+-- planner hash every answer of the provider for each batch of a drain: 9 ms
+-- for 100 names against 20,000 answers, a quarter of the drain's time.
 SELECT a.provider, a.normalized_name, a.outcome, a.company_id, a.candidates
 FROM unnest(%(keys)s::text[]) AS k (normalized_name)
-JOIN enterprise.provider_answers AS a
-  ON a.provider = %(provider)s AND a.normalized_name = k.normalized_name
-WHERE a.asked_at > now() - make_interval(secs => %(ttl)s);
+CROSS JOIN LATERAL (
+    SELECT p.provider, p.normalized_name, p.outcome, p.company_id, p.candidates
+    FROM enterprise.provider_answers AS p
+    WHERE p.provider = %(provider)s
+      AND p.normalized_name = k.normalized_name
+      AND p.asked_at > now() - make_interval(secs => %(ttl)s)
+    LIMIT 1
+) AS a;
 
 -- name: remember
 -- Insert or refresh a batch of answers in one statement. DISTINCT ON keeps

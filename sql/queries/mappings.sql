@@ -183,6 +183,11 @@ ORDER BY match_type, alias_name;
 -- another company (a conflict), and is left untouched in both cases. Arbiter
 -- (alias_name, match_type): guards against a key inserted by a concurrent
 -- session since the snapshot; such a row is counted nowhere.
+-- `stored` probes the unique index once per batch row (LATERAL ... LIMIT 1,
+-- which the planner cannot flatten into a plain join): with a plain join,
+-- statistics taken while the table was smaller made the planner hash-join
+-- a drain's 100 names against a sequential scan of the whole table, a cost
+-- that grows with the table.
 -- With write = false (plan-only) the INSERT selects no row, and `inserted`
 -- counts the rows it would have inserted: the same statement gives the
 -- figures of a real run without writing, and without taking serial values.
@@ -198,8 +203,12 @@ WITH batch AS (
     SELECT b.*, m.canonical_id AS current_id,
            (b.nth = 1 AND m.canonical_id IS NULL) AS inserts
     FROM batch AS b
-    LEFT JOIN enterprise.company_mapping AS m
-           ON m.alias_name = b.alias_name AND m.match_type = b.match_type
+    LEFT JOIN LATERAL (
+        SELECT c.canonical_id
+        FROM enterprise.company_mapping AS c
+        WHERE c.alias_name = b.alias_name AND c.match_type = b.match_type
+        LIMIT 1
+    ) AS m ON true
 ), inserted AS (
     INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
     SELECT alias_name, canonical_id, match_type, priority, %(source)s

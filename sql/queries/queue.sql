@@ -57,9 +57,18 @@ WHERE status = 'processing'
 -- before they are marked, and UPDATE has no LIMIT of its own.
 -- Why SKIP LOCKED: concurrent drains skip each other's rows instead of
 -- waiting on them or taking them twice; each row goes to exactly one worker.
--- The caller commits right after this statement, before asking the provider:
--- the slow HTTP calls then hold no locks and no open transaction, and other
--- workers see the rows as processing at once.
+-- The caller runs this statement alone in autocommit, so it commits as it
+-- returns, before the provider is asked: the slow HTTP calls then hold no
+-- locks and no open transaction, and other workers see the rows as
+-- processing at once.
+-- Each claimed row comes with the provider's fresh ledger answer for its
+-- name, if any: this LATERAL stands in for ledger.sql fresh_answers (the
+-- ledger's owner; same rule: the provider's answer younger than the TTL,
+-- none when the TTL is 0), so that a drain reads the ledger in the claim's
+-- round trip instead of one of its own. One probe of the primary key per
+-- row (LIMIT 1 keeps the planner from turning it into a join; see
+-- fresh_answers). With provider NULL (a claim that wants no answers) no
+-- row matches.
 WITH ready AS (
     SELECT id
     FROM enterprise.enrichment_requests
@@ -68,15 +77,31 @@ WITH ready AS (
     ORDER BY next_retry_at, id
     LIMIT %(batch)s
     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    -- The UPDATE in a CTE of its own, so that its RETURNING rows can be
+    -- joined to the ledger.
+    UPDATE enterprise.enrichment_requests AS r
+    SET status = 'processing',
+        claimed_at = now(),
+        worker_id = %(worker_id)s,
+        updated_at = now()
+    FROM ready
+    WHERE r.id = ready.id
+    RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts
 )
-UPDATE enterprise.enrichment_requests AS r
-SET status = 'processing',
-    claimed_at = now(),
-    worker_id = %(worker_id)s,
-    updated_at = now()
-FROM ready
-WHERE r.id = ready.id
-RETURNING r.id, r.raw_name, r.normalized_name, r.temp_id, r.attempts;
+SELECT c.id, c.raw_name, c.normalized_name, c.temp_id, c.attempts,
+       a.outcome AS answer_outcome, a.company_id AS answer_company_id,
+       a.candidates AS answer_candidates
+FROM claimed AS c
+LEFT JOIN LATERAL (
+    SELECT p.outcome, p.company_id, p.candidates
+    FROM enterprise.provider_answers AS p
+    WHERE p.provider = %(provider)s::text
+      AND p.normalized_name = c.normalized_name
+      AND %(ttl)s::integer > 0
+      AND p.asked_at > now() - make_interval(secs => %(ttl)s::integer)
+    LIMIT 1
+) AS a ON true;
 
 -- name: record_outcomes
 -- The results of a whole batch in one UPDATE; each row's outcome arrives in
@@ -238,3 +263,139 @@ SET status = CASE WHEN d.company_id IS NULL THEN 'failed' ELSE 'done' END,
 FROM unnest(%(ids)s::integer[], %(company_ids)s::text[]) AS d (id, company_id)
 WHERE r.id = d.id
   AND r.status = 'failed';
+
+-- name: record_batch
+-- A drain's whole record step in one statement: the batch's new ledger
+-- answers, the companies it learned with their names, and every claimed
+-- row's outcome. Sent as four statements it cost four parses, plans and
+-- executor start-ups per batch; as one, the drain comes within reach of a
+-- bare SQL loop doing the same writes (bench/bench_queue.py).
+-- One owner per table still holds in the sense that matters: each CTE below
+-- is the same write, under the same rules, as the named query of the
+-- table's owner it stands in for, and says which; change them together
+-- (tests/integration/test_queue.py compares the two ways on one batch):
+--   remember          ledger.sql remember           (provider_answers)
+--   learned, checked,
+--   companies         companies.sql upsert_companies (company_master)
+--   mapped            mappings.sql insert_new_keys   (company_mapping; the
+--                     figure-less form of cache_new_keys)
+--   outcomes          queue.sql record_outcomes      (enrichment_requests)
+-- The caller takes companies.sql lock_companies first, in the same
+-- transaction, and a statement of its own: this statement's snapshot must be
+-- taken after the locks are granted, so that it sees the rows of a session
+-- that held them before (the race fix of company_master).
+-- The arrays travel as binary parameters: as text, psycopg escaped every
+-- quote of the candidates' JSON with a regular expression, 2-3 ms of client
+-- time per batch of 100, about as much as the server spends on the statement.
+-- All CTEs read the one snapshot taken when the statement starts and write
+-- four different tables, so none depends on another's writes; each data-
+-- modifying CTE runs to completion whether or not it is read.
+WITH remember AS (
+    -- The ledger: insert or refresh the batch's definitive answers. DISTINCT
+    -- ON keeps the last answer of a name within the batch, since ON CONFLICT
+    -- DO UPDATE may touch a row only once per statement. Arbiter (provider,
+    -- normalized_name): a newer answer replaces the older one.
+    INSERT INTO enterprise.provider_answers
+        (provider, normalized_name, outcome, company_id, candidates, asked_at)
+    SELECT DISTINCT ON (a.normalized_name)
+           %(source)s, a.normalized_name, a.outcome, a.company_id, a.candidates, now()
+    FROM unnest(%(answer_keys)b::text[], %(answer_outcomes)b::text[],
+                %(answer_company_ids)b::text[], %(answer_candidates)b::jsonb[]) WITH ORDINALITY
+         AS a (normalized_name, outcome, company_id, candidates, position)
+    ORDER BY a.normalized_name, a.position DESC
+    ON CONFLICT (provider, normalized_name) DO UPDATE
+    SET outcome = EXCLUDED.outcome,
+        company_id = EXCLUDED.company_id,
+        candidates = EXCLUDED.candidates,
+        asked_at = EXCLUDED.asked_at
+), learned_rows AS (
+    -- What was learned, one row per (company, raw name), in batch order: read
+    -- by both the company_master and the company_mapping writes.
+    SELECT l.*
+    FROM unnest(%(learned_company_ids)b::text[], %(learned_official_names)b::text[],
+                %(learned_codes)b::text[], %(learned_aliases)b::text[],
+                %(learned_keys)b::text[]) WITH ORDINALITY
+         AS l (company_id, official_name, code, alias, normalized_name, position)
+), learned AS (
+    -- One row per company, since ON CONFLICT DO UPDATE may touch each row
+    -- only once per statement.
+    SELECT l.company_id,
+           min(l.official_name) AS official_name,
+           min(l.code) AS code,
+           array_agg(DISTINCT l.alias ORDER BY l.alias) AS aliases
+    FROM learned_rows AS l
+    GROUP BY l.company_id
+), checked AS (
+    -- A credit code is kept only if no other company of this batch claims
+    -- it too (it is UNIQUE): how many companies claim each code.
+    SELECT d.*, count(*) OVER (PARTITION BY d.code) AS code_owners
+    FROM learned AS d
+), companies AS (
+    -- company_master: a new company is inserted, with its credit code unless
+    -- another company holds it. Arbiter company_id: a known company keeps its
+    -- fields and gains the raw names among its aliases.
+    INSERT INTO enterprise.company_master
+        (company_id, official_name, unified_credit_code, aliases, source)
+    SELECT c.company_id,
+           c.official_name,
+           CASE
+               WHEN c.code IS NULL OR c.code_owners > 1 THEN NULL
+               WHEN EXISTS (SELECT 1 FROM enterprise.company_master AS m
+                            WHERE m.unified_credit_code = c.code
+                              AND m.company_id <> c.company_id)
+                   THEN NULL
+               ELSE c.code
+           END,
+           c.aliases,
+           %(source)s
+    FROM checked AS c
+    ORDER BY c.company_id
+    ON CONFLICT (company_id) DO UPDATE
+    SET aliases = ARRAY(
+            SELECT DISTINCT a
+            FROM unnest(coalesce(company_master.aliases, '{}') || EXCLUDED.aliases) AS a
+            ORDER BY a
+        ),
+        updated_at = now()
+), mapped AS (
+    -- company_mapping: each learned normalized name becomes a mapping of the
+    -- name level, the provider as its source, so the next resolve hits the
+    -- cache. The rule of insert_new_keys: within the batch the first row of
+    -- a key counts (DISTINCT ON, batch order); a key already stored keeps
+    -- its row, whatever company it names. Arbiter (alias_name, match_type)
+    -- is that rule's "stored wins" (DO NOTHING also covers a key a concurrent
+    -- session inserts meanwhile).
+    INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+    SELECT DISTINCT ON (l.normalized_name)
+           l.normalized_name, l.company_id, %(match_type)s, %(priority)s, %(source)s
+    FROM learned_rows AS l
+    ORDER BY l.normalized_name, l.position
+    ON CONFLICT (alias_name, match_type) DO NOTHING
+), outcomes AS (
+    -- The claimed rows' outcomes, under the rules of record_outcomes (see
+    -- there): only rows this worker still holds are touched. r.id = ANY
+    -- gives the planner the batch's rows by primary key: left to the join
+    -- alone, it sometimes scanned the partial index of every open row
+    -- (pending ones included, 20,000 at the start of a large drain).
+    UPDATE enterprise.enrichment_requests AS r
+    SET status = o.status,
+        attempts = r.attempts + o.attempted,
+        last_error = CASE WHEN o.status = 'pending' AND o.attempted = 0 THEN r.last_error
+                          ELSE o.error END,
+        resolved_company_id = o.company_id,
+        resolved_source = CASE WHEN o.status = 'done' THEN %(source)s END,
+        next_retry_at = now() + make_interval(secs => o.retry_in),
+        claimed_at = NULL,
+        worker_id = NULL,
+        updated_at = now()
+    FROM unnest(%(ids)b::integer[], %(statuses)b::text[], %(attempted)b::integer[],
+                %(errors)b::text[], %(company_ids)b::text[], %(retry_in)b::float8[])
+         AS o (id, status, attempted, error, company_id, retry_in)
+    WHERE r.id = o.id
+      AND r.id = ANY (%(ids)b::integer[])
+      AND r.status = 'processing'
+      AND r.worker_id = %(worker_id)s
+    RETURNING r.id
+)
+-- The rows this worker still held (the others were taken back as stale).
+SELECT count(*) AS held FROM outcomes;

@@ -315,7 +315,7 @@ def test_the_claim_uses_the_ready_index_on_100k_rows(conn: psycopg.Connection) -
 
     plan = conn.execute(
         "EXPLAIN (FORMAT JSON) " + queries("queue")["claim"],
-        {"batch": 50, "worker_id": "w"},
+        {"batch": 50, "worker_id": "w", "provider": "eqc", "ttl": 3600},
     ).fetchone()
     assert plan is not None
     text = json.dumps(plan[0])
@@ -479,3 +479,117 @@ def test_a_401_in_one_worker_stops_them_all_and_is_raised(
         "SELECT DISTINCT attempts FROM enterprise.enrichment_requests WHERE status = 'pending'"
     ).fetchall()
     assert attempts == [(0,)]
+
+
+def _written(conn: psycopg.Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """What the record step writes, without timestamps or serial IDs of new rows."""
+    return {
+        "answers": conn.execute(
+            "SELECT provider, normalized_name, outcome, company_id, candidates::text,"
+            " asked_at = now() FROM enterprise.provider_answers ORDER BY 1, 2"
+        ).fetchall(),
+        "companies": conn.execute(
+            "SELECT company_id, official_name, unified_credit_code, aliases, source,"
+            " updated_at = now() FROM enterprise.company_master ORDER BY 1"
+        ).fetchall(),
+        "mappings": conn.execute(
+            "SELECT alias_name, canonical_id, match_type, priority, source"
+            " FROM enterprise.company_mapping ORDER BY 1, 3"
+        ).fetchall(),
+        "requests": conn.execute(
+            "SELECT id, status, attempts, last_error, resolved_company_id, resolved_source,"
+            " next_retry_at - now(), claimed_at, worker_id, updated_at = now()"
+            " FROM enterprise.enrichment_requests ORDER BY id"
+        ).fetchall(),
+    }
+
+
+def test_record_batch_writes_what_the_tables_owners_write(conn: psycopg.Connection) -> None:
+    """The drain's one-statement record step stands in for four owners' statements:
+    on the same batch both ways leave the same rows (a guard against the copies drifting)."""
+    from wdh_cli.companies import service as companies
+    from wdh_cli.companies.repository import Learned, lock
+    from wdh_cli.ledger import repository as ledger
+    from wdh_cli.ledger.answers import answer_of
+    from wdh_cli.queue.repository import Outcome
+
+    # What is stored before: a company with a credit code and an alias, a
+    # name mapped to another company, an old ledger answer.
+    companies.remember(conn, [Learned("旧", "旧", "C1", "公司一", "91A")], "eqc")
+    conn.execute(
+        "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type,"
+        " priority, source) VALUES ('乙', 'C9', 'name', 4, 'internal')"
+    )
+    ledger.remember(conn, "eqc", [answer_of("eqc", "甲", [], 0.8)])
+    names = ["甲", "乙", "丙", "丁", "戊", "己"]
+    repository.enqueue(conn, names, names, [None] * len(names))
+    jobs = repository.claim(conn, 10, "w")
+    conn.execute(
+        "UPDATE enterprise.enrichment_requests SET last_error = 'before' WHERE id = %s",
+        [jobs[4].id],
+    )
+    ids = [job.id for job in jobs]
+    hit = Candidate("C1", "公司一", "91A", "exact", 1.0)
+    answers = [
+        answer_of("eqc", "甲", [hit], 0.8),  # replaces the old answer
+        answer_of("eqc", "乙", [Candidate("C2", "公司二", "91A", "exact", 1.0)], 0.8),
+        answer_of("eqc", "丙", [Candidate("C3", "公司三", "91C", "exact", 1.0)], 0.8),
+        answer_of("eqc", "丙", [Candidate("C3", "公司三", "91C", "exact", 1.0)], 0.8),
+        answer_of("eqc", "丁", [], 0.8),
+    ]
+    learned = [
+        Learned("甲", "甲", "C1", "公司一", "91A"),  # known company: gains an alias
+        Learned("乙", "乙", "C2", "公司二", "91A"),  # code held by C1; name mapped to C9
+        Learned("丙", "丙", "C3", "公司三", "91C"),  # two companies of the batch claim 91C
+        Learned("丙 ", "丙", "C4", "公司四", "91C"),  # a later row of the same key
+    ]
+    outcomes = [
+        Outcome(ids[0], "done", 1, company_id="C1"),
+        Outcome(ids[1], "done", 1, company_id="C2"),
+        Outcome(ids[2], "done", 1, company_id="C3"),
+        Outcome(ids[3], "failed", 1, error="no match"),
+        Outcome(ids[4], "pending", 0),  # handed back: keeps its error
+        Outcome(ids[5], "pending", 1, error="timeout", retry_in=60.0),
+    ]
+
+    def by_owners() -> int:
+        ledger.remember(conn, "eqc", answers)
+        companies.remember(conn, learned, "eqc")
+        return repository.record_outcomes(conn, outcomes, "w", "eqc")
+
+    def in_one_statement() -> int:
+        lock(conn, learned)
+        return repository.record_batch(conn, outcomes, answers, learned, "w", "eqc")
+
+    results = []
+    for record in (by_owners, in_one_statement):
+        with conn.transaction(force_rollback=True):
+            held = record()
+            results.append((held, _written(conn)))
+    assert results[0] == results[1]
+    assert results[0][0] == 6
+
+
+def test_the_claim_brings_what_the_ledger_read_would(conn: psycopg.Connection) -> None:
+    """claim_with_answers stands in for ledger.fresh: same answers, per provider and TTL."""
+    from wdh_cli.ledger import repository as ledger
+    from wdh_cli.ledger.answers import answer_of
+
+    hit = Candidate("C1", "公司一", "91A", "exact", 1.0)
+    ledger.remember(conn, "eqc", [answer_of("eqc", "甲", [hit], 0.8)])
+    ledger.remember(conn, "eqc", [answer_of("eqc", "乙", [], 0.8)])
+    ledger.remember(conn, "directory", [answer_of("directory", "丙", [hit], 0.8)])
+    conn.execute("UPDATE enterprise.provider_answers SET asked_at = now() - interval '2 hours'")
+    ledger.remember(conn, "eqc", [answer_of("eqc", "丁", [hit], 0.8)])  # asked just now
+    names = ["甲", "乙", "丙", "丁", "戊"]
+    for provider, ttl in (("eqc", 3 * 3600), ("eqc", 3600), ("eqc", 0), ("directory", 3 * 3600)):
+        with conn.transaction(force_rollback=True):
+            repository.enqueue(conn, names, names, [None] * len(names))
+            jobs, answers = repository.claim_with_answers(conn, 10, "w", provider, ttl)
+            assert sorted(job.normalized_name for job in jobs) == sorted(names)
+            assert answers == ledger.fresh(conn, provider, names, ttl)
+    with conn.transaction(force_rollback=True):
+        repository.enqueue(conn, names, names, [None] * len(names))
+        jobs, answers = repository.claim_with_answers(conn, 10, "w", "eqc", 3 * 3600)
+        assert sorted(answers) == ["丁", "乙", "甲"]
+        assert answers["甲"].company_id == "C1" and answers["乙"].outcome == "no_match"

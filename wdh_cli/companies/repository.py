@@ -48,6 +48,21 @@ def unstorable(candidate: Candidate) -> str | None:
     return None
 
 
+def lock(conn: psycopg.Connection, learned: Sequence[Learned]) -> None:
+    """Take the advisory locks of these companies and credit codes (see lock_companies).
+
+    Held to the end of the caller's transaction. A write of these companies
+    must come in a later statement of that transaction (its snapshot must be
+    taken once the locks are granted): `upsert`, or the drain's record_batch.
+    """
+    if not learned:
+        return
+    keys = {f"id:{item.company_id}" for item in learned} | {
+        f"code:{item.unified_credit_code}" for item in learned if item.unified_credit_code
+    }
+    conn.execute(Q["lock_companies"], {"class_id": COMPANY_LOCK_CLASS_ID, "keys": sorted(keys)})
+
+
 def upsert(conn: psycopg.Connection, learned: Sequence[Learned], source: str) -> None:
     """Insert new companies; known ones gain the raw names among their aliases.
 
@@ -58,10 +73,7 @@ def upsert(conn: psycopg.Connection, learned: Sequence[Learned], source: str) ->
     """
     if not learned:
         return
-    keys = {f"id:{item.company_id}" for item in learned} | {
-        f"code:{item.unified_credit_code}" for item in learned if item.unified_credit_code
-    }
-    conn.execute(Q["lock_companies"], {"class_id": COMPANY_LOCK_CLASS_ID, "keys": sorted(keys)})
+    lock(conn, learned)
     conn.execute(
         Q["upsert_companies"],
         {

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg_pool import ConnectionPool
 
-from wdh_cli.companies import service as companies
 from wdh_cli.companies.repository import Learned, unstorable
+from wdh_cli.companies.repository import lock as company_locks
 from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
-from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
@@ -305,11 +304,15 @@ class _Crew:
             if size <= 0:
                 break
             tally = DrainReport()
+            # The connection is in autocommit: each of these single statements
+            # is its own transaction, committed as it returns, in one round trip
+            # (BEGIN and COMMIT around it would cost two more). The claim brings
+            # the ledger's fresh answers for the claimed names along.
             if self._reclaim_due():
-                with conn.transaction():
-                    tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
-            with conn.transaction():
-                jobs = repository.claim(conn, size, worker)
+                tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
+            jobs, remembered = repository.claim_with_answers(
+                conn, size, worker, provider.name, options.lookup_ttl
+            )
             self._release(size - len(jobs))
             if not jobs:
                 self._add(tally, batch=False)
@@ -317,9 +320,6 @@ class _Crew:
                     continue
                 break
             tally.claimed = len(jobs)
-            remembered = ledger.fresh(
-                conn, provider.name, [job.normalized_name for job in jobs], options.lookup_ttl
-            )
             asked = _ask(provider, jobs, options, stopping, tally, remembered)
             _record(conn, asked, worker, provider.name, tally)
             self._add(tally, batch=True)
@@ -462,12 +462,18 @@ def _record(
 ) -> None:
     """The batch's outcomes, what was learned and the new answers, in one transaction.
 
-    Pipeline mode sends the statements in one round trip: the ledger, the
-    company locks and writes read nothing back, and fetching the outcome rows
-    syncs them all.
+    Two statements: the advisory locks of the learned companies, then every
+    write in one statement (record_batch). Pipeline mode sends them, with
+    BEGIN and COMMIT, in one round trip. A batch that learned no company
+    takes no lock: its one statement runs alone (autocommit), its own
+    transaction.
     """
-    with conn.pipeline(), conn.transaction():
-        ledger.remember(conn, source, asked.answers)
-        companies.remember(conn, asked.learned, source)
-        held = repository.record_outcomes(conn, asked.outcomes, worker, source)
+    if not asked.learned:
+        held = repository.record_batch(conn, asked.outcomes, asked.answers, [], worker, source)
+    else:
+        with conn.pipeline(), conn.transaction():
+            company_locks(conn, asked.learned)
+            held = repository.record_batch(
+                conn, asked.outcomes, asked.answers, asked.learned, worker, source
+            )
     report.lost += len(asked.outcomes) - held

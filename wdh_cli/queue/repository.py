@@ -8,8 +8,12 @@ from datetime import datetime
 
 import psycopg
 from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
 
+from wdh_cli.companies.repository import Learned
 from wdh_cli.db.sqlfiles import queries
+from wdh_cli.ledger.answers import Answer
+from wdh_cli.mappings import levels
 
 Q = queries("queue")
 
@@ -118,9 +122,30 @@ def heartbeat(conn: psycopg.Connection, workers: Sequence[str]) -> int:
 
 
 def claim(conn: psycopg.Connection, batch: int, worker_id: str) -> list[Job]:
-    with conn.cursor(row_factory=class_row(Job)) as cur:
-        jobs = cur.execute(Q["claim"], {"batch": batch, "worker_id": worker_id}).fetchall()
-    return sorted(jobs, key=lambda job: job.id)
+    """Claim up to `batch` ready rows for this worker, in id order."""
+    return claim_with_answers(conn, batch, worker_id, None, 0)[0]
+
+
+def claim_with_answers(
+    conn: psycopg.Connection, batch: int, worker_id: str, provider: str | None, ttl: int
+) -> tuple[list[Job], dict[str, Answer]]:
+    """Claim rows as `claim` does, with the provider's ledger answers for their names.
+
+    The answers are those `ledger.fresh(conn, provider, names, ttl)` would
+    return (younger than `ttl` seconds; none for a TTL of 0), read by the
+    same statement as the claim: the query's comment says how it stands in
+    for the ledger's owner.
+    """
+    params = {"batch": batch, "worker_id": worker_id, "provider": provider, "ttl": ttl}
+    jobs: list[Job] = []
+    answers: dict[str, Answer] = {}
+    for row in conn.execute(Q["claim"], params).fetchall():
+        job_id, raw_name, key, temp_id, attempts, outcome, company_id, candidates = row
+        jobs.append(Job(job_id, raw_name, key, temp_id, attempts))
+        if outcome is not None and provider is not None:
+            answers[key] = Answer(provider, key, outcome, company_id, candidates)
+    jobs.sort(key=lambda job: job.id)
+    return jobs, answers
 
 
 def record_outcomes(
@@ -143,6 +168,50 @@ def record_outcomes(
         "source": source,
     }
     return len(conn.execute(Q["record_outcomes"], params).fetchall())
+
+
+def record_batch(
+    conn: psycopg.Connection,
+    outcomes: Sequence[Outcome],
+    answers: Sequence[Answer],
+    learned: Sequence[Learned],
+    worker_id: str,
+    source: str,
+) -> int:
+    """A drain's record step in one statement; returns the rows this worker still held.
+
+    Writes what `ledger.remember`, `companies.service.remember` (company_master
+    and the name's mapping) and `record_outcomes` write, by the same rules;
+    the query's comment says which CTE stands in for which table's owner. The
+    caller takes `companies.repository.lock(conn, learned)` first, in the same
+    transaction. `source` (the provider's name) is the ledger's provider, the
+    companies' and mappings' source and the done rows' resolved_source.
+    """
+    name = levels.LEVELS[levels.NAME]
+    params = {
+        "answer_keys": [a.normalized_name for a in answers],
+        "answer_outcomes": [a.outcome for a in answers],
+        "answer_company_ids": [a.company_id for a in answers],
+        "answer_candidates": [Jsonb(a.candidates) for a in answers],
+        "learned_company_ids": [i.company_id for i in learned],
+        "learned_official_names": [i.official_name for i in learned],
+        "learned_codes": [i.unified_credit_code for i in learned],
+        "learned_aliases": [i.raw_name for i in learned],
+        "learned_keys": [i.normalized_name for i in learned],
+        "match_type": name.match_type,
+        "priority": name.priority,
+        "ids": [o.id for o in outcomes],
+        "statuses": [o.status for o in outcomes],
+        "attempted": [o.attempted for o in outcomes],
+        "errors": [o.error for o in outcomes],
+        "company_ids": [o.company_id for o in outcomes],
+        "retry_in": [o.retry_in for o in outcomes],
+        "worker_id": worker_id,
+        "source": source,
+    }
+    row = conn.execute(Q["record_batch"], params).fetchone()
+    assert row is not None  # an aggregate always returns a row
+    return int(row[0])
 
 
 def counts(conn: psycopg.Connection, stale_after: int) -> Counts:
