@@ -40,7 +40,14 @@ def test_docs_have_an_index_listing_every_page() -> None:
 
 
 def test_nothing_points_outside_the_repository() -> None:
-    sources = [*ROOT.glob("wdh_cli/**/*.py"), *ROOT.glob("sql/**/*.sql"), *PAGES]
+    sources = [
+        *ROOT.glob("wdh_cli/**/*.py"),
+        *ROOT.glob("sql/**/*.sql"),
+        *ROOT.glob("mappings/*.yml"),
+        *ROOT.glob("examples/*.py"),
+        *ROOT.glob("bench/*.py"),
+        *PAGES,
+    ]
     for source in sources:
         text = source.read_text(encoding="utf-8")
         assert "shared/spec" not in text and "../shared" not in text, source
