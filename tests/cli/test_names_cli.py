@@ -45,9 +45,13 @@ def test_writers_refuse_an_older_database_and_readers_work(
     _make_version_1(db_url)
     source = tmp_path / "in.csv"
     source.write_text("客户名称\n上海某某有限公司\n", encoding="utf-8")
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE TABLE rows ("客户名称" text, company_id text, company_id_source text)')
+        conn.execute("INSERT INTO rows VALUES ('上海某某有限公司', NULL, NULL)")
     for args in (
         ["queue", "enqueue", "某公司"],
         ["resolve", str(source), "--output", str(tmp_path / "out.csv")],
+        ["resolve", "--table", "public.rows"],
         ["queue", "drain", "--provider", "directory"],
     ):
         result = _wdh(cli, db_url, *args)
@@ -55,8 +59,12 @@ def test_writers_refuse_an_older_database_and_readers_work(
         assert result.stdout == ""
         assert "wdh names rekey" in result.stderr and "version 1" in result.stderr
     assert not (tmp_path / "out.csv").exists()
+    with psycopg.connect(db_url) as conn:
+        untouched = conn.execute("SELECT company_id FROM rows").fetchall()
+    assert untouched == [(None,)]
     for args in (
         ["resolve", str(source), "--plan-only"],
+        ["resolve", "--table", "public.rows", "--plan-only"],
         ["resolve", str(source), "--offline", "--output", str(tmp_path / "offline.csv")],
         ["explain", "上海某某有限公司"],
         ["queue", "status"],

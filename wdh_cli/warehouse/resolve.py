@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
+from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.registry import open_provider
 from wdh_cli.queue.signals import StopFlag
 from wdh_cli.reports import json_field
@@ -71,6 +72,8 @@ def resolve_table(
         id_column, source_column = options.columns.output, options.columns.output_source
         if not options.plan_only:
             output_columns(conn, table, id_column, source_column, add=add_columns)
+        if not options.plan_only:
+            require_current_rules(conn)  # backflow, the ledger and the queue write name keys
         if issuer is not None:
             issuer.ensure_usable(conn)
         provider = None
