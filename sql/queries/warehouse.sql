@@ -4,6 +4,14 @@
 -- values are parameters. The rows never leave PostgreSQL: Python sees the
 -- distinct keys of a batch and sends back one answer per distinct key.
 
+-- name: lock_timeout
+-- A warehouse table is also loaded, altered and read by other tools: a lock
+-- one of them holds (an open transaction, a long ALTER) would otherwise keep
+-- a run waiting forever, deaf to SIGTERM (it stops between batches). This
+-- session waits at most WDH_LOCK_TIMEOUT for any lock, then the statement
+-- fails and its batch is rolled back.
+SELECT set_config('lock_timeout', %(ms)s, false);
+
 -- name: table_columns
 -- The columns of one table (or partitioned table), with their type and the
 -- type's category ('S': a string type, which the output columns must be).

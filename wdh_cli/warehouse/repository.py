@@ -79,6 +79,10 @@ class Count:
     rows: int
 
 
+def set_lock_timeout(conn: psycopg.Connection, seconds: int) -> None:
+    conn.execute(Q["lock_timeout"], {"ms": f"{seconds * 1000}"})
+
+
 def columns(conn: psycopg.Connection, table: TableRef) -> list[Column]:
     """The table's columns in order; empty when there is no such table."""
     with conn.cursor(row_factory=class_row(Column)) as cur:
