@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     temp_id_style: Literal["hmac", "sequence"] = Field(
         default="hmac", description="Temporary IDs: HMAC (IN...) or sequential (TEMP_000001)."
     )
+    lock_timeout: int = Field(
+        default=60,
+        ge=1,
+        le=DAY,
+        description="Seconds resolve --table and rewrite wait for a lock another session holds.",
+    )
     mappings_dir: Path = Field(
         default=Path("mappings"), description="Directory of the YAML override files."
     )

@@ -4,6 +4,14 @@
 -- values are parameters. The rows never leave PostgreSQL: Python sees the
 -- distinct keys of a batch and sends back one answer per distinct key.
 
+-- name: lock_timeout
+-- A warehouse table is also loaded, altered and read by other tools: a lock
+-- one of them holds (an open transaction, a long ALTER) would otherwise keep
+-- a run waiting forever, deaf to SIGTERM (it stops between batches). This
+-- session waits at most WDH_LOCK_TIMEOUT for any lock, then the statement
+-- fails and its batch is rolled back.
+SELECT set_config('lock_timeout', %(ms)s, false);
+
 -- name: table_columns
 -- The columns of one table (or partitioned table), with their type and the
 -- type's category ('S': a string type, which the output columns must be).
@@ -70,17 +78,29 @@ ORDER BY min(t.ctid);
 -- name: create_answers
 -- The answer of every key tuple met so far, as the next batch should use it;
 -- wdh_fresh carries the answers new in a batch (COPY), merged in by the
--- unique index.
+-- unique index. The index holds each cell's md5, not the cell: a btree
+-- entry holds at most about 2.7 kB, and a cell may hold a megabyte.
 CREATE TEMPORARY TABLE wdh_answers ({columns}, company_id text, source text)
 ON COMMIT PRESERVE ROWS;
-CREATE UNIQUE INDEX wdh_answers_keys ON wdh_answers ({keys});
+CREATE UNIQUE INDEX wdh_answers_keys ON wdh_answers ({digests});
 CREATE TEMPORARY TABLE wdh_fresh (LIKE wdh_answers) ON COMMIT PRESERVE ROWS;
 
 -- name: merge_answers
--- Arbiter: the key tuple. A tuple answered again (its old answer was out of
--- date) takes the new answer.
+-- Arbiter: the key tuple (by its cells' md5, see create_answers). A tuple
+-- answered again (its old answer was out of date) takes the new answer. The
+-- cells are set too: were two tuples ever to share every md5, the row holds
+-- the cells its answer belongs to, and the other tuple's rows are left
+-- unwritten rather than given a wrong company.
 INSERT INTO wdh_answers SELECT * FROM wdh_fresh
-ON CONFLICT ({keys}) DO UPDATE SET company_id = excluded.company_id, source = excluded.source;
+ON CONFLICT ({digests}) DO UPDATE
+SET ({keys}, company_id, source) = (SELECT {excluded}, excluded.company_id, excluded.source);
+
+-- name: analyze_answers
+-- After a merge that added answers. The planner cannot tell from an index of
+-- md5s that the tuples are distinct: without statistics it joins
+-- write_answers by sorting both sides (20% slower in bench/bench_tables.py);
+-- with them it hashes the answers.
+ANALYZE wdh_answers;
 
 -- name: write_answers
 -- The batch's rows get their answers: joined to the answers on their key

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import psycopg
 
-from wdh_cli.errors import DatabaseError, DatabaseUnavailable, WdhError
+from wdh_cli.errors import DatabaseError, DatabaseUnavailable, LockTimeout, WdhError
 
 # undefined_table, undefined_column, undefined_function, invalid_schema_name:
 # a database that has not been migrated, or whose objects were dropped since
@@ -18,6 +21,9 @@ _SCHEMA_HINT = (
 
 # insufficient_privilege: the connected role may not do this.
 _NO_PRIVILEGE = "42501"
+
+# lock_not_available: lock_timeout ran out (WDH_LOCK_TIMEOUT).
+LOCK_NOT_AVAILABLE = "55P03"
 
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
@@ -66,6 +72,21 @@ def translate(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,
     )
+
+
+@contextmanager
+def lock_timeouts(what: str, seconds: int) -> Iterator[None]:
+    """lock_timeout running out on `what` (a warehouse table) becomes a LockTimeout naming it."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if exc.sqlstate != LOCK_NOT_AVAILABLE:
+            raise
+        raise LockTimeout(
+            f"{what}: another session held a lock on it for more than {seconds} s "
+            "(WDH_LOCK_TIMEOUT); the current batch was rolled back, committed batches stay: "
+            "run the same command again once the lock is gone"
+        ) from exc
 
 
 def _one_line(text: str) -> str:

@@ -79,6 +79,10 @@ class Count:
     rows: int
 
 
+def set_lock_timeout(conn: psycopg.Connection, seconds: int) -> None:
+    conn.execute(Q["lock_timeout"], {"ms": f"{seconds * 1000}"})
+
+
 def columns(conn: psycopg.Connection, table: TableRef) -> list[Column]:
     """The table's columns in order; empty when there is no such table."""
     with conn.cursor(row_factory=class_row(Column)) as cur:
@@ -127,7 +131,7 @@ def create_answers(conn: psycopg.Connection, width: int) -> None:
     """The work tables of a resolve: the answer of each key tuple met so far."""
     conn.execute(Q["drop_work_tables"])
     columns = sql.SQL(", ").join(sql.SQL("{} text").format(_key(i)) for i in range(width))
-    conn.execute(_compose("create_answers", columns=columns, keys=_keys(width)))
+    conn.execute(_compose("create_answers", columns=columns, digests=_digests(width)))
 
 
 def batch_keys(
@@ -163,11 +167,19 @@ def write_answers(
     `fresh`: answers new since the last batch (cells..., company_id, source).
     """
     conn.execute("TRUNCATE wdh_fresh")
+    copied = 0
     with conn.cursor().copy("COPY wdh_fresh FROM STDIN") as copy:
         for row in fresh:
             copy.write_row(row)
+            copied += 1
     width = len(key_columns)
-    conn.execute(_compose("merge_answers", keys=_keys(width)))
+    excluded = sql.SQL(", ").join(sql.SQL("excluded.{}").format(_key(i)) for i in range(width))
+    statement = _compose(
+        "merge_answers", digests=_digests(width), keys=_keys(width), excluded=excluded
+    )
+    conn.execute(statement)
+    if copied:
+        conn.execute(Q["analyze_answers"])
     join = sql.SQL(" AND ").join(
         sql.SQL("a.{} = coalesce(t.{}::text, '')").format(_key(i), sql.Identifier(name))
         for i, name in enumerate(key_columns)
@@ -249,6 +261,11 @@ def _count(conn: psycopg.Connection, statement: sql.Composed, params: dict[str, 
 
 def _keys(width: int) -> sql.Composed:
     return sql.SQL(", ").join(_key(i) for i in range(width))
+
+
+def _digests(width: int) -> sql.Composed:
+    """The key cells as index expressions: md5(k0), md5(k1), ... (see create_answers)."""
+    return sql.SQL(", ").join(sql.SQL("(md5({}))").format(_key(i)) for i in range(width))
 
 
 def _cells(key_columns: Sequence[str]) -> sql.Composed:

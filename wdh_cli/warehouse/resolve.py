@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
+from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.registry import open_provider
@@ -68,6 +69,8 @@ def resolve_table(
     with ExitStack() as stack:
         stack.enter_context(bulk_run())
         conn = stack.enter_context(db.connect(autocommit=True))
+        stack.enter_context(lock_timeouts(str(table), settings.lock_timeout))
+        tables.set_lock_timeout(conn, settings.lock_timeout)
         keys = read_columns(conn, table, options.columns)
         id_column, source_column = options.columns.output, options.columns.output_source
         if not options.plan_only:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import psycopg
 
 from wdh_cli.db import Database
+from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
 from wdh_cli.queue.signals import StopFlag
 from wdh_cli.tempids.generator import TEMP_ID_PATTERN
@@ -53,6 +54,8 @@ def rewrite_table(
     report = RewriteReport()
     with ExitStack() as stack:
         conn = stack.enter_context(db.connect(autocommit=True))
+        stack.enter_context(lock_timeouts(str(table), db.settings.lock_timeout))
+        tables.set_lock_timeout(conn, db.settings.lock_timeout)
         have = existing_columns(conn, table)
         if column not in have:
             raise UsageError(f"{table}: no column {column!r} (--column names the ID column)")

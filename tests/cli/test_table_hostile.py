@@ -1,0 +1,80 @@
+"""Hostile tables for `wdh resolve --table` and `wdh rewrite`: one line, the right exit, no harm."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+from typer.testing import CliRunner, Result
+
+from wdh_cli.cli.app import app
+
+
+def _wdh(cli: CliRunner, db_url: str, tmp_path: Path, *args: str) -> Result:
+    env = {"WDH_ALIAS_SALT": "pepper", "WDH_MAPPINGS_DIR": str(tmp_path)}
+    return cli.invoke(app, ["--db", db_url, *args], env=env)
+
+
+def _one_line(result: Result, code: int) -> str:
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_a_key_cell_of_a_megabyte_is_resolved_like_any_other(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    # A 1 MB name that does not compress: too big for a btree index entry.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            'CREATE TABLE "明细" ("客户名称" text, company_id text, company_id_source text)'
+        )
+        conn.execute("""INSERT INTO "明细" ("客户名称") VALUES ('甲公司')""")
+        conn.execute("SELECT setseed(0.5)")
+        conn.execute(
+            """INSERT INTO "明细" ("客户名称")
+               SELECT string_agg(chr(19968 + (random() * 20000)::int), '')
+               FROM generate_series(1, 1000000)"""
+        )
+        conn.execute("""INSERT INTO "明细" ("客户名称") VALUES ('乙公司')""")
+    result = _wdh(cli, db_url, tmp_path, "resolve", "--table", "明细", "--batch", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["temp_ids_generated"] == 3
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute('SELECT company_id, company_id_source FROM "明细"').fetchall()
+    assert len(rows) == 3 and all(c and c.startswith("IN") and s == "temp" for c, s in rows)
+
+
+def _locked_table(db_url: str) -> psycopg.Connection:
+    """A table with two rows, and a session holding it locked (its open transaction)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            'CREATE TABLE "明细" ("客户名称" text, company_id text, company_id_source text)'
+        )
+        conn.execute("""INSERT INTO "明细" ("客户名称") VALUES ('甲公司'), ('乙公司')""")
+    holder = psycopg.connect(db_url)
+    holder.execute('LOCK TABLE "明细" IN ACCESS EXCLUSIVE MODE')
+    return holder
+
+
+def test_a_table_locked_by_another_session_is_exit_1_after_the_lock_timeout(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    holder = _locked_table(db_url)
+    try:
+        env = {"WDH_LOCK_TIMEOUT": "1"}
+        resolved = cli.invoke(
+            app,
+            ["--db", db_url, "resolve", "--table", "明细"],
+            env={"WDH_ALIAS_SALT": "pepper", "WDH_MAPPINGS_DIR": str(tmp_path), **env},
+        )
+        rewritten = cli.invoke(app, ["--db", db_url, "rewrite", "--table", "明细"], env=env)
+    finally:
+        holder.close()
+    for result in (resolved, rewritten):
+        line = _one_line(result, 1)
+        assert "明细" in line and "WDH_LOCK_TIMEOUT" in line, line
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute('SELECT count(company_id) FROM "明细"').fetchone() == (0,)
