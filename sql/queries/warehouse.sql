@@ -13,11 +13,17 @@
 SELECT set_config('lock_timeout', %(ms)s, false);
 
 -- name: table_columns
--- The columns of one table (or partitioned table), with their type and the
--- type's category ('S': a string type, which the output columns must be).
+-- The columns of one table (or partitioned table), with their type, the
+-- type's category ('S': a string type, which the output columns must be),
+-- the length a varchar(n) or char(n) holds (atttypmod is n + 4; NULL when
+-- unlimited), and whether the connected role may update the column: what
+-- an output column must allow is checked before any batch runs.
 SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
-       t.typcategory AS category
+       t.typcategory AS category,
+       CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
+            THEN a.atttypmod - 4 END AS max_length,
+       has_column_privilege(c.oid, a.attnum, 'UPDATE') AS updatable
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace

@@ -78,3 +78,53 @@ def test_a_table_locked_by_another_session_is_exit_1_after_the_lock_timeout(
         assert "明细" in line and "WDH_LOCK_TIMEOUT" in line, line
     with psycopg.connect(db_url) as conn:
         assert conn.execute('SELECT count(company_id) FROM "明细"').fetchone() == (0,)
+
+
+def _small_table(db_url: str, id_type: str = "text") -> None:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            f'CREATE TABLE "明细" ("客户名称" text, company_id {id_type}, company_id_source text)'
+        )
+        conn.execute("""INSERT INTO "明细" ("客户名称") VALUES ('甲公司'), ('乙公司')""")
+
+
+def _nothing_happened(db_url: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute('SELECT count(company_id) FROM "明细"').fetchone() == (0,)
+        queued = conn.execute("SELECT count(*) FROM enterprise.enrichment_requests").fetchone()
+        assert queued == (0,)
+
+
+def test_an_output_column_too_short_for_a_temporary_id_is_exit_2_before_any_batch(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    _small_table(db_url, "varchar(5)")
+    line = _one_line(_wdh(cli, db_url, tmp_path, "resolve", "--table", "明细"), 2)
+    assert line == (
+        "error: public.明细: output column 'company_id' is character varying(5), too short "
+        "for what resolve writes there (up to 18 characters); widen it or use text"
+    )
+    _nothing_happened(db_url)
+
+
+def test_a_role_that_may_not_update_the_table_is_told_before_any_batch(
+    cli: CliRunner, db_url: str, tmp_path: Path
+) -> None:
+    _small_table(db_url)
+    role = f"wdh_reader_{abs(hash(db_url)) % 10**8}"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(f"DROP ROLE IF EXISTS {role}")
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    try:
+        granted = _wdh(cli, db_url, tmp_path, "db", "grant", role)
+        assert granted.exit_code == 0, granted.stderr
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f'GRANT SELECT ON "明细" TO {role}')
+        as_role = psycopg.conninfo.make_conninfo(db_url, user=role)
+        line = _one_line(_wdh(cli, as_role, tmp_path, "resolve", "--table", "明细"), 1)
+        assert "may not UPDATE column 'company_id'" in line
+        _nothing_happened(db_url)
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")

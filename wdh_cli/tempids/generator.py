@@ -78,4 +78,5 @@ def sequence_id(number: int) -> str:
 # A temporary ID of either style, as a POSIX regular expression (PostgreSQL's
 # `~` and Python's `re` read it alike): what `wdh rewrite` counts as still
 # temporary.
+TEMP_ID_LENGTH = len(TEMP_ID_PREFIX) + 16  # the longer style: what a column must hold
 TEMP_ID_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+)$"

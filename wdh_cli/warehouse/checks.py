@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import psycopg
 
-from wdh_cli.errors import UsageError
+from wdh_cli.errors import DatabaseError, UsageError
 from wdh_cli.mappings import levels
+from wdh_cli.providers.registry import ProviderName
 from wdh_cli.resolve.options import Columns
 from wdh_cli.resolve.resolver import RowKeys
+from wdh_cli.tempids.generator import TEMP_ID_LENGTH
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.repository import Column, TableRef
 
@@ -40,6 +42,23 @@ def read_columns(
     return [(f, by_field[f] if by_field[f] in have else None) for f in RowKeys._fields]
 
 
+# What the source column must hold: the longest source a row can get.
+LONGEST_SOURCE = max(
+    len(source)
+    for source in (
+        *(
+            f"{layer}:{match_type}"
+            for layer in ("yaml", "db")
+            for match_type in levels.LEVELS.match_types
+        ),
+        *(provider.value for provider in ProviderName),
+        "existing",
+        "temp",
+        "unresolved",
+    )
+)
+
+
 def output_columns(
     conn: psycopg.Connection, table: TableRef, id_column: str, source_column: str, *, add: bool
 ) -> None:
@@ -49,11 +68,23 @@ def output_columns(
     if missing and not add:
         names = ", ".join(repr(name) for name in missing)
         raise UsageError(f"{table}: no output column {names} (--add-columns adds them as text)")
-    for name in (id_column, source_column):
+    for name, needed in ((id_column, TEMP_ID_LENGTH), (source_column, LONGEST_SOURCE)):
         column = have.get(name)
-        if column is not None and not column.is_text:
+        if column is None:
+            continue
+        if not column.is_text:
             raise UsageError(
                 f"{table}: output column {name!r} is {column.type}; it must be text or varchar"
+            )
+        if column.max_length is not None and column.max_length < needed:
+            raise UsageError(
+                f"{table}: output column {name!r} is {column.type}, too short for what resolve "
+                f"writes there (up to {needed} characters); widen it or use text"
+            )
+        if not column.updatable:
+            raise DatabaseError(
+                f"{table}: the connected role may not UPDATE column {name!r} "
+                "(the table's owner grants it: GRANT UPDATE ON the table TO the role)"
             )
     if missing:
         with conn.transaction():

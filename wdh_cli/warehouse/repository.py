@@ -47,6 +47,8 @@ class Column:
     name: str
     type: str
     category: str  # pg_type.typcategory: 'S' for the string types
+    max_length: int | None  # characters a varchar(n) / char(n) holds; None: unlimited
+    updatable: bool  # the connected role may UPDATE it
 
     @property
     def is_text(self) -> bool:
