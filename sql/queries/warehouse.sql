@@ -12,6 +12,12 @@
 -- fails and its batch is rolled back.
 SELECT set_config('lock_timeout', %(ms)s, false);
 
+-- name: key_text_style
+-- Key cells of other types become text as this session formats them: dates
+-- as ISO (2026-11-24), as wdh writes a spreadsheet's dates, whatever the
+-- server's or the role's DateStyle.
+SELECT set_config('datestyle', 'ISO, YMD', false);
+
 -- name: table_columns
 -- The columns of one table (or partitioned table), with their type, the
 -- type's category ('S': a string type, which the output columns must be),

@@ -81,6 +81,10 @@ class Count:
     rows: int
 
 
+def set_key_text_style(conn: psycopg.Connection) -> None:
+    conn.execute(Q["key_text_style"])
+
+
 def set_lock_timeout(conn: psycopg.Connection, seconds: int) -> None:
     conn.execute(Q["lock_timeout"], {"ms": f"{seconds * 1000}"})
 

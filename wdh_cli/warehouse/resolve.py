@@ -71,6 +71,7 @@ def resolve_table(
         conn = stack.enter_context(db.connect(autocommit=True))
         stack.enter_context(lock_timeouts(str(table), settings.lock_timeout))
         tables.set_lock_timeout(conn, settings.lock_timeout)
+        tables.set_key_text_style(conn)
         keys = read_columns(conn, table, options.columns)
         id_column, source_column = options.columns.output, options.columns.output_source
         if not options.plan_only:

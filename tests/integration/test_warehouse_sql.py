@@ -1,0 +1,68 @@
+"""The per-batch statements of `resolve --table` on real PostgreSQL: plans, and typed keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from wdh_cli.config import load_settings
+from wdh_cli.db import Database
+from wdh_cli.resolve.options import ResolveOptions
+from wdh_cli.warehouse import repository as tables
+from wdh_cli.warehouse.repository import TableRef
+from wdh_cli.warehouse.resolve import resolve_table
+
+TABLE = TableRef("public", "rows")
+
+
+def _plan(conn: psycopg.Connection, statement: sql.Composed, params: dict[str, object]) -> str:
+    explain = sql.SQL("EXPLAIN ") + statement
+    return "\n".join(row[0] for row in conn.execute(explain, params).fetchall())
+
+
+def test_a_batch_reads_only_its_own_pages(conn: psycopg.Connection) -> None:
+    """Both statements of a batch scan a ctid range, never the whole table (cost per batch
+    would otherwise grow with the table: rows x batches)."""
+    conn.execute('CREATE TABLE rows ("客户名称" text, company_id text, company_id_source text)')
+    conn.execute(
+        """INSERT INTO rows ("客户名称")
+           SELECT '客户' || (n % 500) FROM generate_series(1, 20000) AS n"""
+    )
+    conn.execute("ANALYZE rows")
+    tables.create_answers(conn, 1)
+    span = {"after": "(0,0)", "last": "(10,0)", "written": []}
+    keys = sql.SQL(tables.Q["batch_keys"]).format(
+        keys=tables._cells(["客户名称"]), table=TABLE.identifier
+    )
+    assert "Tid Range Scan on rows" in _plan(conn, keys, span)
+    update = sql.SQL(tables.Q["write_answers"]).format(
+        table=TABLE.identifier,
+        id_column=sql.Identifier("company_id"),
+        source_column=sql.Identifier("company_id_source"),
+        join=sql.SQL("a.k0 = coalesce(t.\"客户名称\"::text, '')"),
+    )
+    plan = _plan(conn, update, span)
+    assert "Tid Range Scan on rows" in plan and "Seq Scan on rows" not in plan
+
+
+def test_keys_of_other_types_are_read_as_a_file_shows_them(db_url: str, tmp_path: Path) -> None:
+    """A date plan code, a numeric account: their text does not follow the session's DateStyle."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("ALTER DATABASE " + conn.info.dbname + " SET datestyle = 'SQL, DMY'")
+        conn.execute(
+            'CREATE TABLE rows ("计划代码" date, "年金账户号" bigint, "客户名称" text, '
+            "company_id text, company_id_source text)"
+        )
+        conn.execute("INSERT INTO rows VALUES ('2026-11-24', 12004567, '甲公司', NULL, NULL)")
+        conn.execute(
+            "INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, "
+            "priority) VALUES ('2026-11-24', 'C-PLAN', 'plan', 1)"
+        )
+    settings = load_settings(alias_salt="s", mappings_dir=tmp_path)
+    db = Database(load_settings(database_url=db_url), purpose="pytest")
+    resolve_table(settings, db, TABLE, ResolveOptions())
+    with psycopg.connect(db_url) as conn:
+        found = conn.execute("SELECT company_id, company_id_source FROM rows").fetchall()
+    assert found == [("C-PLAN", "db:plan")]
