@@ -133,6 +133,12 @@ WHERE t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
 -- when the transaction wrote nothing).
 SELECT (pg_current_xact_id_if_assigned()::text::bigint %% 4294967296)::text AS xid;
 
+-- name: table_file
+-- The file holding the table's rows: VACUUM FULL, CLUSTER and ALTER TABLE
+-- that rewrite a table give it a new one, and new row positions. (NULL for a
+-- partitioned table, whose rows live in its partitions.)
+SELECT pg_relation_filenode(%(regclass)s::regclass)::text AS file;
+
 -- name: drop_work_tables
 DROP TABLE IF EXISTS wdh_answers, wdh_fresh, wdh_rewrite;
 

@@ -248,3 +248,35 @@ def test_only_the_output_columns_are_written(
     before = conn.execute(inputs).fetchall()
     resolve_table(_settings(tmp_path, "t"), db, TABLE, OPTIONS, batch=64, add_columns=True)
     assert conn.execute(inputs).fetchall() == before
+
+
+def test_a_table_rewritten_during_the_run_is_warned_about_and_a_rerun_completes_it(
+    db: Database, db_url: str, conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    _seed(conn)
+    _create_table(conn, _table_rows())
+    conn.execute(sql.SQL("DELETE FROM {} WHERE row_no % 3 = 0").format(TABLE.identifier))
+    settings = _settings(tmp_path, "t")
+
+    def vacuum_full_once(done: int, total: int | None) -> None:
+        if done == 50:  # after the first batch: the rows move to new places
+            with psycopg.connect(db_url, autocommit=True) as other:
+                other.execute(sql.SQL("VACUUM FULL {}").format(TABLE.identifier))
+
+    warnings: list[str] = []
+    resolve_table(
+        settings,
+        db,
+        TABLE,
+        OPTIONS,
+        batch=50,
+        add_columns=True,
+        progress=vacuum_full_once,
+        warn=warnings.append,
+    )
+    assert any("was rewritten during the run" in w for w in warnings)
+    resolve_table(settings, db, TABLE, OPTIONS, batch=50)
+    left = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE company_id_source IS NULL").format(TABLE.identifier)
+    ).fetchone()
+    assert left == (0,)

@@ -203,6 +203,19 @@ def write_answers(
     return found.xid if found is not None else None
 
 
+@dataclass(frozen=True)
+class TableFile:
+    file: str | None
+
+
+def table_file(conn: psycopg.Connection, table: TableRef) -> str | None:
+    """Which file holds the table's rows now (it changes when the table is rewritten)."""
+    regclass = table.identifier.as_string(conn)
+    with conn.cursor(row_factory=class_row(TableFile)) as cur:
+        found = cur.execute(Q["table_file"], {"regclass": regclass}).fetchone()
+    return found.file if found is not None else None
+
+
 def drop_work_tables(conn: psycopg.Connection) -> None:
     conn.execute(Q["drop_work_tables"])
 

@@ -103,9 +103,11 @@ def resolve_table(
         with conn.transaction():
             tables.create_answers(conn, len(columns))
         bounds = tables.batch_bounds(conn, table, batch)
+        file = tables.table_file(conn, table)
         sent: dict[tuple[str, ...], Known] = {}  # the answer wdh_answers holds for each tuple
         written: list[str] = []  # this run's transactions that wrote rows (their xmin)
         after = FIRST_CTID
+        done = 0  # rows read so far (the figures are counted as answers retire)
         for bound in bounds:
             if stop is not None and stop.requested:
                 warn(
@@ -121,6 +123,7 @@ def resolve_table(
             if not counts:  # the open last batch, when the bounds end the table exactly
                 after = bound.last
                 continue
+            done += sum(counts.values())
             answers = book.resolve_counts(counts)
             if not options.plan_only:
                 fresh = [
@@ -147,7 +150,14 @@ def resolve_table(
             after = bound.last
             stats.batches += 1
             if progress is not None:
-                progress(stats.total_rows, None)
+                progress(done, None)
+        if tables.table_file(conn, table) != file:
+            # Rows keep their own answers (rows are joined to answers by their
+            # keys), but moved rows may have been skipped or read twice.
+            warn(
+                f"{table} was rewritten during the run (VACUUM FULL, CLUSTER or a table-"
+                "rewriting ALTER): rows it moved may have been skipped; run the same command again"
+            )
         book.close()
         resolver.finish()
     return stats
