@@ -114,12 +114,19 @@ def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
     raise InputFileError(f"{path}: expected an .xlsx or .csv file")
 
 
+BOM = "\ufeff"
+
+
 def _find_header(rows: Iterator[list[Any]]) -> tuple[int, list[str]] | None:
     """(row number, header as text) of the first row that is not blank; None if all are."""
     for number, row in enumerate(rows, start=1):
         header = [
             (cell if isinstance(cell, CellError) else cell_text(cell)).strip() for cell in row
         ]
+        if number == 1 and header and header[0].startswith(BOM):
+            # A byte-order mark the decoding kept (GB18030 has its own, and
+            # UTF-8 text may carry one after another encoding's): not a name.
+            header[0] = header[0].removeprefix(BOM).strip()
         if any(header):
             return number, header
     return None

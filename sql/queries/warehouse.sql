@@ -39,6 +39,13 @@ WHERE n.nspname = %(schema)s AND c.relname = %(table)s
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum;
 
+-- name: relation_kind
+-- What a name that is no table is, for the message (a view, a sequence...).
+SELECT c.relkind::text AS kind
+FROM pg_catalog.pg_class AS c
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = %(schema)s AND c.relname = %(table)s;
+
 -- name: add_output_columns
 -- --add-columns: the two output columns as text. IF NOT EXISTS: a column
 -- already there is left as it is (its type was checked before).

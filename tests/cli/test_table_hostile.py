@@ -128,3 +128,15 @@ def test_a_role_that_may_not_update_the_table_is_told_before_any_batch(
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute(f"DROP OWNED BY {role}")
             conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_view_is_named_as_a_view(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
+    _small_table(db_url)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute('CREATE VIEW "明细视图" AS SELECT * FROM "明细"')
+    for command in ("resolve", "rewrite"):
+        line = _one_line(_wdh(cli, db_url, tmp_path, command, "--table", "明细视图"), 2)
+        assert line == (
+            "error: public.明细视图 is a view, not a table: wdh updates a table's rows "
+            "(give the table it reads from)"
+        )

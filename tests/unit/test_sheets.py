@@ -81,3 +81,11 @@ def test_blank_files_and_sheets_are_empty(tmp_path: Path) -> None:
 def test_read_column_finds_a_header_below_blank_rows(tmp_path: Path) -> None:
     path = _book(tmp_path / "in.xlsx", {(2, 1): "客户名称", (3, 1): "甲", (4, 1): "乙"})
     assert read_column(path, "客户名称") == ["甲", "乙"]
+
+
+def test_a_gb18030_byte_order_mark_is_not_part_of_the_first_header(tmp_path: Path) -> None:
+    path = tmp_path / "gb.csv"
+    path.write_bytes(b"\x84\x31\x95\x33" + "客户名称,规模\n甲公司,1\n".encode("gb18030"))
+    table = open_input(path)
+    assert (table.encoding, table.header) == ("gb18030", ["客户名称", "规模"])
+    assert list(table.rows) == [["甲公司", "1"]]

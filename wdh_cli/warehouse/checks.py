@@ -17,8 +17,25 @@ from wdh_cli.warehouse.repository import Column, TableRef
 def existing_columns(conn: psycopg.Connection, table: TableRef) -> dict[str, Column]:
     found = tables.columns(conn, table)
     if not found:
+        kind = tables.relation_kind(conn, table)
+        if kind in NOT_A_TABLE:
+            raise UsageError(
+                f"{table} is {NOT_A_TABLE[kind]}, not a table: wdh updates a table's rows "
+                "(give the table it reads from)"
+            )
         raise UsageError(f"no table {table} (schema {table.schema!r}, table {table.name!r})")
     return {column.name: column for column in found}
+
+
+NOT_A_TABLE = {
+    "v": "a view",
+    "m": "a materialized view",
+    "f": "a foreign table",
+    "S": "a sequence",
+    "i": "an index",
+    "I": "an index",
+    "c": "a composite type",
+}
 
 
 def read_columns(

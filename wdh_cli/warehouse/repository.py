@@ -97,6 +97,20 @@ def columns(conn: psycopg.Connection, table: TableRef) -> list[Column]:
         ).fetchall()
 
 
+@dataclass(frozen=True)
+class Kind:
+    kind: str  # pg_class.relkind
+
+
+def relation_kind(conn: psycopg.Connection, table: TableRef) -> str | None:
+    """pg_class.relkind of the name ('v' view, 'm' materialized view, ...); None: nothing."""
+    with conn.cursor(row_factory=class_row(Kind)) as cur:
+        found = cur.execute(
+            Q["relation_kind"], {"schema": table.schema, "table": table.name}
+        ).fetchone()
+    return found.kind if found is not None else None
+
+
 def add_output_columns(
     conn: psycopg.Connection, table: TableRef, id_column: str, source: str
 ) -> None:
