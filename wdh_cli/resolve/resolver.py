@@ -211,7 +211,12 @@ class Resolver:
             found = self._from_yaml(k)
             if found is not None:
                 results[index], layers[index] = found, Layer.YAML
-        self._from_database(keys, results, layers)
+        # The cache keys of each tuple YAML left open: looked up in layer 2,
+        # and kept with the answer (those this run may write) below.
+        row_pairs = [
+            self._pairs(k) if done is None else [] for k, done in zip(keys, results, strict=True)
+        ]
+        self._from_database(row_pairs, results, layers)
         self._from_existing(rows, keys, weights, results, layers)
         self._from_provider(rows, keys, results, layers)
         self._temporary(rows, keys, results, layers)
@@ -221,11 +226,9 @@ class Resolver:
                 k[name_at] if layer is Layer.TEMPORARY else "",
                 result or Resolution(None, "unresolved"),
                 layer,
-                ()
-                if layer is Layer.YAML
-                else tuple([pair for pair in self._pairs(k) if pair[0] in writable]),
+                tuple([pair for pair in pairs if pair[0] in writable]),
             )
-            for k, result, layer in zip(keys, results, layers, strict=True)
+            for k, pairs, result, layer in zip(keys, row_pairs, results, layers, strict=True)
         ]
 
     def take_stale(self) -> set[Pair] | None:
@@ -308,13 +311,10 @@ class Resolver:
 
     # Layer 2 ---------------------------------------------------------------
     def _from_database(
-        self, keys: list[Keys], results: list[Resolution | None], layers: list[Layer]
+        self, row_pairs: list[list[Pair]], results: list[Resolution | None], layers: list[Layer]
     ) -> None:
         if self.conn is None:
             return
-        row_pairs = [
-            self._pairs(k) if done is None else [] for k, done in zip(keys, results, strict=True)
-        ]
         wanted = {pair for pairs in row_pairs for pair in pairs}
         if not wanted:
             return
