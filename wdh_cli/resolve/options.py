@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wdh_cli.errors import UsageError
+from wdh_cli.mappings import levels
 from wdh_cli.providers.registry import ProviderName
 
 
@@ -25,6 +27,21 @@ class Columns:
     @property
     def output_source(self) -> str:
         return f"{self.output}_source"
+
+    def read(self) -> dict[str, str]:
+        """The header resolve reads for each row field (the level table's, and `existing`).
+
+        UsageError (exit 2) when an output column is one of them: the run would
+        overwrite what it reads.
+        """
+        read = {name: getattr(self, name) for name in (*levels.LEVELS.fields, "existing")}
+        for name in (self.output, self.output_source):
+            if name in read.values():
+                raise UsageError(
+                    f"--col-output {self.output}: the output column {name!r} is also a column "
+                    "resolve reads; choose another output name"
+                )
+        return read
 
 
 @dataclass(frozen=True)

@@ -14,21 +14,16 @@ import psycopg
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.errors import DatabaseUnavailable, InputFileError, UsageError
+from wdh_cli.errors import DatabaseUnavailable, InputFileError
 from wdh_cli.files import atomic_text_file, csv_writer
-from wdh_cli.mappings import levels
-from wdh_cli.namekeys.service import require_current_rules
-from wdh_cli.providers.base import Provider
-from wdh_cli.providers.registry import open_provider
 from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.overrides import load_overrides
 from wdh_cli.resolve.resolver import Known, Resolver, RowKeys
+from wdh_cli.resolve.setup import ResolverSetup
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.table import OutputLayout, OutputTable, output_paths
 from wdh_cli.resolve.tuning import bulk_run
 from wdh_cli.sheets import InputTable, cell_text, open_input
-from wdh_cli.tempids.issuer import TempIdIssuer
 
 Progress = Callable[[int, int | None], None]
 
@@ -52,30 +47,13 @@ def resolve_file(
     )
     picks = _columns(table, options)
     layout = OutputLayout(table, options.columns.output, options.columns.output_source)
-    overrides = load_overrides(settings.mappings_dir)
-    # Plan-only makes no temporary IDs, so it needs no salt.
-    issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
+    setup = ResolverSetup(settings, options)
     stats = ResolveStats()
     with ExitStack() as stack:
         stack.enter_context(bulk_run())
         conn = _connect(db, options, stack, warn)
         stats.db_available = conn is not None
-        if conn is not None and not options.plan_only:
-            require_current_rules(conn)  # backflow, the ledger and the queue write name keys
-        if issuer is not None:
-            issuer.ensure_usable(conn)
-        provider = _provider(settings, options, stack)
-        resolver = Resolver(
-            options=options,
-            overrides=overrides,
-            conn=conn,
-            provider=provider,
-            temp_ids=issuer,
-            min_confidence=settings.eqc_min_confidence,
-            lookup_ttl=settings.lookup_ttl,
-            stats=stats,
-            warn=warn,
-        )
+        resolver = setup.start(conn, stack, stats, warn)
         # Both outputs are opened (as temporary files) before any work, so a
         # path that cannot be written fails first, and neither appears unless
         # the whole run succeeds.
@@ -130,23 +108,15 @@ def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
 
     The fields are the level table's, plus the existing company ID.
     """
-    columns = options.columns
-    read = [getattr(columns, field) for field in (*levels.LEVELS.fields, "existing")]
-    for name in (columns.output, columns.output_source):
-        if name in read:
-            raise UsageError(
-                f"--col-output {columns.output}: the output column {name!r} is also a column "
-                "resolve reads; choose another output name"
-            )
-    picks = {field: table.column(getattr(columns, field)) for field in levels.LEVELS.fields}
-    picks["existing"] = table.column(columns.existing)
+    read = options.columns.read()
+    picks = {field: table.column(header) for field, header in read.items()}
     if picks["name"] is None:
         found = ", ".join(repr(h) for h in table.header)
         raise InputFileError(
-            f"{table.path}: no column {columns.name!r} (the customer name; --col-name renames it); "
-            f"columns found: {found}"
+            f"{table.path}: no column {read['name']!r} (the customer name; --col-name renames "
+            f"it); columns found: {found}"
         )
-    return [picks.get(field) for field in RowKeys._fields]
+    return [picks[field] for field in RowKeys._fields]
 
 
 class _Batch(NamedTuple):
@@ -246,16 +216,6 @@ def _connect(
             raise
         warn(f"{exc.message}; going on offline (YAML, existing IDs, temporary IDs; nothing queued)")
         return None
-
-
-def _provider(settings: Settings, options: ResolveOptions, stack: ExitStack) -> Provider | None:
-    """The provider of layer 4, or None: plan-only asks nobody, and no budget asks nobody."""
-    if options.plan_only or options.budget <= 0:
-        return None
-    provider = open_provider(settings, options.provider)
-    if provider is not None:
-        stack.callback(provider.close)
-    return provider
 
 
 def _export_unknown(handle: TextIO, resolver: Resolver) -> None:

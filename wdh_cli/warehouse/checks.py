@@ -39,24 +39,15 @@ NOT_A_TABLE = {
 
 
 def read_columns(
-    conn: psycopg.Connection, table: TableRef, names: Columns
+    table: TableRef, have: dict[str, Column], names: Columns
 ) -> list[tuple[str, str | None]]:
     """(RowKeys field, the table's column or None) for each key; the name column must exist."""
-    have = existing_columns(conn, table)
-    fields = [*levels.LEVELS.fields, "existing"]
-    picks = [(field, getattr(names, field)) for field in fields]
-    if names.name not in have:
+    read = names.read()
+    if read["name"] not in have:
         raise UsageError(
-            f"{table}: no column {names.name!r} (the customer name; --col-name renames it)"
+            f"{table}: no column {read['name']!r} (the customer name; --col-name renames it)"
         )
-    for name in (names.output, names.output_source):
-        if name in {column for _, column in picks}:
-            raise UsageError(
-                f"--col-output {names.output}: the output column {name!r} is also a column "
-                "resolve reads; choose another output name"
-            )
-    by_field = dict(picks)
-    return [(f, by_field[f] if by_field[f] in have else None) for f in RowKeys._fields]
+    return [(f, read[f] if read[f] in have else None) for f in RowKeys._fields]
 
 
 # What the source column must hold: the longest source a row can get.
@@ -77,10 +68,15 @@ LONGEST_SOURCE = max(
 
 
 def output_columns(
-    conn: psycopg.Connection, table: TableRef, id_column: str, source_column: str, *, add: bool
+    conn: psycopg.Connection,
+    table: TableRef,
+    have: dict[str, Column],
+    id_column: str,
+    source_column: str,
+    *,
+    add: bool,
 ) -> None:
     """Both output columns exist as text (added with `add`); exit 2 naming any that does not."""
-    have = existing_columns(conn, table)
     missing = [name for name in (id_column, source_column) if name not in have]
     if missing and not add:
         names = ", ".join(repr(name) for name in missing)

@@ -18,19 +18,16 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
-from wdh_cli.namekeys.service import require_current_rules
-from wdh_cli.providers.registry import open_provider
 from wdh_cli.queue.signals import StopFlag
 from wdh_cli.reports import json_field
 from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.overrides import load_overrides
-from wdh_cli.resolve.resolver import Known, Resolver, RowKeys
+from wdh_cli.resolve.resolver import Known, RowKeys
+from wdh_cli.resolve.setup import ResolverSetup
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.tuning import bulk_run
-from wdh_cli.tempids.issuer import TempIdIssuer
 from wdh_cli.warehouse import repository as tables
-from wdh_cli.warehouse.checks import output_columns, read_columns
+from wdh_cli.warehouse.checks import existing_columns, output_columns, read_columns
 
 DEFAULT_BATCH = 50_000
 FIRST_CTID = "(0,0)"  # before every row: tuples are numbered from 1 in each page
@@ -63,8 +60,7 @@ def resolve_table(
         raise UsageError("--offline cannot be used with --table: the table is in the database")
     # The table is in the database: a run without it cannot go on offline.
     options = replace(options, require_db=True, batch_size=batch)
-    overrides = load_overrides(settings.mappings_dir)
-    issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
+    setup = ResolverSetup(settings, options)
     stats = TableResolveStats(table=str(table))
     with ExitStack() as stack:
         stack.enter_context(bulk_run())
@@ -72,30 +68,12 @@ def resolve_table(
         stack.enter_context(lock_timeouts(str(table), settings.lock_timeout))
         tables.set_lock_timeout(conn, settings.lock_timeout)
         tables.set_key_text_style(conn)
-        keys = read_columns(conn, table, options.columns)
+        have = existing_columns(conn, table)
+        keys = read_columns(table, have, options.columns)
         id_column, source_column = options.columns.output, options.columns.output_source
         if not options.plan_only:
-            output_columns(conn, table, id_column, source_column, add=add_columns)
-        if not options.plan_only:
-            require_current_rules(conn)  # backflow, the ledger and the queue write name keys
-        if issuer is not None:
-            issuer.ensure_usable(conn)
-        provider = None
-        if not options.plan_only and options.budget > 0:
-            provider = open_provider(settings, options.provider)
-            if provider is not None:
-                stack.callback(provider.close)
-        resolver = Resolver(
-            options=options,
-            overrides=overrides,
-            conn=conn,
-            provider=provider,
-            temp_ids=issuer,
-            min_confidence=settings.eqc_min_confidence,
-            lookup_ttl=settings.lookup_ttl,
-            stats=stats,
-            warn=warn,
-        )
+            output_columns(conn, table, have, id_column, source_column, add=add_columns)
+        resolver = setup.start(conn, stack, stats, warn)
         fields = [field for field, column in keys if column is not None]
         columns = [column for _, column in keys if column is not None]
         book: AnswerBook[tuple[str, ...]] = AnswerBook(resolver, _row_keys(fields))
