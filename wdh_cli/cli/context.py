@@ -23,6 +23,11 @@ out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty()
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def warn(message: str) -> None:
+    """A warning on stderr: what services report through their `warn` callback."""
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+
+
 @dataclass
 class AppContext:
     settings: Settings

@@ -13,7 +13,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.context import app_context, err, out, warn
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.interrupts import signals_as_errors
 from wdh_cli.providers.registry import ProviderName
@@ -118,10 +118,10 @@ def resolve(
 
     stopping: list[threading.Event] = []
 
-    def warn(message: str) -> None:
+    def warn_unless_stopping(message: str) -> None:
         if stopping and stopping[0].is_set():
             return  # interrupted: the one-line error says it all
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
+        warn(message)
 
     with _progress() as progress:
         task = progress.add_task("resolving", total=None) if progress else None
@@ -140,7 +140,7 @@ def resolve(
                 sheet=sheet,
                 output=output,
                 export_unknown=export_unknown,
-                warn=warn,
+                warn=warn_unless_stopping,
                 progress=report,
             )
     emit(stats, as_json=json_, render=lambda s: _render(s, plan_only))
@@ -159,9 +159,6 @@ def _resolve_table(
     from wdh_cli.warehouse.resolve import DEFAULT_BATCH, resolve_table
 
     context = app_context(ctx)
-
-    def warn(message: str) -> None:
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     with _progress() as progress, graceful_stop() as stop:  # a signal: stop after the batch
         task = progress.add_task("resolving", total=None) if progress else None

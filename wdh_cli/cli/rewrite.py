@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from wdh_cli.cli.context import app_context, err, out
+from wdh_cli.cli.context import app_context, out, warn
 from wdh_cli.cli.output import JsonOption, emit
 
 if TYPE_CHECKING:
@@ -43,9 +43,6 @@ def rewrite(
     from wdh_cli.warehouse.rewrite import rewrite_table
 
     context = app_context(ctx)
-
-    def warn(message: str) -> None:
-        err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
     with graceful_stop() as stop:  # a signal: stop after the current batch, exit 0
         report = rewrite_table(

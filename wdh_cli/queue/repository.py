@@ -157,7 +157,13 @@ def record_outcomes(
     """
     if not outcomes:
         return 0
-    params = {
+    params = _outcome_params(outcomes, worker_id, source)
+    return len(conn.execute(Q["record_outcomes"], params).fetchall())
+
+
+def _outcome_params(outcomes: Sequence[Outcome], worker_id: str, source: str) -> dict[str, object]:
+    """A batch's outcomes as the parallel arrays record_outcomes and record_batch unnest."""
+    return {
         "ids": [o.id for o in outcomes],
         "statuses": [o.status for o in outcomes],
         "attempted": [o.attempted for o in outcomes],
@@ -167,7 +173,6 @@ def record_outcomes(
         "worker_id": worker_id,
         "source": source,
     }
-    return len(conn.execute(Q["record_outcomes"], params).fetchall())
 
 
 def record_batch(
@@ -200,14 +205,7 @@ def record_batch(
         "learned_keys": [i.normalized_name for i in learned],
         "match_type": name.match_type,
         "priority": name.priority,
-        "ids": [o.id for o in outcomes],
-        "statuses": [o.status for o in outcomes],
-        "attempted": [o.attempted for o in outcomes],
-        "errors": [o.error for o in outcomes],
-        "company_ids": [o.company_id for o in outcomes],
-        "retry_in": [o.retry_in for o in outcomes],
-        "worker_id": worker_id,
-        "source": source,
+        **_outcome_params(outcomes, worker_id, source),
     }
     row = conn.execute(Q["record_batch"], params).fetchone()
     assert row is not None  # an aggregate always returns a row
