@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -125,6 +126,26 @@ def _reset_queue(url: str) -> None:
         conn.execute("DELETE FROM enterprise.enrichment_requests WHERE status <> 'done'")
 
 
+def _pairs_of_runs(
+    url: str, source: str, floor: str, wdh: Callable[[str], tuple[float, float]]
+) -> tuple[list[float], list[float], list[float]]:
+    """RUNS pairs, each on fresh copies of `source`: (floor seconds, wdh seconds, wdh peak MB).
+
+    `floor` is the bare statement, `{}` standing for the table; the queue is
+    reset before each wdh run, so each starts from the setup's requests.
+    """
+    floors, walls, peaks = [], [], []
+    for _ in range(RUNS):
+        _fresh(url, source, "bench_floor")
+        floors.append(_timed_sql(url, floor.format("bench_floor")))
+        _fresh(url, source, "bench_wdh")
+        _reset_queue(url)
+        wall, peak = wdh("bench_wdh")
+        walls.append(wall)
+        peaks.append(peak)
+    return floors, walls, peaks
+
+
 def run(base_url: str) -> list[Figure]:
     with (
         scratch_database(base_url, "wdh_bench_tables") as url,
@@ -133,37 +154,20 @@ def run(base_url: str) -> list[Figure]:
         runner.up(Database(load_settings(database_url=url)))
         with psycopg.connect(url, autocommit=True) as conn:
             _setup(conn)
-        floors, walls, peaks = [], [], []
-        for _ in range(RUNS):
-            _fresh(url, "bench_src", "bench_floor")
-            floors.append(
-                _timed_sql(
-                    url,
-                    "UPDATE bench_floor AS t SET company_id = k.company_id, "
-                    "company_id_source = 'db:name' FROM bench_keys AS k "
-                    'WHERE t."客户名称" = k.name',
-                )
-            )
-            _fresh(url, "bench_src", "bench_t")
-            _reset_queue(url)
-            wall, peak = _timed_wdh(url, tmp, "resolve", "--table", "public.bench_t")
-            walls.append(wall)
-            peaks.append(peak)
-        rewrite_floors, rewrite_walls, rewrite_peaks = [], [], []
-        for _ in range(RUNS):
-            _fresh(url, "bench_temp_src", "bench_rfloor")
-            rewrite_floors.append(
-                _timed_sql(
-                    url,
-                    "UPDATE bench_rfloor AS t SET company_id = k.company_id, "
-                    "company_id_source = k.source FROM bench_rewrite_keys AS k "
-                    "WHERE t.company_id = k.temp_id",
-                )
-            )
-            _fresh(url, "bench_temp_src", "bench_r")
-            wall, peak = _timed_wdh(url, tmp, "rewrite", "--table", "public.bench_r")
-            rewrite_walls.append(wall)
-            rewrite_peaks.append(peak)
+        floors, walls, peaks = _pairs_of_runs(
+            url,
+            "bench_src",
+            "UPDATE {} AS t SET company_id = k.company_id, company_id_source = 'db:name' "
+            'FROM bench_keys AS k WHERE t."客户名称" = k.name',
+            lambda table: _timed_wdh(url, tmp, "resolve", "--table", f"public.{table}"),
+        )
+        rewrite_floors, rewrite_walls, rewrite_peaks = _pairs_of_runs(
+            url,
+            "bench_temp_src",
+            "UPDATE {} AS t SET company_id = k.company_id, company_id_source = k.source "
+            "FROM bench_rewrite_keys AS k WHERE t.company_id = k.temp_id",
+            lambda table: _timed_wdh(url, tmp, "rewrite", "--table", f"public.{table}"),
+        )
     rows = f"{ROWS:,}"
     return [
         Figure(
