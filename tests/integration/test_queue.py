@@ -15,12 +15,12 @@ import pytest
 from tests.eqc_standin import EqcStandin, Reply
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
+from wdh_cli.interrupts import StopFlag
 from wdh_cli.names import normalize_name
 from wdh_cli.providers.base import Candidate, ProviderAuthError, TransientProviderError
 from wdh_cli.providers.eqc import EqcProvider
 from wdh_cli.queue import repository, service
 from wdh_cli.queue.drain import DrainOptions, drain
-from wdh_cli.queue.signals import StopFlag
 
 OPTIONS = DrainOptions.from_settings(load_settings(queue_backoff="60,300"), batch=10)
 

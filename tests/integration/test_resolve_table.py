@@ -24,7 +24,7 @@ from tests.integration.test_resolve_golden import (
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
-from wdh_cli.queue.signals import StopFlag
+from wdh_cli.interrupts import StopFlag
 from wdh_cli.reports import to_json
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.service import resolve_file

@@ -74,8 +74,8 @@ def drain(
     json_: JsonOption = False,
 ) -> None:
     """Resolve queued names with the provider; any number of drains may run at once."""
+    from wdh_cli.interrupts import graceful_stop
     from wdh_cli.queue import drain as drain_service
-    from wdh_cli.queue.signals import graceful_stop
 
     context = app_context(ctx)
     settings = context.settings

@@ -154,7 +154,7 @@ def _resolve_table(
     add_columns: bool,
     json_: bool,
 ) -> None:
-    from wdh_cli.queue.signals import graceful_stop
+    from wdh_cli.interrupts import graceful_stop
     from wdh_cli.warehouse.repository import TableRef
     from wdh_cli.warehouse.resolve import DEFAULT_BATCH, resolve_table
 

@@ -38,7 +38,7 @@ def rewrite(
     json_: JsonOption = False,
 ) -> None:
     """Replace temporary IDs that the queue or a review has resolved with the real company IDs."""
-    from wdh_cli.queue.signals import graceful_stop
+    from wdh_cli.interrupts import graceful_stop
     from wdh_cli.warehouse.repository import TableRef
     from wdh_cli.warehouse.rewrite import rewrite_table
 

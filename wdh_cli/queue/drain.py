@@ -27,13 +27,13 @@ from wdh_cli.companies.repository import lock as company_locks
 from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
+from wdh_cli.interrupts import StopFlag
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
 from wdh_cli.providers.registry import ProviderName, open_provider
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Job, Outcome
-from wdh_cli.queue.signals import StopFlag
 
 log = logging.getLogger(__name__)
 

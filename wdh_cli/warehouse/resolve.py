@@ -18,7 +18,7 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
-from wdh_cli.queue.signals import StopFlag
+from wdh_cli.interrupts import StopFlag
 from wdh_cli.reports import json_field
 from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions

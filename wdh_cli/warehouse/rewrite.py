@@ -18,7 +18,7 @@ import psycopg
 from wdh_cli.db import Database
 from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
-from wdh_cli.queue.signals import StopFlag
+from wdh_cli.interrupts import StopFlag
 from wdh_cli.tempids.generator import TEMP_ID_PATTERN
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.checks import existing_columns
