@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from wdh_cli.resolve.resolver import RowKeys
-from wdh_cli.resolve.service import _row_keys_of, _row_keys_text
+from wdh_cli.resolve.service import _row_keys_text, row_keys_of
 
 PICKS = [None, 0, 1, None, None]  # account in column 0, name in column 1
 
@@ -11,7 +11,7 @@ PICKS = [None, 0, 1, None, None]  # account in column 0, name in column 1
 def test_rows_with_the_same_key_cells_share_one_key() -> None:
     keys = _row_keys_text([["A1", "甲"], ["A1", "甲"], ["A2", "甲"]], PICKS)
     assert keys[0] == keys[1] != keys[2]
-    assert _row_keys_of(PICKS)(keys[0]) == RowKeys(account="A1", name="甲")
+    assert row_keys_of(PICKS)(keys[0]) == RowKeys(account="A1", name="甲")
 
 
 def test_a_nul_inside_a_cell_cannot_make_two_rows_one() -> None:
@@ -19,7 +19,7 @@ def test_a_nul_inside_a_cell_cannot_make_two_rows_one() -> None:
     # back to tuples, which keep them apart.
     keys = _row_keys_text([["A\x00B", "C"], ["A", "B\x00C"]], PICKS)
     assert keys[0] != keys[1]
-    row_keys = _row_keys_of(PICKS)
+    row_keys = row_keys_of(PICKS)
     assert row_keys(keys[0]) == RowKeys(account="A\x00B", name="C")
     assert row_keys(keys[1]) == RowKeys(account="A", name="B\x00C")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from itertools import islice
@@ -66,7 +66,7 @@ def resolve_file(
             else stack.enter_context(atomic_text_file(export_unknown))
         )
         done = 0
-        book = AnswerBook(resolver, _row_keys_of(picks))
+        book = AnswerBook(resolver, row_keys_of(picks))
         keys_of = _row_keys_text if table.format == "csv" else _row_keys_cells
 
         def answer(batch: _Batch) -> list[Known]:
@@ -192,8 +192,12 @@ def _row_keys_text(rows: list[list[Any]], picks: list[int | None]) -> list[Any]:
     return joined
 
 
-def _row_keys_of(picks: list[int | None]) -> Callable[[Any], RowKeys]:
-    """The RowKeys of a row's key cells (a tuple, or a CSV row's joined string)."""
+def row_keys_of(picks: Sequence[object | None]) -> Callable[[Any], RowKeys]:
+    """The RowKeys of a row's key cells (a tuple, or a CSV row's joined string).
+
+    `picks` has one entry per RowKeys field, None where the input has no such
+    column; the cells are those of the other fields, in RowKeys order.
+    """
     slots = [at is not None for at in picks]
 
     def row_keys(cells: KeyCells | str) -> RowKeys:

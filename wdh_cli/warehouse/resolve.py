@@ -22,7 +22,8 @@ from wdh_cli.interrupts import StopFlag
 from wdh_cli.reports import json_field
 from wdh_cli.resolve.answers import AnswerBook
 from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.resolver import Known, RowKeys
+from wdh_cli.resolve.resolver import Known
+from wdh_cli.resolve.service import row_keys_of
 from wdh_cli.resolve.setup import ResolverSetup
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.tuning import bulk_run
@@ -74,9 +75,10 @@ def resolve_table(
         if not options.plan_only:
             output_columns(conn, table, have, id_column, source_column, add=add_columns)
         resolver = setup.start(conn, stack, stats, warn)
-        fields = [field for field, column in keys if column is not None]
         columns = [column for _, column in keys if column is not None]
-        book: AnswerBook[tuple[str, ...]] = AnswerBook(resolver, _row_keys(fields))
+        book: AnswerBook[tuple[str, ...]] = AnswerBook(
+            resolver, row_keys_of([column for _, column in keys])
+        )
         stack.callback(tables.drop_work_tables, conn)
         with conn.transaction():
             tables.create_answers(conn, len(columns))
@@ -139,12 +141,3 @@ def resolve_table(
         book.close()
         resolver.finish()
     return stats
-
-
-def _row_keys(fields: list[str]) -> Callable[[tuple[str, ...]], RowKeys]:
-    """A work-table key tuple (the present fields, in RowKeys order) as RowKeys."""
-
-    def row_keys(cells: tuple[str, ...]) -> RowKeys:
-        return RowKeys(**dict(zip(fields, cells, strict=True)))
-
-    return row_keys
