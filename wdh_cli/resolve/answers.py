@@ -13,7 +13,7 @@ test_resolve_golden.py holds them to that).
 Per row, everything runs in C (Counter, map, dict lookups); Python work is
 per tuple that needs answering. The figures are counted per answer when it
 is retired: its rows are the tuple's rows since it was made. Memory grows
-with distinct tuples, never with rows.
+with the distinct tuples answered (at most MAX_ANSWERS), never with rows.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class AnswerBook(Generic[H]):
         self.resolver = resolver
         self._row_keys = row_keys
         self._known: dict[H, Known] = {}
-        self._rows: Counter[H] = Counter()  # rows per tuple so far in the run
+        # Rows per tuple since its current answer was made (a retired answer
+        # takes its rows into the figures, and the count starts again).
+        self._rows: Counter[H] = Counter()
         self._by_pair: dict[Pair, list[H]] = {}  # cache key -> tuples whose answer used it
         self._retire_later = False
 
@@ -53,8 +55,7 @@ class AnswerBook(Generic[H]):
         self._answer(counts)
         known, rows = self._known, self._rows
         found = {cells: known[cells] for cells in counts}
-        for cells, n in counts.items():
-            rows[cells] += n
+        rows.update(counts)
         self._retire_stale()
         return found
 
@@ -74,9 +75,8 @@ class AnswerBook(Generic[H]):
         answers = self.resolver.work_out(
             [row_keys(cells) for cells in fresh], [counts[cells] for cells in fresh]
         )
-        rows, by_pair = self._rows, self._by_pair
+        by_pair = self._by_pair
         for cells, answer in zip(fresh, answers, strict=True):
-            answer.start = rows.get(cells, 0)
             known[cells] = answer
             for pair in answer.pairs:  # only keys this run may write (Known.pairs)
                 by_pair.setdefault(pair, []).append(cells)
@@ -102,4 +102,4 @@ class AnswerBook(Generic[H]):
 
     def _retire(self, cells: H) -> None:
         answer = self._known.pop(cells)
-        self.resolver.count(answer, self._rows.get(cells, 0) - answer.start)
+        self.resolver.count(answer, self._rows.pop(cells, 0))

@@ -83,7 +83,7 @@ class Layer(IntEnum):
 class Known:
     """A distinct key tuple's answer, kept while nothing it depends on changes."""
 
-    __slots__ = ("layer", "name", "pairs", "resolution", "start", "suffix")
+    __slots__ = ("layer", "name", "pairs", "resolution", "suffix")
 
     def __init__(
         self, name: str, resolution: Resolution, layer: Layer, pairs: tuple[Pair, ...]
@@ -94,7 +94,6 @@ class Known:
         # The cache keys the answer depends on that this run may write (see
         # Resolver.writable): only those can put it out of date.
         self.pairs = pairs
-        self.start = 0  # the tuple's rows before this answer (see answers.AnswerBook)
         self.suffix = [resolution.company_id or "", resolution.source]  # the output's cells
 
 
