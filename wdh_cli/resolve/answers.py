@@ -19,7 +19,7 @@ with the distinct tuples answered (at most MAX_ANSWERS), never with rows.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Generic, TypeVar
 
 from wdh_cli.resolve.resolver import Known, Pair, Resolver, RowKeys
@@ -38,7 +38,9 @@ class AnswerBook(Generic[H]):
         # Rows per tuple since its current answer was made (a retired answer
         # takes its rows into the figures, and the count starts again).
         self._rows: Counter[H] = Counter()
-        self._by_pair: dict[Pair, list[H]] = {}  # cache key -> tuples whose answer used it
+        # Cache key -> tuples whose answer used it; built when the run first
+        # writes a cache key (most runs never do: no memory, no time spent).
+        self._by_pair: dict[Pair, list[H]] | None = None
         self._retire_later = False
 
     def resolve_rows(self, cells: list[H]) -> list[Known]:
@@ -63,7 +65,8 @@ class AnswerBook(Generic[H]):
         """The run is over: every answer's rows go into the figures."""
         for cells in list(self._known):
             self._retire(cells)
-        self._by_pair.clear()
+        if self._by_pair is not None:
+            self._by_pair.clear()
 
     def _answer(self, counts: Mapping[H, int]) -> None:
         """Work out the tuples of the batch that have no current answer."""
@@ -75,11 +78,9 @@ class AnswerBook(Generic[H]):
         answers = self.resolver.work_out(
             [row_keys(cells) for cells in fresh], [counts[cells] for cells in fresh]
         )
-        by_pair = self._by_pair
-        for cells, answer in zip(fresh, answers, strict=True):
-            known[cells] = answer
-            for pair in answer.pairs:  # only keys this run may write (Known.pairs)
-                by_pair.setdefault(pair, []).append(cells)
+        known.update(zip(fresh, answers, strict=True))
+        if self._by_pair is not None:
+            self._index(zip(fresh, answers, strict=True))
         if len(known) > MAX_ANSWERS:
             # Rows repeat less than their tuples are many (an account number
             # per row, say): keeping every answer costs memory and saves
@@ -94,11 +95,26 @@ class AnswerBook(Generic[H]):
             self._retire_later = False
             self.close()
             return
+        if not stale:
+            return
+        if self._by_pair is None:
+            self._by_pair = {}
+            self._index(self._known.items())
         for pair in stale:
             for cells in self._by_pair.pop(pair, ()):
                 answer = self._known.get(cells)
-                if answer is not None and pair in answer.pairs:
+                # Pairs hold for the tuple's every answer (they come from its
+                # cells), so an answer still there relies on the key.
+                if answer is not None:
                     self._retire(cells)
+
+    def _index(self, answers: Iterable[tuple[H, Known]]) -> None:
+        """Note which tuples each cache key's answer relies on (keys this run may write)."""
+        by_pair = self._by_pair
+        assert by_pair is not None
+        for cells, answer in answers:
+            for pair in answer.pairs:
+                by_pair.setdefault(pair, []).append(cells)
 
     def _retire(self, cells: H) -> None:
         answer = self._known.pop(cells)

@@ -81,20 +81,34 @@ class Layer(IntEnum):
 
 
 class Known:
-    """A distinct key tuple's answer, kept while nothing it depends on changes."""
+    """A distinct key tuple's answer, kept while nothing it depends on changes.
 
-    __slots__ = ("layer", "name", "pairs", "resolution", "suffix")
+    Up to MAX_ANSWERS of these live at once (wdh_cli.resolve.answers), so it
+    holds only what rows and figures need, in as few objects as possible.
+    """
+
+    __slots__ = ("depends", "layer", "name", "suffix")
 
     def __init__(
-        self, name: str, resolution: Resolution, layer: Layer, pairs: tuple[Pair, ...]
+        self, name: str, resolution: Resolution, layer: Layer, pairs: Iterable[Pair]
     ) -> None:
         self.name = name  # the name key, for a temporary ID's figures ("" otherwise)
-        self.resolution = resolution
         self.layer = layer
         # The cache keys the answer depends on that this run may write (see
-        # Resolver.writable): only those can put it out of date.
-        self.pairs = pairs
+        # Resolver.writable): only those can put it out of date. Flat (type,
+        # key, type, key...): one tuple, not one per key.
+        self.depends = tuple([part for pair in pairs for part in pair])
         self.suffix = [resolution.company_id or "", resolution.source]  # the output's cells
+
+    @property
+    def resolution(self) -> Resolution:
+        company_id, source = self.suffix
+        return Resolution(company_id or None, source)
+
+    @property
+    def pairs(self) -> list[Pair]:
+        depends = self.depends
+        return list(zip(depends[::2], depends[1::2], strict=True))
 
 
 class Resolver:
@@ -159,6 +173,8 @@ class Resolver:
             for level, column in zip(table, table.column_of, strict=True)
         ]
         self._name_column = table.column_of[table.match_types.index(levels.NAME)]
+        # One source string per level, shared by every answer that names it.
+        self._cache_sources = {match_type: f"db:{match_type}" for match_type in table.match_types}
         # Only the levels that have overrides are worth a look per row.
         self._yaml_levels = [
             (match_type, column)
@@ -225,7 +241,7 @@ class Resolver:
                 k[name_at] if layer is Layer.TEMPORARY else "",
                 result or Resolution(None, "unresolved"),
                 layer,
-                tuple([pair for pair in pairs if pair[0] in writable]),
+                [pair for pair in pairs if pair[0] in writable],
             )
             for k, pairs, result, layer in zip(keys, row_pairs, results, layers, strict=True)
         ]
@@ -333,7 +349,7 @@ class Resolver:
             found = [hit for pair in pairs if (hit := hits.get(pair)) is not None]
             if found:
                 best = min(found, key=lambda hit: hit.priority)
-                results[index] = Resolution(best.canonical_id, f"db:{best.match_type}")
+                results[index] = Resolution(best.canonical_id, self._cache_sources[best.match_type])
                 layers[index] = Layer.CACHE
 
     # Layer 3 ---------------------------------------------------------------
