@@ -63,11 +63,14 @@ def server_url() -> Iterator[str]:
 
 
 @contextmanager
-def scratch_database(base_url: str, name: str) -> Iterator[str]:
-    """A new database on the server of `base_url`, dropped afterwards."""
+def scratch_database(base_url: str, name: str, *, template: str = "") -> Iterator[str]:
+    """A new database on the server of `base_url` (a copy of `template`), dropped afterwards."""
     with psycopg.connect(base_url, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if template:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        admin.execute(create)
     try:
         yield psycopg.conninfo.make_conninfo(base_url, dbname=name)
     finally:

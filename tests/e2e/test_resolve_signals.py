@@ -9,8 +9,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import xlsxwriter
 
 from tests.helpers import WDH, run_wdh, wdh_env
+from wdh_cli.resolve.sheet_writer import WRITER_PROCESS_ROWS
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +48,55 @@ def test_a_signal_mid_run_leaves_no_partial_output(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]  # nothing half-written
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == [f"error: stopped by {sig.name}; nothing was written"], err
+
+
+def _big_xlsx(path: Path, rows: int = 60_000) -> Path:
+    """A sheet large enough to be written by the writer process."""
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["计划代码", "客户名称", "规模"])
+    for n in range(1, rows + 1):
+        sheet.write_row(n, 0, [f"P{n % 97}", f"客户{n % 5000}有限公司", n])
+    book.close()
+    return path
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_while_the_writer_process_writes_leaves_nothing(
+    db_url: str, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    assert WRITER_PROCESS_ROWS <= 60_000
+    source = _big_xlsx(tmp_path / "big.xlsx")
+    scratch = tmp_path / "scratch"  # where the writer streams its rows (TMPDIR)
+    scratch.mkdir()
+    env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
+    env["TMPDIR"] = str(scratch)
+    child = subprocess.Popen(
+        [WDH, "resolve", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(scratch.iterdir()):  # the writer process has begun streaming rows
+        assert child.poll() is None and time.monotonic() < deadline, "no output started"
+        time.sleep(0.02)
+    writers = _children(child.pid)
+    assert writers, "no writer process"
+    child.send_signal(sig)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == code, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.xlsx", "scratch"]
+    assert list(scratch.iterdir()) == []  # the writer dropped its rows too
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == [f"error: stopped by {sig.name}; nothing was written"], err
+    for pid in writers:
+        assert not Path(f"/proc/{pid}").exists(), "the writer process outlived wdh"
 
 
 def test_require_db_holds_for_the_whole_run(db_url: str, tmp_path: Path) -> None:

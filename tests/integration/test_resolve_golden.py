@@ -30,7 +30,7 @@ from python_calamine import CalamineWorkbook
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.reports import to_json
-from wdh_cli.resolve import answers
+from wdh_cli.resolve import answers, sheet_writer
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.service import resolve_file
 
@@ -233,9 +233,18 @@ def test_a_csv_resolves_to_the_pinned_bytes(
     _check(f"state{suffix}.json", _state(conn))
 
 
+@pytest.mark.parametrize("writer", ["this process", "writer process"])
 def test_an_xlsx_resolves_to_the_pinned_cells(
-    db: Database, conn: psycopg.Connection, tmp_path: Path
+    db: Database,
+    conn: psycopg.Connection,
+    tmp_path: Path,
+    writer: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The golden sheet is small; a threshold of 0 rows makes the second
+    # process write it, as it writes every large sheet.
+    rows = 0 if writer == "writer process" else 1 << 30
+    monkeypatch.setattr(sheet_writer, "WRITER_PROCESS_ROWS", rows)
     _seed(conn)
     source = tmp_path / "golden.xlsx"
     _write_xlsx(source, _rows())

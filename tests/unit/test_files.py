@@ -46,9 +46,9 @@ def test_output_table_write_failure_is_an_output_error_and_discards(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if fmt == "csv":
-        monkeypatch.setattr(writer, "_csv", type("W", (), {"writerow": staticmethod(full)})())
+        monkeypatch.setattr(writer, "_csv", type("W", (), {"writerows": staticmethod(full)})())
     else:
-        monkeypatch.setattr(writer._sheet, "write_row", full)
+        monkeypatch.setattr(writer._sheet._sheet, "write_row", full)  # type: ignore[union-attr]
     with pytest.raises(OutputFileError, match="No space left on device"), writer:
         writer.write(["甲", "C1", "yaml:name"])
     assert list(tmp_path.iterdir()) == []

@@ -9,7 +9,6 @@ temporary file and renamed. Reading is wdh_cli.sheets.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Callable
 from operator import add, attrgetter
@@ -17,11 +16,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
-import xlsxwriter
 from xlsxwriter.exceptions import XlsxWriterException
 
 from wdh_cli.errors import InputFileError, OutputFileError, UsageError
 from wdh_cli.files import create_beside, csv_writer, output_error
+from wdh_cli.resolve import sheet_writer
+from wdh_cli.resolve.sheet_writer import (
+    XLSX_MAX_COLUMNS,
+    XLSX_MAX_STRING,
+    SheetProcess,
+    SheetTooWide,
+    SheetWriter,
+    WriterGone,
+)
 from wdh_cli.sheets import InputTable, column_letter
 
 if TYPE_CHECKING:
@@ -29,10 +36,6 @@ if TYPE_CHECKING:
 
 _SUFFIX = attrgetter("suffix")  # an answer's output cells: company ID, source
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
-XLSX_MAX_STRING = 32_767  # characters (UTF-16 code units) of a cell
-XLSX_MAX_COLUMNS = 16_384
-XLSX_STRING_CUT = -2  # XlsxWriter's return code for a string cut to the limit
-SHOWN_CUTS = 10  # cut cells warned about one by one; the rest are counted
 IO_BUFFER = 1 << 20  # bytes read or written per system call
 
 
@@ -140,7 +143,8 @@ class OutputTable:
     disk) is an OutputFileError (exit 2) naming it, and leaves nothing behind.
     An xlsx cell longer than Excel's limit is written cut to the limit, with a
     warning naming its row (the input's number) and column; every later cell
-    of the row is still written.
+    of the row is still written. An xlsx of many rows is written by a second
+    process (wdh_cli.resolve.sheet_writer).
     """
 
     def __init__(
@@ -150,24 +154,28 @@ class OutputTable:
         header: list[str],
         *,
         warn: Callable[[str], None] = lambda message: None,
+        writer_process_rows: int | None = None,
     ) -> None:
         self.target = target
         self.format = table.format
         self._source = table
         self._header = header
         self._warn = warn
-        self._cut = 0  # cells cut to Excel's limit
         fd, self._tmp = create_beside(target)
-        self._row = 0
         self._text: TextIO | None = None
-        self._book: Any = None
+        self._sheet: SheetWriter | SheetProcess | None = None
         try:
-            self._open(fd, table, header)
+            rows = (
+                sheet_writer.WRITER_PROCESS_ROWS
+                if writer_process_rows is None
+                else writer_process_rows
+            )
+            self._open(fd, table, header, rows)
         except BaseException:
             self.discard()
             raise
 
-    def _open(self, fd: int, table: InputTable, header: list[str]) -> None:
+    def _open(self, fd: int, table: InputTable, header: list[str], process_rows: int) -> None:
         if self.format == "csv":
             # A large buffer: each write to the file lets the resolving thread
             # take the interpreter, and taking it back can wait a switch
@@ -179,20 +187,9 @@ class OutputTable:
             self.write(header)
         else:
             os.close(fd)  # XlsxWriter writes the file by its name
-            # Strings stay strings: without these options XlsxWriter would
-            # turn "=..." into formulas and URLs into links.
-            self._book = xlsxwriter.Workbook(
-                str(self._tmp),
-                {
-                    "constant_memory": True,
-                    "strings_to_numbers": False,
-                    "strings_to_formulas": False,
-                    "strings_to_urls": False,
-                    "default_date_format": "yyyy-mm-dd hh:mm:ss",
-                },
-            )
-            self._sheet = self._book.add_worksheet()
-            self._write_xlsx_row(header, table.header_row)
+            many = (table.total or 0) >= process_rows
+            self._sheet = SheetProcess(str(self._tmp)) if many else SheetWriter(str(self._tmp))
+            self.write(header, table.header_row)
 
     def write_rows(self, rows: list[list[Any]], numbers: list[int] | None) -> None:
         """Write a batch of rows; `numbers`: their row numbers in a sheet, for messages."""
@@ -200,81 +197,61 @@ class OutputTable:
             if self._text is not None:
                 self._csv.writerows(rows)
             else:
-                assert numbers is not None  # a sheet's batches carry them
-                for values, number in zip(rows, numbers, strict=True):
-                    self._write_xlsx_row(values, number)
+                assert numbers is not None and self._sheet is not None  # a sheet's batches
+                self._sheet.write_rows(rows, numbers)
         except OSError as exc:
             raise output_error(self.target, exc) from None
+        except SheetTooWide as exc:
+            raise self._too_wide(exc) from None
+        except WriterGone as exc:
+            raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
 
     def write(self, values: list[Any], number: int = 0) -> None:
         """Write one row; `number` is its row number in the input, for messages."""
-        try:
-            if self._text is not None:
-                self._csv.writerow(values)
-            else:
-                self._write_xlsx_row(values, number)
-        except OSError as exc:
-            raise output_error(self.target, exc) from None
+        self.write_rows([values], [number] if self._text is None else None)
 
-    def _write_xlsx_row(self, values: list[Any], number: int) -> None:
-        if any(isinstance(value, dt.timedelta) for value in values):
-            # calamine reads durations as timedelta; Excel stores them as days.
-            values = [
-                v.total_seconds() / 86400 if isinstance(v, dt.timedelta) else v for v in values
-            ]
-        # write_row stops at the first cell that is not written whole (and
-        # returns its code), leaving the rest of the row blank: the row is
-        # then written cell by cell, each code checked.
-        if self._sheet.write_row(self._row, 0, values):
-            for column, value in enumerate(values):
-                status = self._sheet.write(self._row, column, value)
-                if status == XLSX_STRING_CUT:
-                    self._cell_cut(number, column)
-                elif status:
-                    raise InputFileError(
-                        f"{self._source.path}: row {number} has {len(values):,} cells with the "
-                        f"added columns, more than an xlsx sheet holds ({XLSX_MAX_COLUMNS:,})"
-                    )
-        self._row += 1
-
-    def _cell_cut(self, number: int, column: int) -> None:
-        self._cut += 1
-        if self._cut > SHOWN_CUTS:
-            return
-        name = self._header[column] if column < len(self._header) else ""
-        if len(name) > 64:
-            name = ""  # a header that long is named by its letter
-        if column < len(self._source.header):  # an input column: its letter in the input
-            letter = column_letter(self._source.first_column + column)
-            label = f"{name!r} ({letter})" if name else letter
-        else:
-            label = repr(name) if name else f"{column_letter(column)} of the output"
-        self._warn(
-            f"{self._source.path}: row {number}, column {label}: text longer than Excel's "
-            f"limit of {XLSX_MAX_STRING:,} characters, written cut to the limit"
+    def _too_wide(self, exc: SheetTooWide) -> InputFileError:
+        return InputFileError(
+            f"{self._source.path}: row {exc.number} has {exc.width:,} cells with the "
+            f"added columns, more than an xlsx sheet holds ({XLSX_MAX_COLUMNS:,})"
         )
 
-    def commit(self) -> None:
-        if self._cut > SHOWN_CUTS:
+    def _warn_cuts(self, cuts: list[tuple[int, int]], total: int) -> None:
+        for number, column in cuts:
+            name = self._header[column] if column < len(self._header) else ""
+            if len(name) > 64:
+                name = ""  # a header that long is named by its letter
+            if column < len(self._source.header):  # an input column: its letter in the input
+                letter = column_letter(self._source.first_column + column)
+                label = f"{name!r} ({letter})" if name else letter
+            else:
+                label = repr(name) if name else f"{column_letter(column)} of the output"
             self._warn(
-                f"{self._source.path}: {self._cut - SHOWN_CUTS} more cells cut to Excel's limit"
+                f"{self._source.path}: row {number}, column {label}: text longer than Excel's "
+                f"limit of {XLSX_MAX_STRING:,} characters, written cut to the limit"
             )
+        if total > len(cuts):
+            self._warn(f"{self._source.path}: {total - len(cuts)} more cells cut to Excel's limit")
+
+    def commit(self) -> None:
         try:
             self._close()
             os.replace(self._tmp, self.target)
         except OSError as exc:
             raise output_error(self.target, exc) from None
-        except XlsxWriterException as exc:
+        except (XlsxWriterException, WriterGone, RuntimeError) as exc:
             raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
+        except SheetTooWide as exc:
+            raise self._too_wide(exc) from None
 
     def discard(self) -> None:
         try:
             if self._text is not None:
                 self._text.close()
                 self._text = None
-            if self._book is not None:
-                _abandon(self._book)
-                self._book = None
+            if self._sheet is not None:
+                sheet, self._sheet = self._sheet, None
+                sheet.abandon()
         finally:
             self._tmp.unlink(missing_ok=True)
 
@@ -282,9 +259,10 @@ class OutputTable:
         if self._text is not None:
             self._text.close()
             self._text = None
-        if self._book is not None:
-            book, self._book = self._book, None
-            book.close()
+        if self._sheet is not None:
+            sheet, self._sheet = self._sheet, None
+            report = sheet.close()
+            self._warn_cuts(report.cuts, report.cut_total)
 
     def __enter__(self) -> OutputTable:
         return self
@@ -297,20 +275,3 @@ class OutputTable:
     ) -> None:
         if kind is not None:
             self.discard()
-
-
-def _abandon(book: Any) -> None:
-    """Drop an unfinished workbook without `close()`, which would assemble the whole file.
-
-    In constant-memory mode each worksheet streams its rows to a temporary
-    file of its own; those are removed. The workbook is marked closed, or its
-    destructor would close (write) it.
-    """
-    for sheet in book.worksheets():
-        handle = getattr(sheet, "row_data_fh", None)
-        if handle is not None:
-            handle.close()
-        name = getattr(sheet, "row_data_filename", None)
-        if name:
-            Path(name).unlink(missing_ok=True)
-    book.fileclosed = True
