@@ -141,6 +141,11 @@ def _open_csv(path: Path) -> InputTable:
         encoding = detect_file_encoding(path)
     except UnicodeDecodeError:
         raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
+    return open_csv(path, encoding)
+
+
+def open_csv(path: Path, encoding: str) -> InputTable:
+    """A CSV whose encoding is known (`open_input` settled it): read as it is consumed."""
     rows = _csv_rows(path, encoding)
     found = _find_header(rows)
     if found is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import time
@@ -12,6 +14,7 @@ import pytest
 import xlsxwriter
 
 from tests.helpers import WDH, run_wdh, wdh_env
+from wdh_cli.resolve.csv_process import CSV_PROCESS_BYTES
 from wdh_cli.resolve.sheet_writer import WRITER_PROCESS_ROWS
 
 pytestmark = pytest.mark.e2e
@@ -97,6 +100,65 @@ def test_a_signal_while_the_writer_process_writes_leaves_nothing(
     assert lines == [f"error: stopped by {sig.name}; nothing was written"], err
     for pid in writers:
         assert not Path(f"/proc/{pid}").exists(), "the writer process outlived wdh"
+
+
+def _started(child: subprocess.Popen[str], tmp_path: Path) -> list[int]:
+    """Wait until the output's temporary file exists; the helper processes then running."""
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".big.resolved.*.tmp")) or not _children(child.pid):
+        assert child.poll() is None and time.monotonic() < deadline, "no output started"
+        time.sleep(0.02)
+    return _children(child.pid)
+
+
+def test_a_killed_csv_process_is_one_line_and_leaves_nothing(db_url: str, tmp_path: Path) -> None:
+    source = _big_csv(tmp_path / "big.csv")
+    assert source.stat().st_size >= CSV_PROCESS_BYTES  # its rows go to the CSV process
+    env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
+    child = subprocess.Popen(
+        [WDH, "resolve", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for helper in _started(child, tmp_path):
+        os.kill(helper, signal.SIGKILL)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 1, err
+    assert err.strip() == f"error: the process reading {source} was ended by signal 9", err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv"]
+
+
+def test_a_run_stopped_and_continued_again_and_again_writes_the_same_file(
+    db_url: str, tmp_path: Path
+) -> None:
+    """Ctrl-Z and fg (or a debugger) cut reads and writes between the processes short."""
+    source = _big_csv(tmp_path / "big.csv")
+    env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
+    calm = run_wdh("resolve", str(source), "--output", str(tmp_path / "calm.csv"), env=env)
+    assert calm.returncode == 0, calm.stderr
+    child = subprocess.Popen(
+        [WDH, "resolve", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    processes = [child.pid, *_started(child, tmp_path)]
+    while child.poll() is None:
+        for pid in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        time.sleep(0.01)
+        for pid in processes:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        time.sleep(0.03)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    resolved = (tmp_path / "big.resolved.csv").read_bytes()
+    assert resolved == (tmp_path / "calm.csv").read_bytes()
 
 
 def test_require_db_holds_for_the_whole_run(db_url: str, tmp_path: Path) -> None:

@@ -30,7 +30,7 @@ from python_calamine import CalamineWorkbook
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.reports import to_json
-from wdh_cli.resolve import answers, sheet_writer
+from wdh_cli.resolve import answers, csv_process, sheet_writer
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.service import resolve_file
 
@@ -205,8 +205,14 @@ def _run(db: Database, tmp_path: Path, source: Path, *, plan_only: bool = False)
 
 
 @pytest.mark.parametrize(
-    ("encoding", "max_answers"),
-    [("utf-8", answers.MAX_ANSWERS), ("gb18030", answers.MAX_ANSWERS), ("utf-8", 7)],
+    ("encoding", "max_answers", "rows_in"),
+    [
+        ("utf-8", answers.MAX_ANSWERS, "this process"),
+        ("gb18030", answers.MAX_ANSWERS, "this process"),
+        ("utf-8", 7, "this process"),
+        ("utf-8", answers.MAX_ANSWERS, "csv process"),
+        ("gb18030", 7, "csv process"),
+    ],
 )
 def test_a_csv_resolves_to_the_pinned_bytes(
     db: Database,
@@ -214,11 +220,16 @@ def test_a_csv_resolves_to_the_pinned_bytes(
     tmp_path: Path,
     encoding: str,
     max_answers: int,
+    rows_in: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # With room for 7 answers the run keeps retiring them all: answers
-    # worked out again must be the same answers.
+    # worked out again must be the same answers. A large CSV's rows are
+    # read, keyed and written by a second process: a threshold of 0 bytes
+    # sends the golden file there.
     monkeypatch.setattr(answers, "MAX_ANSWERS", max_answers)
+    threshold = 0 if rows_in == "csv process" else 1 << 40
+    monkeypatch.setattr(csv_process, "CSV_PROCESS_BYTES", threshold)
     _seed(conn)
     source = tmp_path / "golden.csv"
     with source.open("w", encoding=encoding, newline="") as handle:

@@ -16,7 +16,8 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from wdh_cli.cell_errors import CellError
-from wdh_cli.errors import InputFileError, OutputFileError
+from wdh_cli.errors import EXIT_FAILED, InputFileError
+from wdh_cli.resolve.child import ChildGone
 from wdh_cli.resolve.sheet_writer import XLSX_MAX_STRING, SheetProcess
 from wdh_cli.resolve.table import OutputTable
 from wdh_cli.sheets import InputTable
@@ -94,18 +95,19 @@ def test_a_row_too_wide_stops_the_writes_that_follow(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_killed_child_is_a_one_line_output_error(tmp_path: Path) -> None:
+def test_a_killed_child_is_a_one_line_error_naming_the_output(tmp_path: Path) -> None:
     target = tmp_path / "out.xlsx"
     with (
-        pytest.raises(OutputFileError, match=r"out\.xlsx: cannot write \(.*signal 9\)$"),
+        pytest.raises(ChildGone, match=r"^the process writing .*out\.xlsx was ended by signal 9$"),
         OutputTable(target, _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
     ):
         assert isinstance(writer._sheet, SheetProcess)
-        os.kill(writer._sheet._child.pid, signal.SIGKILL)
-        writer._sheet._child.wait()
+        os.kill(writer._sheet._child.process.pid, signal.SIGKILL)
+        writer._sheet._child.process.wait()
         writer.write(["甲"], 2)
         writer.commit()
     assert list(tmp_path.iterdir()) == []
+    assert ChildGone("x").exit_code == EXIT_FAILED
 
 
 def test_a_discarded_output_leaves_nothing_in_either_process(
@@ -120,7 +122,7 @@ def test_a_discarded_output_leaves_nothing_in_either_process(
         OutputTable(out / "o.xlsx", _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
     ):
         assert isinstance(writer._sheet, SheetProcess)
-        child = writer._sheet._child
+        child = writer._sheet._child.process
         writer.write_rows([["甲", 1]] * 1000, list(range(2, 1002)))
         raise KeyboardInterrupt
     assert child.poll() is not None
@@ -133,11 +135,11 @@ def test_the_child_drops_its_file_when_wdh_vanishes(tmp_path: Path) -> None:
     scratch.mkdir()
     os.environ["TMPDIR"] = str(scratch)
     try:
-        process = SheetProcess(str(tmp_path / "o.xlsx"))
+        process = SheetProcess(str(tmp_path / "o.xlsx"), tmp_path / "o.xlsx")
     finally:
         del os.environ["TMPDIR"]
     process.write_rows([["甲"]] * 10, list(range(10)))
-    process._to.close()  # what the kernel does for a killed wdh
-    assert process._child.wait(timeout=30) == 0
+    process._child._to.close()  # what the kernel does for a killed wdh
+    assert process._child.process.wait(timeout=30) == 0
     assert list(scratch.iterdir()) == []
     assert not (tmp_path / "o.xlsx").exists()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from wdh_cli.resolve.resolver import RowKeys
-from wdh_cli.resolve.service import _row_keys_text, row_keys_of
+from wdh_cli.resolve.rows import row_keys_text as _row_keys_text
+from wdh_cli.resolve.service import row_keys_of
 
 PICKS = [None, 0, 1, None, None]  # account in column 0, name in column 1
 

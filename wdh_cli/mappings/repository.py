@@ -303,7 +303,8 @@ def lookup(
     params = {"match_types": [p[0] for p in pairs], "keys": [p[1] for p in pairs]}
     with conn.cursor(row_factory=_hit_rows) as cur:
         cur.execute(Q["lookup"], params)
-        return {(hit.match_type, hit.alias_name): hit for hit in cur}
+        # fetchall makes every row in one call, where iterating is a call per row.
+        return {(hit.match_type, hit.alias_name): hit for hit in cur.fetchall()}
 
 
 def iter_mappings(conn: psycopg.Connection, match_type: str | None) -> Iterator[StoredMapping]:

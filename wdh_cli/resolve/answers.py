@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable, Mapping
+from itertools import compress, repeat
+from operator import add, not_
 from typing import Generic, TypeVar
 
 from wdh_cli.resolve.resolver import Known, Pair, Resolver, RowKeys
@@ -46,20 +48,39 @@ class AnswerBook(Generic[H]):
     def resolve_rows(self, cells: list[H]) -> list[Known]:
         """One answer per row of a batch (each row given by its key cells)."""
         counts = Counter(cells)  # distinct tuples, in first-row order
-        self._answer(counts)
+        distinct = list(counts)
+        self._answer(distinct, list(counts.values()))
         found = list(map(self._known.__getitem__, cells))
-        self._rows.update(counts)  # per distinct tuple: fewer lookups than per row
+        self._add_rows(distinct, counts.values())
+        self._retire_stale()
+        return found
+
+    def resolve_distinct(self, distinct: list[H], counts: list[int]) -> list[Known]:
+        """The answer of each distinct tuple of a batch (first-row order); counts: its rows.
+
+        Everything per tuple here runs in C: a batch of 5,000 tuples costs
+        a few milliseconds besides working out the new ones.
+        """
+        self._answer(distinct, counts)
+        found = list(map(self._known.__getitem__, distinct))
+        self._add_rows(distinct, counts)
         self._retire_stale()
         return found
 
     def resolve_counts(self, counts: Mapping[H, int]) -> dict[H, Known]:
-        """The answer of each distinct tuple of a batch; counts: its rows (first-row order)."""
-        self._answer(counts)
-        known, rows = self._known, self._rows
-        found = {cells: known[cells] for cells in counts}
-        rows.update(counts)
-        self._retire_stale()
-        return found
+        """`resolve_distinct` for tuples given as a mapping to their rows."""
+        distinct = list(counts)
+        found = self.resolve_distinct(distinct, list(counts.values()))
+        return dict(zip(distinct, found, strict=True))
+
+    def _add_rows(self, distinct: list[H], counts: Iterable[int]) -> None:
+        """Each tuple's rows in this batch added to its count, in C.
+
+        (Counter.update with a mapping loops in Python: a tenth of a run.)
+        """
+        rows = self._rows
+        before = map(rows.get, distinct, repeat(0))
+        dict.update(rows, zip(distinct, map(add, before, counts), strict=True))
 
     def close(self) -> None:
         """The run is over: every answer's rows go into the figures."""
@@ -68,15 +89,15 @@ class AnswerBook(Generic[H]):
         if self._by_pair is not None:
             self._by_pair.clear()
 
-    def _answer(self, counts: Mapping[H, int]) -> None:
+    def _answer(self, distinct: list[H], counts: list[int]) -> None:
         """Work out the tuples of the batch that have no current answer."""
         known = self._known
-        fresh = [cells for cells in counts if cells not in known]
-        if not fresh:
+        new = list(map(not_, map(known.__contains__, distinct)))
+        if not any(new):
             return
-        row_keys = self._row_keys
+        fresh = list(compress(distinct, new))
         answers = self.resolver.work_out(
-            [row_keys(cells) for cells in fresh], [counts[cells] for cells in fresh]
+            list(map(self._row_keys, fresh)), list(compress(counts, new))
         )
         known.update(zip(fresh, answers, strict=True))
         if self._by_pair is not None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
-from itertools import islice
-from operator import itemgetter
+from contextlib import ExitStack, contextmanager
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, TextIO
 
 import psycopg
 
@@ -16,9 +15,19 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseUnavailable, InputFileError
 from wdh_cli.files import atomic_text_file, csv_writer
+from wdh_cli.resolve import csv_process
 from wdh_cli.resolve.answers import AnswerBook
+from wdh_cli.resolve.csv_process import CsvProcess, Job
 from wdh_cli.resolve.options import ResolveOptions
 from wdh_cli.resolve.resolver import Known, Resolver, RowKeys
+from wdh_cli.resolve.rows import (
+    SEPARATOR,
+    Batch,
+    KeyCells,
+    batches,
+    row_keys_cells,
+    row_keys_text,
+)
 from wdh_cli.resolve.setup import ResolverSetup
 from wdh_cli.resolve.stats import ResolveStats
 from wdh_cli.resolve.table import OutputLayout, OutputTable, output_paths
@@ -26,6 +35,7 @@ from wdh_cli.resolve.tuning import bulk_run
 from wdh_cli.sheets import InputTable, cell_text, open_input
 
 Progress = Callable[[int, int | None], None]
+SUFFIX = attrgetter("suffix")  # an answer's output cells: [company ID, source]
 
 
 def resolve_file(
@@ -56,51 +66,130 @@ def resolve_file(
         resolver = setup.start(conn, stack, stats, warn)
         # Both outputs are opened (as temporary files) before any work, so a
         # path that cannot be written fails first, and neither appears unless
-        # the whole run succeeds.
+        # the whole run succeeds. A large CSV is read, keyed and written by a
+        # second process (wdh_cli.resolve.csv_process), which opens the
+        # output itself.
+        elsewhere = _rows_elsewhere(input_path, table)
         writer: OutputTable | None = None
         if target is not None:
-            writer = stack.enter_context(OutputTable(target, table, layout.header, warn=warn))
+            writer = stack.enter_context(
+                OutputTable(target, table, layout.header, warn=warn, written_elsewhere=elsewhere)
+            )
+        beside = None
+        if elsewhere:
+            job = _csv_job(table, picks, options, target, writer)
+            beside = stack.enter_context(_beside(job))
         unknown = (
             None
             if export_unknown is None
             else stack.enter_context(atomic_text_file(export_unknown))
         )
-        done = 0
         book = AnswerBook(resolver, row_keys_of(picks))
-        keys_of = _row_keys_text if table.format == "csv" else _row_keys_cells
-
-        def answer(batch: _Batch) -> list[Known]:
-            return book.resolve_rows(keys_of(batch.cells, picks))
-
-        def finish(batch: _Batch, answered: Future[list[Known]]) -> None:
-            nonlocal done
-            found = answered.result()
-            if writer is not None:
-                writer.write_rows(layout.rows(batch.cells, found), batch.numbers)
-            done += len(batch.cells)
-            if progress is not None:
-                progress(done, table.total)
-
-        # One batch is resolved (mostly waiting on the database) in a worker
-        # thread while the previous one is written here: the two overlap.
-        # The resolver and its connection are only ever used by that thread.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
-            previous: tuple[_Batch, Future[list[Known]]] | None = None
-            for batch in _batches(table, options.batch_size):
-                current = (batch, worker.submit(answer, batch))
-                if previous is not None:
-                    finish(*previous)
-                previous = current
-            if previous is not None:
-                finish(*previous)
-            worker.submit(book.close).result()
-            worker.submit(resolver.finish).result()
+        if beside is not None:
+            _resolve_beside(beside, book, resolver, progress)
+        else:
+            _resolve_here(table, picks, options, layout, writer, book, resolver, progress)
         if unknown is not None:
             _export_unknown(unknown, resolver)
+        if beside is not None:
+            beside.finish()
         if writer is not None:
             writer.commit()
             stats.output = str(writer.target)
     return stats
+
+
+def _resolve_here(
+    table: InputTable,
+    picks: list[int | None],
+    options: ResolveOptions,
+    layout: OutputLayout,
+    writer: OutputTable | None,
+    book: AnswerBook[Any],
+    resolver: Resolver,
+    progress: Progress | None,
+) -> None:
+    """Read, resolve and write in this process."""
+    done = 0
+    keys_of = row_keys_text if table.format == "csv" else row_keys_cells
+
+    def answer(batch: Batch) -> list[Known]:
+        return book.resolve_rows(keys_of(batch.cells, picks))
+
+    def finish(batch: Batch, answered: Future[list[Known]]) -> None:
+        nonlocal done
+        found = answered.result()
+        if writer is not None:
+            writer.write_rows(layout.rows(batch.cells, list(map(SUFFIX, found))), batch.numbers)
+        done += len(batch.cells)
+        if progress is not None:
+            progress(done, table.total)
+
+    # One batch is resolved (mostly waiting on the database) in a worker
+    # thread while the previous one is written here: the two overlap.
+    # The resolver and its connection are only ever used by that thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-resolve") as worker:
+        previous: tuple[Batch, Future[list[Known]]] | None = None
+        for batch in batches(table, options.batch_size):
+            current = (batch, worker.submit(answer, batch))
+            if previous is not None:
+                finish(*previous)
+            previous = current
+        if previous is not None:
+            finish(*previous)
+        worker.submit(book.close).result()
+        worker.submit(resolver.finish).result()
+
+
+def _resolve_beside(
+    csv: CsvProcess, book: AnswerBook[Any], resolver: Resolver, progress: Progress | None
+) -> None:
+    """The CSV process reads, keys and writes; this process answers each batch's tuples."""
+    done = 0
+    for batch in csv.batches():
+        found = book.resolve_distinct(batch.keys, batch.counts)
+        csv.answer(list(map(SUFFIX, found)))
+        done += batch.rows
+        if progress is not None:
+            progress(done, None)
+    book.close()
+    resolver.finish()
+
+
+@contextmanager
+def _beside(job: Job) -> Iterator[CsvProcess]:
+    csv = CsvProcess(job)
+    try:
+        yield csv
+    except BaseException:
+        csv.abandon()
+        raise
+
+
+def _rows_elsewhere(path: Path, table: InputTable) -> bool:
+    """A CSV of CSV_PROCESS_BYTES or more: its rows are read and written by the CSV process."""
+    return table.format == "csv" and path.stat().st_size >= csv_process.CSV_PROCESS_BYTES
+
+
+def _csv_job(
+    table: InputTable,
+    picks: list[int | None],
+    options: ResolveOptions,
+    target: Path | None,
+    writer: OutputTable | None,
+) -> Job:
+    """The CSV process's job: this process keeps only the header it read."""
+    table.rows.close()  # type: ignore[attr-defined]  # a generator; the child reads the rows
+    return Job(
+        table.path,
+        table.encoding,
+        picks,
+        options.batch_size,
+        options.columns.output,
+        options.columns.output_source,
+        target,
+        None if writer is None else writer.tmp,
+    )
 
 
 def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
@@ -117,79 +206,6 @@ def _columns(table: InputTable, options: ResolveOptions) -> list[int | None]:
             f"it); columns found: {found}"
         )
     return [picks[field] for field in RowKeys._fields]
-
-
-class _Batch(NamedTuple):
-    numbers: list[int] | None  # each row's number in the sheet, for messages (xlsx only)
-    cells: list[list[Any]]
-
-
-def _batches(table: InputTable, size: int) -> Iterator[_Batch]:
-    """Batches of rows padded to the header's width (so the added columns line up).
-
-    Blank rows are dropped. Cells beyond the header are kept, after the added
-    columns' places. A CSV row is a list of text, blank when no cell is
-    truthy: its batches are cut with C-level iteration only, and carry no row
-    numbers (nothing written to a CSV file is ever cut).
-    """
-    width = len(table.header)
-    if table.format == "csv":
-        rows = filter(any, table.rows)
-        while cells := list(islice(rows, size)):
-            if min(map(len, cells)) < width:
-                cells = [_padded(row, width) for row in cells]
-            yield _Batch(None, cells)
-        return
-    numbers: list[int] = []
-    cells = []
-    for number, row in table.numbered_rows():
-        # A sheet's cells are values: 0 and FALSE are not blank.
-        if not any(row) and all(cell in ("", None) for cell in row):
-            continue
-        numbers.append(number)
-        cells.append(_padded(row, width))
-        if len(cells) == size:
-            yield _Batch(numbers, cells)
-            numbers, cells = [], []
-    if cells:
-        yield _Batch(numbers, cells)
-
-
-def _padded(row: list[Any], width: int) -> list[Any]:
-    return row if len(row) >= width else [*row, *[""] * (width - len(row))]
-
-
-KeyCells = tuple[Any, ...]  # the key cells of a row, as read
-# A CSV row's key cells joined into one string: one object to hash and to
-# compare, where a tuple is five (measured: a lookup loop over a 1M-row CSV
-# took 3.0 s with joined keys, 5.5 s with tuples). NUL never joins cells
-# that hold it themselves (checked per batch), so two rows share a key only
-# when they share every key cell.
-SEPARATOR = "\x00"
-
-
-def _key_getter(picks: list[int | None]) -> Callable[[list[Any]], KeyCells]:
-    """A row's key cells (only the columns the input has), in one C-level call."""
-    present = [at for at in picks if at is not None]
-    if len(present) > 1:
-        return itemgetter(*present)
-    only = present[0]
-    return lambda row: (row[only],)
-
-
-def _row_keys_cells(rows: list[list[Any]], picks: list[int | None]) -> list[Any]:
-    """Each row's key cells, as a tuple (a sheet's cells are values of any type)."""
-    return list(map(_key_getter(picks), rows))
-
-
-def _row_keys_text(rows: list[list[Any]], picks: list[int | None]) -> list[Any]:
-    """Each CSV row's key cells as one joined string; tuples for a batch with a NUL in a key."""
-    cells = list(map(_key_getter(picks), rows))
-    joined = list(map(SEPARATOR.join, cells))
-    width = sum(at is not None for at in picks)
-    if "".join(joined).count(SEPARATOR) != len(joined) * (width - 1):
-        return cells
-    return joined
 
 
 def row_keys_of(picks: Sequence[object | None]) -> Callable[[Any], RowKeys]:

@@ -8,24 +8,20 @@ wdh_cli.resolve.sheet_writer PATH`), fed batches of rows through a pipe:
 writing takes a second core while this process reads and resolves, and the
 pipe's small buffer keeps the two in step (docs/commands.md, "Speed").
 
-The child never prints: everything it has to say (the cells it cut, a row
-too wide, an error) comes back as one pickled report when it is done. It
-runs in a session of its own, so a Ctrl-C reaches only wdh, which then tells
-the child to drop the file (or kills it).
+The child (wdh_cli.resolve.child) reports the cells it cut once, when done;
+its errors are raised again in wdh.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import pickle
-import signal
-import subprocess
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import xlsxwriter
+
+from wdh_cli.resolve.child import Child, Receive, Send, serve
 
 XLSX_MAX_STRING = 32_767  # characters (UTF-16 code units) of a cell
 XLSX_MAX_COLUMNS = 16_384
@@ -124,127 +120,52 @@ class SheetWriter:
         self._book.fileclosed = True
 
 
-class WriterGone(Exception):
-    """The writer process ended without a report (killed, or out of memory)."""
-
-
 class SheetProcess:
     """A SheetWriter in a child process, with SheetWriter's methods.
 
     Errors raised in the child come back as the same exceptions (OSError,
     SheetTooWide, XlsxWriterException) from the call that meets them: a
-    write when the pipe breaks, else `close`.
+    write when the child has stopped reading, else `close`.
     """
 
-    def __init__(self, path: str) -> None:
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
-        self._child = subprocess.Popen(
-            [sys.executable, "-m", "wdh_cli.resolve.sheet_writer", path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-        )
-        assert self._child.stdin is not None and self._child.stdout is not None
-        self._to: IO[bytes] = self._child.stdin
-        self._from: IO[bytes] = self._child.stdout
+    def __init__(self, path: str, target: Path) -> None:
+        what = f"the process writing {target}"
+        self._child = Child("wdh_cli.resolve.sheet_writer", path, what=what)
 
     def write_rows(self, rows: list[list[Any]], numbers: list[int]) -> None:
-        try:
-            pickle.dump(("rows", rows, numbers), self._to, protocol=pickle.HIGHEST_PROTOCOL)
-        except BrokenPipeError:
-            # The child stopped reading: it failed, and says why in its report.
-            self._outcome()
-            raise WriterGone(self._status()) from None
+        self._child.send(("rows", rows, numbers))
 
     def close(self) -> SheetReport:
-        try:
-            pickle.dump(("close",), self._to, protocol=pickle.HIGHEST_PROTOCOL)
-            self._to.close()
-        except BrokenPipeError:
-            pass  # the report says why
-        return self._outcome()
+        self._child.send(("close",))
+        report: SheetReport = self._child.receive()[1]
+        self._child.finish()
+        return report
 
     def abandon(self) -> None:
-        """Tell the child to drop the file; kill it if it does not end at once."""
-        try:
-            pickle.dump(("abandon",), self._to, protocol=pickle.HIGHEST_PROTOCOL)
-            self._to.close()
-        except (BrokenPipeError, ValueError):
-            pass
-        try:
-            self._child.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self._child.kill()
-            self._child.wait()
-        self._from.close()
-
-    def _outcome(self) -> SheetReport:
-        """The child's report: its SheetReport, or the exception it met, raised here."""
-        try:
-            kind, value = pickle.load(self._from)
-        except (EOFError, pickle.UnpicklingError):
-            self._child.wait()
-            raise WriterGone(self._status()) from None
-        finally:
-            self._from.close()
-        self._child.wait()
-        if kind == "error":
-            raise value
-        return value  # type: ignore[no-any-return]
-
-    def _status(self) -> str:
-        code = self._child.poll()
-        if code is not None and code < 0:
-            return f"the xlsx writer process was ended by signal {-code}"
-        return f"the xlsx writer process ended unexpectedly (exit status {code})"
+        self._child.stop()
 
 
-def _serve(path: str, source: IO[bytes], sink: IO[bytes]) -> int:
+def _serve(path: str, receive: Receive, send: Send) -> None:
     """The child's loop: write the rows it is sent, then report once."""
-    writer: SheetWriter | None = None
+    writer: SheetWriter | None = SheetWriter(path)
     try:
-        writer = SheetWriter(path)
-        while True:
-            message = pickle.load(source)
+        while writer is not None:
+            message = receive()
             if message[0] == "rows":
                 writer.write_rows(message[1], message[2])
             elif message[0] == "close":
-                report = writer.close()
-                writer = None
-                pickle.dump(("report", report), sink)
-                return 0
+                report, writer = writer.close(), None
+                send(("report", report))
             else:  # abandon
-                return 0
-    except EOFError:
-        return 0  # wdh is gone: nothing to write for (the finally drops the file)
-    except Exception as exc:  # every error goes back to wdh, to be raised there
-        pickle.dump(("error", _portable(exc)), sink)
-        return 1
+                return
     finally:
         if writer is not None:
-            writer.abandon()
-        sink.flush()
-
-
-def _portable(exc: BaseException) -> BaseException:
-    """The exception, or a plain one with its text when it cannot be pickled."""
-    try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
-    return exc
+            writer.abandon()  # an error, or wdh stopped or vanished: drop the rows
 
 
 if __name__ == "__main__":
-    # wdh handles the signals (and ends this process); a stray one must not
-    # print a traceback here.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Served by the module under its own name (not __main__), so the report's
     # classes unpickle in wdh.
     from wdh_cli.resolve import sheet_writer
 
-    sys.exit(sheet_writer._serve(sys.argv[1], sys.stdin.buffer, sys.stdout.buffer))
+    sys.exit(serve(lambda receive, send: sheet_writer._serve(sys.argv[1], receive, send)))

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from operator import add, attrgetter
+from operator import add
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from xlsxwriter.exceptions import XlsxWriterException
 
@@ -27,14 +27,9 @@ from wdh_cli.resolve.sheet_writer import (
     SheetProcess,
     SheetTooWide,
     SheetWriter,
-    WriterGone,
 )
 from wdh_cli.sheets import InputTable, column_letter
 
-if TYPE_CHECKING:
-    from wdh_cli.resolve.resolver import Known
-
-_SUFFIX = attrgetter("suffix")  # an answer's output cells: company ID, source
 SUFFIX = {"csv": ".csv", "xlsx": ".xlsx"}  # the file written for each input format
 IO_BUFFER = 1 << 20  # bytes read or written per system call
 
@@ -102,21 +97,24 @@ class OutputLayout:
         self.header = [*table.header, *appended]
         self._in_place = self.id_at is not None or self.source_at is not None
 
-    def rows(self, rows: list[list[Any]], found: list[Known]) -> list[list[Any]]:
-        """The output rows of a batch (the padded input rows, one answer each)."""
+    def rows(self, rows: list[list[Any]], suffixes: list[list[Any]]) -> list[list[Any]]:
+        """The output rows of a batch: the padded input rows, each with its answer's cells.
+
+        `suffixes`: per row, [company ID, source] (an answer's `Known.suffix`).
+        """
         if self._in_place:
             return [
-                self.row(cells, known.suffix[0], known.suffix[1])
-                for cells, known in zip(rows, found, strict=True)
+                self.row(cells, suffix[0], suffix[1])
+                for cells, suffix in zip(rows, suffixes, strict=True)
             ]
         if max(map(len, rows), default=self.width) == self.width:
             # Every (padded) row as wide as the header, the common case: the
             # answer's two cells appended, in C.
-            return list(map(add, rows, map(_SUFFIX, found)))
+            return list(map(add, rows, suffixes))
         width = self.width
         return [
-            [*cells[:width], *known.suffix, *cells[width:]]
-            for cells, known in zip(rows, found, strict=True)
+            [*cells[:width], *suffix, *cells[width:]]
+            for cells, suffix in zip(rows, suffixes, strict=True)
         ]
 
     def row(self, cells: list[Any], company_id: str, source: str) -> list[Any]:
@@ -134,6 +132,17 @@ class OutputLayout:
         else:
             values[self.source_at] = source
         return [*values, *appended, *cells[width:]]
+
+
+def csv_output(file: int | Path, encoding: str) -> tuple[TextIO, Any]:
+    """A CSV output (a file descriptor or a path) in the input's encoding, and its csv writer.
+
+    A large buffer: each write to the file lets a resolving thread take the
+    interpreter, and taking it back can wait a switch interval (5 ms): few
+    writes, few waits.
+    """
+    text = open(file, "w", buffering=IO_BUFFER, encoding=encoding, newline="")  # noqa: SIM115
+    return text, csv_writer(text)
 
 
 class OutputTable:
@@ -155,13 +164,20 @@ class OutputTable:
         *,
         warn: Callable[[str], None] = lambda message: None,
         writer_process_rows: int | None = None,
+        written_elsewhere: bool = False,
     ) -> None:
+        """`written_elsewhere`: another process writes the whole file at `tmp` (CSV only).
+
+        This object still owns the file: `commit` renames it into place,
+        `discard` removes it, whatever became of that process.
+        """
         self.target = target
         self.format = table.format
         self._source = table
         self._header = header
         self._warn = warn
         fd, self._tmp = create_beside(target)
+        self.tmp = self._tmp
         self._text: TextIO | None = None
         self._sheet: SheetWriter | SheetProcess | None = None
         try:
@@ -170,25 +186,24 @@ class OutputTable:
                 if writer_process_rows is None
                 else writer_process_rows
             )
-            self._open(fd, table, header, rows)
+            if written_elsewhere:
+                os.close(fd)
+            else:
+                self._open(fd, table, header, rows)
         except BaseException:
             self.discard()
             raise
 
     def _open(self, fd: int, table: InputTable, header: list[str], process_rows: int) -> None:
         if self.format == "csv":
-            # A large buffer: each write to the file lets the resolving thread
-            # take the interpreter, and taking it back can wait a switch
-            # interval (5 ms): few writes, few waits.
-            self._text = os.fdopen(
-                fd, "w", buffering=IO_BUFFER, encoding=table.encoding, newline=""
-            )
-            self._csv = csv_writer(self._text)
+            self._text, self._csv = csv_output(fd, table.encoding)
             self.write(header)
         else:
             os.close(fd)  # XlsxWriter writes the file by its name
             many = (table.total or 0) >= process_rows
-            self._sheet = SheetProcess(str(self._tmp)) if many else SheetWriter(str(self._tmp))
+            self._sheet = (
+                SheetProcess(str(self._tmp), self.target) if many else SheetWriter(str(self._tmp))
+            )
             self.write(header, table.header_row)
 
     def write_rows(self, rows: list[list[Any]], numbers: list[int] | None) -> None:
@@ -203,8 +218,6 @@ class OutputTable:
             raise output_error(self.target, exc) from None
         except SheetTooWide as exc:
             raise self._too_wide(exc) from None
-        except WriterGone as exc:
-            raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
 
     def write(self, values: list[Any], number: int = 0) -> None:
         """Write one row; `number` is its row number in the input, for messages."""
@@ -239,7 +252,7 @@ class OutputTable:
             os.replace(self._tmp, self.target)
         except OSError as exc:
             raise output_error(self.target, exc) from None
-        except (XlsxWriterException, WriterGone, RuntimeError) as exc:
+        except XlsxWriterException as exc:
             raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
         except SheetTooWide as exc:
             raise self._too_wide(exc) from None
