@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from wdh_cli.errors import InputFileError
 from wdh_cli.files import output_error
 from wdh_cli.resolve.child import Child, Receive, Send, serve
 from wdh_cli.resolve.rows import Batch, batches, row_keys_text
 from wdh_cli.resolve.table import OutputLayout, csv_output
 from wdh_cli.resolve.tuning import bulk_run
-from wdh_cli.sheets import open_csv
+from wdh_cli.sheets import InputTable, open_csv
 
 # Input size from which a CSV's rows go to a child process: below it,
 # starting one (about 0.2 s) costs more than it saves.
@@ -105,14 +106,15 @@ class CsvProcess:
 def _serve(receive: Receive, send: Send) -> None:
     """The child: read, key, count and send each batch; write it when its answers come."""
     job: Job = receive()[1]
-    table = open_csv(job.path, job.encoding)
+    with _naming_input(job.path):
+        table = open_csv(job.path, job.encoding)
     layout = OutputLayout(table, job.id_column, job.source_column)
     answers: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
     threading.Thread(target=_take_in, args=(receive, answers), daemon=True).start()
     output = _Output(job, layout)
     pending: deque[tuple[Batch, list[Any], list[Any]]] = deque()
     with bulk_run():
-        for batch in batches(table, job.batch_size):
+        for batch in _read(table, job.batch_size):
             keys = row_keys_text(batch.cells, job.picks)
             counts = Counter(keys)  # distinct tuples, in first-row order
             distinct = list(counts)
@@ -126,6 +128,21 @@ def _serve(receive: Receive, send: Send) -> None:
     _next(answers)  # "finish": the run succeeded
     output.close()
     send(("written",))
+
+
+def _read(table: InputTable, size: int) -> Iterator[Batch]:
+    with _naming_input(table.path):
+        yield from batches(table, size)
+
+
+@contextmanager
+def _naming_input(path: Path) -> Iterator[None]:
+    """The input changed or vanished since wdh read its header: an error naming it (exit 2)."""
+    try:
+        yield
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it changed while being read"
+        raise InputFileError(f"{path}: cannot read ({reason})") from None
 
 
 class _Output:

@@ -161,10 +161,15 @@ class Resolver:
         self._planned: dict[Pair, str] = {}
         self._planned_new: dict[Pair, mappings.MappingHit] = {}
         table = levels.LEVELS
-        # A row's keys: one per (field, key form) of the table, each form
-        # cached, since names and codes repeat across rows.
+        # A row's keys: one per (field, key form) of the table. Costly forms
+        # (a name's normalization) are cached, since names repeat across
+        # rows; trimming is cheaper than a cache lookup, and a cache of
+        # account numbers (often one per row) would only hold memory.
         self._key_columns = [
-            (RowKeys._fields.index(field), lru_cache(maxsize=1 << 17)(form))
+            (
+                RowKeys._fields.index(field),
+                form if form is levels.trimmed else lru_cache(maxsize=1 << 17)(form),
+            )
             for field, form in table.key_columns
         ]
         # (match_type, position of its key, priority), in priority order.
