@@ -34,13 +34,7 @@ def test_a_signal_mid_run_leaves_no_partial_output(
 ) -> None:
     source = _big_csv(tmp_path / "big.csv")
     env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
-    child = subprocess.Popen(
-        [WDH, "resolve", str(source)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _resolving(source, env)
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".big.resolved.csv.*.tmp")):  # the output has begun
         assert child.poll() is None and time.monotonic() < deadline, "no output started"
@@ -78,13 +72,7 @@ def test_a_signal_while_the_writer_process_writes_leaves_nothing(
     scratch.mkdir()
     env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
     env["TMPDIR"] = str(scratch)
-    child = subprocess.Popen(
-        [WDH, "resolve", str(source)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _resolving(source, env)
     deadline = time.monotonic() + 60
     while not list(scratch.iterdir()):  # the writer process has begun streaming rows
         assert child.poll() is None and time.monotonic() < deadline, "no output started"
@@ -102,6 +90,17 @@ def test_a_signal_while_the_writer_process_writes_leaves_nothing(
         assert not Path(f"/proc/{pid}").exists(), "the writer process outlived wdh"
 
 
+def _resolving(source: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """The installed `wdh resolve SOURCE`, running, its output and errors kept."""
+    return subprocess.Popen(
+        [WDH, "resolve", str(source)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def _started(child: subprocess.Popen[str], tmp_path: Path) -> list[int]:
     """Wait until the output's temporary file exists; the helper processes then running."""
     deadline = time.monotonic() + 60
@@ -115,13 +114,7 @@ def test_a_killed_csv_process_is_one_line_and_leaves_nothing(db_url: str, tmp_pa
     source = _big_csv(tmp_path / "big.csv")
     assert source.stat().st_size >= CSV_PROCESS_BYTES  # its rows go to the CSV process
     env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
-    child = subprocess.Popen(
-        [WDH, "resolve", str(source)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _resolving(source, env)
     for helper in _started(child, tmp_path):
         os.kill(helper, signal.SIGKILL)
     _, err = child.communicate(timeout=60)
@@ -138,13 +131,7 @@ def test_a_run_stopped_and_continued_again_and_again_writes_the_same_file(
     env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
     calm = run_wdh("resolve", str(source), "--output", str(tmp_path / "calm.csv"), env=env)
     assert calm.returncode == 0, calm.stderr
-    child = subprocess.Popen(
-        [WDH, "resolve", str(source)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    child = _resolving(source, env)
     processes = [child.pid, *_started(child, tmp_path)]
     while child.poll() is None:
         for pid in processes:

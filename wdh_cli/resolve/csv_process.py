@@ -102,6 +102,13 @@ class CsvProcess:
             self._open = False
             self._child.stop()
 
+    def __enter__(self) -> CsvProcess:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is not None:
+            self.abandon()
+
 
 def _serve(receive: Receive, send: Send) -> None:
     """The child: read, key, count and send each batch; write it when its answers come."""

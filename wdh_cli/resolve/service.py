@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from operator import attrgetter
 from pathlib import Path
 from typing import Any, TextIO
@@ -78,7 +78,7 @@ def resolve_file(
         beside = None
         if elsewhere:
             job = _csv_job(table, picks, options, target, writer)
-            beside = stack.enter_context(_beside(job))
+            beside = stack.enter_context(CsvProcess(job))
         unknown = (
             None
             if export_unknown is None
@@ -154,16 +154,6 @@ def _resolve_beside(
             progress(done, None)
     book.close()
     resolver.finish()
-
-
-@contextmanager
-def _beside(job: Job) -> Iterator[CsvProcess]:
-    csv = CsvProcess(job)
-    try:
-        yield csv
-    except BaseException:
-        csv.abandon()
-        raise
 
 
 def _rows_elsewhere(path: Path, table: InputTable) -> bool:

@@ -176,8 +176,7 @@ class OutputTable:
         self._source = table
         self._header = header
         self._warn = warn
-        fd, self._tmp = create_beside(target)
-        self.tmp = self._tmp
+        fd, self.tmp = create_beside(target)  # renamed onto target by commit()
         self._text: TextIO | None = None
         self._sheet: SheetWriter | SheetProcess | None = None
         try:
@@ -202,7 +201,7 @@ class OutputTable:
             os.close(fd)  # XlsxWriter writes the file by its name
             many = (table.total or 0) >= process_rows
             self._sheet = (
-                SheetProcess(str(self._tmp), self.target) if many else SheetWriter(str(self._tmp))
+                SheetProcess(str(self.tmp), self.target) if many else SheetWriter(str(self.tmp))
             )
             self.write(header, table.header_row)
 
@@ -249,7 +248,7 @@ class OutputTable:
     def commit(self) -> None:
         try:
             self._close()
-            os.replace(self._tmp, self.target)
+            os.replace(self.tmp, self.target)
         except OSError as exc:
             raise output_error(self.target, exc) from None
         except XlsxWriterException as exc:
@@ -266,7 +265,7 @@ class OutputTable:
                 sheet, self._sheet = self._sheet, None
                 sheet.abandon()
         finally:
-            self._tmp.unlink(missing_ok=True)
+            self.tmp.unlink(missing_ok=True)
 
     def _close(self) -> None:
         if self._text is not None:
