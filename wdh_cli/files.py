@@ -8,7 +8,7 @@ import errno
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -43,15 +43,12 @@ def create_beside(path: Path) -> tuple[int, Path]:
     directory is created. OutputFileError (exit 2, naming `path`) when `path`
     is a directory or nothing can be created there.
     """
-    if path.is_dir():
-        raise OutputFileError(f"{path}: is a directory")
-    if path.parent.exists() and not path.parent.is_dir():
-        raise OutputFileError(f"{path}: {path.parent} is not a directory")
+    _check_target(path)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
-            tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            tmp = _temporary_name(path)
             try:
                 return os.open(tmp, flags, 0o666), tmp
             except FileExistsError:
@@ -61,9 +58,89 @@ def create_beside(path: Path) -> tuple[int, Path]:
         raise output_error(path, exc) from None
 
 
+def _check_target(path: Path) -> None:
+    if path.is_dir():
+        raise OutputFileError(f"{path}: is a directory")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputFileError(f"{path}: {path.parent} is not a directory")
+
+
+def _temporary_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+
+
+class PendingFile:
+    """An output being written beside `target`, which appears there only on `commit`.
+
+    Where the system allows it (Linux's O_TMPFILE) the file has no name at
+    all until the commit links it into place: whatever stops wdh, even
+    SIGKILL, leaves nothing behind. Elsewhere it is `.<name>.<random>.tmp`,
+    renamed on commit and removed on discard. `fd` is open for writing;
+    `path` opens the same file by name, in this process or, with
+    `for_process`, in another one (a writer process). OutputFileError (exit
+    2, naming the target) when nothing can be created there.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self._named: Path | None = None
+        _check_target(target)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(target.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o666)
+        except (AttributeError, OSError) as exc:
+            if isinstance(exc, OSError) and exc.errno not in _NO_TMPFILE:
+                raise output_error(target, exc) from None
+            self.fd, self._named = create_beside(target)
+        self.done = False
+
+    @property
+    def path(self) -> Path:
+        return self.for_process(os.getpid())
+
+    def for_process(self, pid: int) -> Path:
+        """A name by which process `pid` (of the same user) opens this file."""
+        return self._named if self._named is not None else Path(f"/proc/{pid}/fd/{self.fd}")
+
+    def commit(self) -> None:
+        """Put the file in place of the target (closing it); OutputFileError if it cannot be."""
+        try:
+            if self._named is None:
+                # An unnamed file gets a temporary name first (a link cannot
+                # replace a file), then takes the target's in one rename: a
+                # reader sees the old file or the new one, never a part.
+                named = _temporary_name(self.target)
+                folder = os.open(named.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    # A directory fd makes os.link call linkat(), which
+                    # follows the /proc link to the file (link() would not).
+                    os.link(f"/proc/self/fd/{self.fd}", named.name, dst_dir_fd=folder)
+                finally:
+                    os.close(folder)
+                self._named = named
+            os.close(self.fd)
+            self.done = True
+            os.replace(self._named, self.target)
+        except OSError as exc:
+            self.discard()
+            raise output_error(self.target, exc) from None
+
+    def discard(self) -> None:
+        if not self.done:
+            self.done = True
+            with suppress(OSError):
+                os.close(self.fd)
+        if self._named is not None:
+            self._named.unlink(missing_ok=True)
+
+
+# What os.open(dir, O_TMPFILE) raises where the file system cannot make unnamed files.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT}
+
+
 @contextmanager
 def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]:
-    """Write `path` through a temporary file renamed into place on success.
+    """Write `path` through a PendingFile: whole, or not at all.
 
     A failure (or Ctrl-C) leaves no half-written file behind, and an existing
     file untouched. A path that cannot be written is an OutputFileError
@@ -75,21 +152,20 @@ def atomic_text_file(path: Path, *, encoding: str = "utf-8") -> Iterator[TextIO]
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` to write, renamed to `path` on success.
+    """A path to write `path` through (a PendingFile's), put in place on success.
 
     For writers that open the file themselves (XlsxWriter). A failure leaves
     no partial file behind, and an existing file untouched.
     """
-    fd, tmp = create_beside(path)
-    os.close(fd)
+    pending = PendingFile(path)
     try:
         try:
-            yield tmp
-            os.replace(tmp, path)
+            yield pending.path
         except OSError as exc:
             raise output_error(path, exc) from None
+        pending.commit()
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        pending.discard()
         raise
 
 

@@ -225,3 +225,33 @@ SELECT CASE WHEN %(write)s THEN (SELECT count(*) FROM inserted)
        coalesce(sum(weight) FILTER (WHERE coalesce(current_id, first_id) <> canonical_id), 0)
            AS conflicts
 FROM stored;
+
+-- name: insert_learned
+-- Backflow: the keys a resolve run learned from its existing IDs (wdh_learned,
+-- one row per key, each taught one company by `rows` rows; keys taught two
+-- companies never get there). They were not stored when the run looked
+-- them up, so each is inserted; a key another session stored since then is
+-- left as it is, and its rows are counted as skipped (same company) or as
+-- conflicts (another one). Arbiter (alias_name, match_type): that session's
+-- row wins, as in insert_new_keys. A key's first row inserts it, its other
+-- rows are skipped.
+WITH inserted AS (
+    INSERT INTO enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source)
+    SELECT alias_name, canonical_id, match_type, priority, %(source)s
+    FROM wdh_learned
+    ORDER BY alias_name COLLATE "C", match_type
+    ON CONFLICT (alias_name, match_type) DO NOTHING
+    RETURNING alias_name, match_type
+), outcome AS (
+    SELECT l.rows, (i.alias_name IS NOT NULL) AS inserts, m.canonical_id = l.canonical_id AS same
+    FROM wdh_learned AS l
+    LEFT JOIN inserted AS i ON i.alias_name = l.alias_name AND i.match_type = l.match_type
+    LEFT JOIN enterprise.company_mapping AS m
+           ON i.alias_name IS NULL AND m.alias_name = l.alias_name AND m.match_type = l.match_type
+)
+SELECT count(*) FILTER (WHERE inserts) AS inserted,
+       coalesce(sum(CASE WHEN inserts THEN rows - 1 ELSE rows END)
+                FILTER (WHERE inserts OR same), 0)::bigint AS skipped,
+       coalesce(sum(rows) FILTER (WHERE NOT inserts AND NOT coalesce(same, false)), 0)::bigint
+           AS conflicts
+FROM outcome;

@@ -128,22 +128,25 @@ def test_backflow_counts_inserted_skipped_and_conflicts(
 ) -> None:
     rows = [
         ["", "A-1", "", "", "NEW", ""],
-        ["", "A-1", "", "", "OTHER", ""],  # contradicts the row above: a conflict
+        ["", "A-1", "", "", "OTHER", ""],  # the same key, another company: a conflict
         ["", "A-2", "", "", "C2", ""],
         ["", "A-2", "", "", "C2", ""],  # the same mapping again: skipped
     ]
     path = _csv(tmp_path / "in.csv", rows)
     stats = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert stats["existing_column_hits"] == 4
-    assert stats["backflow"] == {"inserted": 2, "skipped": 1, "conflicts": 1}
+    # A-1 was taught two companies: learned by nobody, not cached, both rows
+    # counted as conflicts (whichever row comes first).
+    assert stats["backflow"] == {"inserted": 1, "skipped": 1, "conflicts": 2}
     with psycopg.connect(db_url) as conn:
         stored = conn.execute(
             "SELECT alias_name, canonical_id FROM enterprise.company_mapping ORDER BY 1"
         ).fetchall()
-    assert stored == [("A-1", "NEW"), ("A-2", "C2")]
+    assert stored == [("A-2", "C2")]
     again = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
-    assert again["db_cache_hits"] == 4 and again["backflow"]["inserted"] == 0
-    assert [r["company_id"] for r in _output(path)] == ["NEW", "NEW", "C2", "C2"]
+    assert again["db_cache_hits"] == 2 and again["existing_column_hits"] == 2
+    assert again["backflow"] == {"inserted": 0, "skipped": 0, "conflicts": 2}
+    assert [r["company_id"] for r in _output(path)] == ["NEW", "OTHER", "C2", "C2"]
 
 
 def test_no_backflow(cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path) -> None:

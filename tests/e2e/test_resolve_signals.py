@@ -15,7 +15,7 @@ import xlsxwriter
 
 from tests.helpers import WDH, run_wdh, wdh_env
 from wdh_cli.resolve.csv_process import CSV_PROCESS_BYTES
-from wdh_cli.resolve.sheet_writer import WRITER_PROCESS_ROWS
+from wdh_cli.tabular.sheet_writer import WRITER_PROCESS_ROWS
 
 pytestmark = pytest.mark.e2e
 

@@ -13,8 +13,8 @@ from wdh_cli.cli.app import app
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.reports import to_json
-from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.service import resolve_file
+from wdh_cli.resolution.options import ResolveOptions
+from wdh_cli.tabular.service import resolve_file
 
 
 def _mappings(conn: psycopg.Connection, *rows: tuple[str, str, str, int]) -> None:
@@ -58,20 +58,20 @@ def messy_input(conn: psycopg.Connection, tmp_path: Path) -> Path:
         "INSERT INTO enterprise.enrichment_requests (raw_name, normalized_name, status) VALUES "
         "('失败公司', '失败公司', 'failed'), ('排队公司', '排队公司', 'pending')"
     )
-    rows = [  # in batches of three
+    rows = [
         ["A1", "新公司甲", ""],  # new name: queued
         ["A2", "失败公司", ""],  # its lookup failed: not queued again
         ["A3", "排队公司", ""],  # already open
-        ["A4", "新公司甲", ""],  # the same new name in a later batch: counted once
-        ["A5", "回流公司", "C-BACK"],  # backflow inserts account A5 and the name
-        ["A6", "回流公司", "C-BACK"],  # inserts A6; the name again: skipped
-        ["A7", "回流公司", "C-OTHER"],  # a later batch: the cache now has the name
+        ["A4", "新公司甲", ""],  # the same new name again: counted once
+        ["A5", "回流公司", "C-BACK"],  # teaches account A5, and the name C-BACK
+        ["A6", "回流公司", "C-BACK"],  # teaches A6; the name C-BACK again
+        ["A7", "回流公司", "C-OTHER"],  # the name another company: a conflict (3 rows)
         ["A8", "冲突公司", "C-NEW"],  # the stored name wins over the column
         ["A9", "既存公司", ""],  # a cache hit
         ["", "", ""],  # blank: dropped
         ["A10", "新公司乙", ""],
         ["A11", "回流二", "C-X"],
-        ["A12", "回流二", "C-Y"],  # the same name, another company, same batch: a conflict
+        ["A12", "回流二", "C-Y"],  # the same name, another company: a conflict (2 rows)
     ]
     path = tmp_path / "messy.csv"
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -92,8 +92,9 @@ def test_a_plan_reports_the_figures_of_the_real_run(db: Database, messy_input: P
     real = _figures(db, messy_input, plan_only=False)
     assert planned == real
     assert (real["async_queued"], real["already_queued"]) == (2, 2)
-    assert real["backflow"] == {"inserted": 6, "skipped": 1, "conflicts": 1}
-    assert (real["db_cache_hits"], real["existing_column_hits"]) == (3, 4)
+    # Five accounts learned; the two names taught two companies each are not.
+    assert real["backflow"] == {"inserted": 5, "skipped": 0, "conflicts": 5}
+    assert (real["db_cache_hits"], real["existing_column_hits"]) == (2, 5)
 
 
 def test_a_plan_writes_nothing(db: Database, conn: psycopg.Connection, messy_input: Path) -> None:

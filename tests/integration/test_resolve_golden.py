@@ -31,8 +31,8 @@ from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.reports import to_json
 from wdh_cli.resolve import answers, csv_process, sheet_writer
-from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.service import resolve_file
+from wdh_cli.resolution.options import ResolveOptions
+from wdh_cli.tabular.service import resolve_file
 
 GOLDEN = Path(__file__).parent.parent / "data" / "resolve_golden"
 UPDATE = os.environ.get("WDH_UPDATE_GOLDEN") == "1"

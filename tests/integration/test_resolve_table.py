@@ -26,8 +26,8 @@ from wdh_cli.db import Database
 from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
 from wdh_cli.reports import to_json
-from wdh_cli.resolve.options import ResolveOptions
-from wdh_cli.resolve.service import resolve_file
+from wdh_cli.resolution.options import ResolveOptions
+from wdh_cli.tabular.service import resolve_file
 from wdh_cli.warehouse.repository import TableRef
 from wdh_cli.warehouse.resolve import resolve_table
 

@@ -1,6 +1,6 @@
 """The xlsx writer process: the same cells as writing here, its errors raised here, no leftovers.
 
-A large sheet is written by a child process (wdh_cli.resolve.sheet_writer);
+A large sheet is written by a child process (wdh_cli.tabular.sheet_writer);
 these tests force it on small sheets with writer_process_rows=0.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 from python_calamine import CalamineWorkbook
 
-from wdh_cli.cell_errors import CellError
+from wdh_cli.tabular.cell_errors import CellError
 from wdh_cli.errors import EXIT_FAILED, InputFileError
-from wdh_cli.resolve.child import ChildGone
-from wdh_cli.resolve.sheet_writer import XLSX_MAX_STRING, SheetProcess
-from wdh_cli.resolve.table import OutputTable
-from wdh_cli.sheets import InputTable
+from wdh_cli.tabular.child import ChildGone
+from wdh_cli.tabular.sheet_writer import XLSX_MAX_STRING, SheetProcess
+from wdh_cli.tabular.output import OutputTable
+from wdh_cli.tabular.sheets import InputTable
 
 IN_PROCESS = 1 << 30  # a threshold no test sheet reaches
 CHILD = 0  # every sheet goes to the child

@@ -9,7 +9,7 @@ from psycopg import sql
 
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
-from wdh_cli.resolve.options import ResolveOptions
+from wdh_cli.resolution.options import ResolveOptions
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.repository import TableRef
 from wdh_cli.warehouse.resolve import resolve_table

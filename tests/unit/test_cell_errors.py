@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import xlsxwriter
 
-from wdh_cli.cell_errors import CellError, error_cells
-from wdh_cli.sheets import cell_text, open_input
+from wdh_cli.tabular.cell_errors import CellError, error_cells
+from wdh_cli.tabular.sheets import cell_text, open_input
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

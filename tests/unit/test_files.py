@@ -14,8 +14,8 @@ import pytest
 
 from wdh_cli.errors import InputFileError, OutputFileError
 from wdh_cli.files import atomic_text_file
-from wdh_cli.resolve.table import OutputTable
-from wdh_cli.sheets import InputTable
+from wdh_cli.tabular.output import OutputTable
+from wdh_cli.tabular.sheets import InputTable
 
 
 def _table(tmp_path: Path, fmt: str) -> InputTable:

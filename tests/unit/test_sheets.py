@@ -9,7 +9,7 @@ import pytest
 import xlsxwriter
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.sheets import open_input, read_column
+from wdh_cli.tabular.sheets import open_input, read_column
 
 
 def _book(path: Path, cells: dict[tuple[int, int], Any]) -> Path:

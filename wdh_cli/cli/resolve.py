@@ -17,11 +17,11 @@ from wdh_cli.cli.context import app_context, err, out, warn
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.interrupts import signals_as_errors
 from wdh_cli.providers.registry import ProviderName
-from wdh_cli.resolve.options import Columns, ResolveOptions
+from wdh_cli.resolution.options import Columns, ResolveOptions
 
 if TYPE_CHECKING:
-    from wdh_cli.resolve.explain import Explanation
-    from wdh_cli.resolve.stats import ResolveStats
+    from wdh_cli.resolution.explain import Explanation
+    from wdh_cli.resolution.figures import ResolveStats
 
 
 def resolve(
@@ -111,7 +111,7 @@ def resolve(
         _resolve_table(ctx, table, options, batch, add_columns, json_)
         return
     assert input_path is not None
-    from wdh_cli.resolve.service import resolve_file
+    from wdh_cli.tabular.service import resolve_file
 
     if batch is not None:
         options = replace(options, batch_size=batch)
@@ -229,7 +229,7 @@ def explain(
     json_: JsonOption = False,
 ) -> None:
     """Show what each layer answers for one row, and which answer wins."""
-    from wdh_cli.resolve.explain import explain as explain_service
+    from wdh_cli.resolution.explain import explain as explain_service
 
     context = app_context(ctx)
     result = explain_service(

@@ -294,6 +294,19 @@ def _new_keys(rows: Sequence[NewMapping], source: str, write: bool) -> dict[str,
     }
 
 
+def insert_learned(conn: psycopg.Connection, source: str) -> InsertOutcome:
+    """Backflow: the keys of the session's wdh_learned (a resolve run's learned keys).
+
+    Each key is new (the run found it unstored); one that another session
+    stored meanwhile keeps its row. The figures count the rows that taught
+    each key, as `insert_new_keys` counts its weights.
+    """
+    with conn.cursor(row_factory=class_row(InsertOutcome)) as cur:
+        outcome = cur.execute(Q["insert_learned"], {"source": source}).fetchone()
+    assert outcome is not None  # an aggregate always returns a row
+    return outcome
+
+
 def lookup(
     conn: psycopg.Connection, pairs: list[tuple[str, str]]
 ) -> dict[tuple[str, str], MappingHit]:

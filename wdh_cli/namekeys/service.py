@@ -23,7 +23,7 @@ from wdh_cli.errors import NameRulesError, UsageError
 from wdh_cli.namekeys import repository
 from wdh_cli.namekeys.repository import KeyConflict
 from wdh_cli.names import CURRENT_VERSION, RULES, Normalizer, normalizer
-from wdh_cli.sheets import read_column
+from wdh_cli.tabular.sheets import read_column
 from wdh_cli.tempids.generator import TempIdGenerator
 
 REKEY_COMMAND = "wdh names rekey"

@@ -16,7 +16,7 @@ from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.names import normalize_name
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Counts, ErrorCount, ResolvedRow
-from wdh_cli.sheets import read_column
+from wdh_cli.tabular.sheets import read_column
 from wdh_cli.tempids.issuer import TempIdIssuer
 
 MAX_NAME = 255  # enrichment_requests.raw_name / normalized_name

@@ -6,7 +6,7 @@ ID and name is a text cell (an ID such as 000123 must not become the number
 123); the columns a person types into are formatted as text too. The CSV is
 UTF-8 with a BOM, so spreadsheet programs read its Chinese correctly. Both
 are written to a temporary file and renamed. Reading goes through
-wdh_cli.sheets, the one spreadsheet reader.
+wdh_cli.tabular.sheets, the one spreadsheet reader.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_path, atomic_text_file, csv_writer
 from wdh_cli.mappings.rows import MAX_COMPANY_ID
 from wdh_cli.review.repository import ReviewRequest
-from wdh_cli.sheets import cell_text, open_input
+from wdh_cli.tabular.sheets import cell_text, open_input
 
 SUFFIXES = (".xlsx", ".csv")
 CANDIDATES = 3  # candidate columns in the file

@@ -7,8 +7,7 @@ import psycopg
 from wdh_cli.errors import DatabaseError, UsageError
 from wdh_cli.mappings import levels
 from wdh_cli.providers.registry import ProviderName
-from wdh_cli.resolve.options import Columns
-from wdh_cli.resolve.resolver import RowKeys
+from wdh_cli.resolution.options import Columns
 from wdh_cli.tempids.generator import TEMP_ID_LENGTH
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.repository import Column, TableRef
@@ -47,7 +46,7 @@ def read_columns(
         raise UsageError(
             f"{table}: no column {read['name']!r} (the customer name; --col-name renames it)"
         )
-    return [(f, read[f] if read[f] in have else None) for f in RowKeys._fields]
+    return [(f, read[f] if read[f] in have else None) for f in read]
 
 
 # What the source column must hold: the longest source a row can get.

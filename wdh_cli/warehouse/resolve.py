@@ -21,12 +21,12 @@ from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
 from wdh_cli.reports import json_field
 from wdh_cli.resolve.answers import AnswerBook
-from wdh_cli.resolve.options import ResolveOptions
+from wdh_cli.resolution.options import ResolveOptions
 from wdh_cli.resolve.resolver import Known
 from wdh_cli.resolve.service import row_keys_of
 from wdh_cli.resolve.setup import ResolverSetup
-from wdh_cli.resolve.stats import ResolveStats
-from wdh_cli.resolve.tuning import bulk_run
+from wdh_cli.resolution.figures import ResolveStats
+from wdh_cli.resolution.tuning import bulk_run
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.checks import existing_columns, output_columns, read_columns
 

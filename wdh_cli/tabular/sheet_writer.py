@@ -4,11 +4,11 @@ XlsxWriter spends its own Python on every cell: on a large sheet that is
 nine tenths of reading and writing it, and under the interpreter lock no
 thread can overlap it with resolving. So a sheet of WRITER_PROCESS_ROWS rows
 or more is written by a child process (`python -m
-wdh_cli.resolve.sheet_writer PATH`), fed batches of rows through a pipe:
+wdh_cli.tabular.sheet_writer PATH`), fed batches of rows through a pipe:
 writing takes a second core while this process reads and resolves, and the
 pipe's small buffer keeps the two in step (docs/commands.md, "Speed").
 
-The child (wdh_cli.resolve.child) reports the cells it cut once, when done;
+The child (wdh_cli.tabular.child) reports the cells it cut once, when done;
 its errors are raised again in wdh.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import xlsxwriter
 
-from wdh_cli.resolve.child import Child, Receive, Send, serve
+from wdh_cli.tabular.child import Child, Receive, Send, serve
 
 XLSX_MAX_STRING = 32_767  # characters (UTF-16 code units) of a cell
 XLSX_MAX_COLUMNS = 16_384
@@ -130,7 +130,7 @@ class SheetProcess:
 
     def __init__(self, path: str, target: Path) -> None:
         what = f"the process writing {target}"
-        self._child = Child("wdh_cli.resolve.sheet_writer", path, what=what)
+        self._child = Child("wdh_cli.tabular.sheet_writer", path, what=what)
 
     def write_rows(self, rows: list[list[Any]], numbers: list[int]) -> None:
         self._child.send(("rows", rows, numbers))
@@ -166,6 +166,6 @@ def _serve(path: str, receive: Receive, send: Send) -> None:
 if __name__ == "__main__":
     # Served by the module under its own name (not __main__), so the report's
     # classes unpickle in wdh.
-    from wdh_cli.resolve import sheet_writer
+    from wdh_cli.tabular import sheet_writer
 
     sys.exit(serve(lambda receive, send: sheet_writer._serve(sys.argv[1], receive, send)))

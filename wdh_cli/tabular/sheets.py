@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from python_calamine import CalamineError, CalamineWorkbook
 
-from wdh_cli.cell_errors import CellError, error_cells
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_file_encoding
+from wdh_cli.tabular.cell_errors import CellError, error_cells
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -53,6 +54,32 @@ def column_letter(index: int) -> str:
     return letters
 
 
+def find_column(
+    path: Path, fmt: str, header: list[str], name: str, first_column: int = 0
+) -> int | None:
+    """Where the column `name` is in `header`; None if there is none.
+
+    Two columns of that name make reading it ambiguous: an InputFileError
+    (exit 2) naming them. Only the columns read go through here, so other
+    duplicate headers are kept as they are.
+    """
+    found = [index for index, cell in enumerate(header) if cell == name]
+    if len(found) > 1:
+        where = ", ".join(column_label(fmt, index, first_column) for index in found)
+        raise InputFileError(
+            f"{path}: {len(found)} columns are named {name!r} ({where}); "
+            "which one to read is ambiguous: rename all but one"
+        )
+    return found[0] if found else None
+
+
+def column_label(fmt: str, index: int, first_column: int = 0) -> str:
+    """How a person finds a column: its letter in a sheet, its number in a CSV file."""
+    if fmt == "csv":
+        return f"column {index + 1}"
+    return f"column {column_letter(first_column + index)}"
+
+
 @dataclass
 class InputTable:
     """The header (as text) and the data rows (raw cell values) of the input.
@@ -72,28 +99,20 @@ class InputTable:
     total: int | None = None  # data rows, when the reader knows it up front
     header_row: int = 1
     first_column: int = 0
+    again: Callable[[], Iterator[list[Any]]] | None = None  # a fresh pass over the data rows
 
     def column(self, name: str) -> int | None:
-        """Where the column `name` is; None if there is none.
-
-        Two columns of that name make reading it ambiguous: an InputFileError
-        (exit 2) naming them. Only the columns read go through here, so other
-        duplicate headers are kept as they are.
-        """
-        found = [index for index, header in enumerate(self.header) if header == name]
-        if len(found) > 1:
-            where = ", ".join(self.column_label(index) for index in found)
-            raise InputFileError(
-                f"{self.path}: {len(found)} columns are named {name!r} ({where}); "
-                "which one to read is ambiguous: rename all but one"
-            )
-        return found[0] if found else None
+        """Where the column `name` is; None if there is none (see `find_column`)."""
+        return find_column(self.path, self.format, self.header, name, self.first_column)
 
     def column_label(self, index: int) -> str:
-        """How a person finds a column: its letter in a sheet, its number in a CSV file."""
-        if self.format == "csv":
-            return f"column {index + 1}"
-        return f"column {column_letter(self.first_column + index)}"
+        return column_label(self.format, index, self.first_column)
+
+    def rows_again(self) -> Iterator[list[Any]]:
+        """A fresh pass over the data rows (a sheet held in memory can be read twice)."""
+        if self.again is None:
+            raise TypeError(f"{self.path}: this input is read once")
+        return self.again()
 
     def numbered_rows(self) -> Iterator[tuple[int, list[Any]]]:
         """(row number in the file or sheet, cells) for every row after the header."""
@@ -157,7 +176,7 @@ def open_csv(path: Path, encoding: str) -> InputTable:
 
 def _csv_rows(path: Path, encoding: str) -> Generator[list[str], None, None]:
     # One record per row, as a spreadsheet shows the file (a blank line is a blank row).
-    # A large buffer, for the reason given at resolve.table.IO_BUFFER.
+    # A large buffer: few system calls.
     with path.open(encoding=encoding, newline="", buffering=1 << 20) as handle:
         yield from csv.reader(handle)
 
@@ -181,15 +200,24 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
         scan = pool.submit(error_cells, path, name)
         data = workbook.get_sheet_by_name(name)
         errors = scan.result()
+
     # calamine yields every row from the sheet's first one (blank rows above
     # the data included), and the columns from the first one that is used.
-    rows = iter(data.iter_rows())
-    if errors and data.start is not None:
-        rows = _with_errors(rows, errors, data.start[1])
+    def sheet_rows() -> Iterator[list[Any]]:
+        rows = iter(data.iter_rows())
+        if errors and data.start is not None:
+            rows = _with_errors(rows, errors, data.start[1])
+        return rows
+
+    rows = sheet_rows()
     found = _find_header(rows)
     if found is None or data.end is None or data.start is None:
         raise InputFileError(f"{path}: sheet {data.name!r} is empty (no header row)")
     number, header = found
+
+    def again() -> Iterator[list[Any]]:
+        return islice(sheet_rows(), number, None)
+
     return InputTable(
         path,
         "xlsx",
@@ -198,6 +226,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
         total=max(data.end[0] + 1 - number, 0),
         header_row=number,
         first_column=data.start[1],
+        again=again,
     )
 
 

@@ -11,7 +11,7 @@ from wdh_cli.mappings import levels
 from wdh_cli.mappings import repository as mappings
 from wdh_cli.queue import repository as queue
 from wdh_cli.queue.repository import Request
-from wdh_cli.resolve.overrides import load_overrides
+from wdh_cli.resolution.overrides import load_overrides
 from wdh_cli.tempids import issuer
 
 

@@ -1,0 +1,434 @@
+"""The engine's per-row work on files and frames, in polars (`FrameRows`).
+
+The rows are read in passes, each a stream of polars frames whose columns
+are the row fields (`plan`, `account`, `name`, `account_name`, `existing`;
+text, null where a cell is blank), so memory holds the distinct keys of each
+level and their answers, never the rows: a file twice as long with the same
+keys costs no more memory. Python sees distinct names and keys only; every
+row is keyed, joined to its level's answers and decided here, in polars.
+
+Each row's answer is decided by `_decide` from its levels' candidates (see
+wdh_cli/resolution/keys.py): the SQL of a table run
+(sql/queries/resolve_table.sql) decides the same way, and
+tests/integration/test_engine_properties.py holds the two to it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator, Mapping
+
+import polars as pl
+import psycopg
+
+from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
+from wdh_cli.resolution import repository
+from wdh_cli.resolution.engine import Classes, Teaching, Waiting
+from wdh_cli.resolution.keys import (
+    CACHE,
+    CACHE_ID_AT,
+    EXISTING_FIELD,
+    LEARNED,
+    MAX_KEY,
+    STORED,
+    WHITESPACE,
+    YAML,
+    YAML_ID_AT,
+    KeyPlan,
+    NativeLevel,
+    learned_candidate,
+)
+from wdh_cli.resolution.overrides import Overrides
+
+Passes = Callable[[], Iterator[pl.DataFrame]]  # a new pass over the rows, frame by frame
+
+ID = "company_id"
+SOURCE = "company_id_source"
+WAITING = "\x00waiting"  # the class of a row left for layers 4 and 5 (never a source)
+_NAME_KEY, _NAME_CAND, _FALLBACK_ID, _FALLBACK_SOURCE = "n_key", "n_cand", "n_id", "n_source"
+_WINNER, _EXISTING, _EXISTING_OK, _CLASS = "w", "e", "e_ok", "class"
+_COMPACT_ROWS = 1 << 20  # rows an accumulator keeps before it aggregates again
+
+
+class Reread(Exception):
+    """Raised by a pass over the rows that must start again from the first row.
+
+    (A CSV file found to need the csv module's reading halfway through its
+    first pass: wdh_cli/tabular/csv_input.py.) Only the first pass may.
+    """
+
+
+class FrameRows:
+    """The `Rows` of a file or a frame (wdh_cli/resolution/engine.py), in polars."""
+
+    def __init__(self, plan: KeyPlan, passes: Passes) -> None:
+        self.plan = plan
+        self._passes = passes
+        self._names = pl.DataFrame(
+            schema={"raw": pl.String, _NAME_KEY: pl.String, _NAME_CAND: pl.String}
+        )
+        self._hits: dict[str, pl.DataFrame] = {}  # match_type -> (key, cand), name level excepted
+        self._keys: dict[str, pl.DataFrame] = {}  # trimmed key column -> its distinct keys
+        self._learned: pl.DataFrame | None = None
+        self.existing_cells = 0  # rows whose existing-ID cell is not blank
+
+    # The engine's calls, in order ---------------------------------------------
+    def distinct_names(self) -> list[str]:
+        """One pass: the distinct names, and the distinct keys of every trimmed column."""
+        while True:
+            try:
+                return self._first_pass()
+            except Reread:
+                continue
+
+    def _first_pass(self) -> list[str]:
+        plan = self.plan
+        name_field = plan.name_column.field
+        trimmed = [column for column in plan.columns if column.trimmed]
+        names = _distinct(name_field)
+        keys = {column.name: _distinct(column.name) for column in trimmed}
+        self.existing_cells = 0
+        for batch in self._passes():
+            lazy = batch.lazy().select(*[_trimmed(c.field).alias(c.name) for c in trimmed])
+            found = pl.collect_all(
+                [
+                    batch.lazy().select(pl.col(name_field).drop_nulls().unique()),
+                    *[
+                        lazy.select(pl.col(c.name).filter(_storable(c.name)).unique())
+                        for c in trimmed
+                    ],
+                ]
+            )
+            names.add(found[0])
+            for column, frame in zip(trimmed, found[1:], strict=True):
+                keys[column.name].add(frame)
+            self.existing_cells += batch.height - batch[EXISTING_FIELD].null_count()
+        self._keys = {name: gathered.result() for name, gathered in keys.items()}
+        return names.result().to_series().to_list()
+
+    def set_name_keys(self, raw: list[str], keys: list[str]) -> None:
+        self._names = pl.DataFrame(
+            {"raw": raw, _NAME_KEY: keys}, schema={"raw": pl.String, _NAME_KEY: pl.String}
+        ).with_columns(pl.lit(None, pl.String).alias(_NAME_CAND))
+
+    def set_hits(self, overrides: Overrides, conn: psycopg.Connection | None) -> None:
+        found: dict[str, list[pl.DataFrame]] = {level.match_type: [] for level in self.plan.levels}
+        for level in self.plan.levels:
+            entries = overrides.get(level.match_type) or {}
+            if entries:
+                found[level.match_type].append(
+                    pl.DataFrame(
+                        {
+                            "key": list(entries),
+                            "cand": [YAML + level.code + i for i in entries.values()],
+                        },
+                        schema={"key": pl.String, "cand": pl.String},
+                    )
+                )
+        if conn is not None:
+            for match_type, hits in self._cache_hits(conn).group_by("match_type"):
+                found[str(match_type[0])].append(hits.select("key", "cand"))
+        hits = {
+            match_type: (
+                pl.concat(frames).group_by("key").agg(pl.col("cand").min())
+                if frames
+                else pl.DataFrame(schema={"key": pl.String, "cand": pl.String})
+            )
+            for match_type, frames in found.items()
+        }
+        name_type = self.plan.name_level.match_type
+        self._names = self._names.drop(_NAME_CAND).join(
+            hits.pop(name_type).rename({"key": _NAME_KEY, "cand": _NAME_CAND}),
+            on=_NAME_KEY,
+            how="left",
+        )
+        self._hits = hits
+
+    def teach(self) -> Teaching:
+        if not self.existing_cells:
+            return Teaching()
+        plan = self.plan
+        taught = _summed("match_type", "key", ID)
+        for batch in self._passes():
+            teachers = self._keyed(batch.lazy()).filter(
+                pl.col(_WINNER).is_null() & pl.col(_EXISTING_OK)
+            )
+            parts = [
+                teachers.select(
+                    pl.lit(level.match_type).alias("match_type"),
+                    self._key_of(level).alias("key"),
+                    pl.col(_EXISTING).alias(ID),
+                ).filter(_storable("key"))
+                for level in plan.backflow_levels
+            ]
+            taught.add(pl.concat(parts).group_by("match_type", "key", ID).len("rows").collect())
+        groups = (
+            taught.result()
+            .group_by("match_type", "key")
+            .agg(pl.col(ID).n_unique().alias("ids"), pl.col(ID).first(), pl.col("rows").sum())
+        )
+        learned = groups.filter(pl.col("ids") == 1).drop("ids")
+        conflicts = groups.filter(pl.col("ids") > 1)
+        self._learned = learned
+        for match_type, keys in learned.group_by("match_type"):
+            level = plan.level(str(match_type[0]))
+            cands = keys.select(
+                "key", (pl.lit(learned_candidate(level.priority, "")) + pl.col(ID)).alias("cand")
+            )
+            if level is plan.name_level:
+                learned_names = cands.rename({"key": _NAME_KEY, "cand": "learned"})
+                self._names = (
+                    self._names.join(learned_names, on=_NAME_KEY, how="left")
+                    .with_columns(pl.coalesce(_NAME_CAND, "learned").alias(_NAME_CAND))
+                    .drop("learned")
+                )
+            else:
+                self._hits[level.match_type] = pl.concat([self._hits[level.match_type], cands])
+        return Teaching(
+            learned_keys=learned.height,
+            learned_rows=int(learned["rows"].sum() or 0),
+            conflict_keys=conflicts.height,
+            conflict_rows=int(conflicts["rows"].sum() or 0),
+        )
+
+    def stage_learned(self, conn: psycopg.Connection) -> None:
+        assert self._learned is not None
+        priority = {level.match_type: level.priority for level in self.plan.levels}
+        rows = self._learned.select(
+            pl.col("key"),
+            pl.col(ID),
+            pl.col("match_type"),
+            pl.col("match_type").replace_strict(priority, return_dtype=pl.Int32).alias("priority"),
+            pl.col("rows"),
+        )
+        repository.send_learned(conn, _csv(rows))
+
+    def classify(self) -> Classes:
+        by_source = _summed(_CLASS)
+        waiting = _summed(_NAME_KEY, "raw")
+        total = 0
+        for batch in self._passes():
+            decided = self._decide(self._keyed(batch.lazy()), answered=False)
+            counts, names = pl.collect_all(
+                [
+                    decided.group_by(_CLASS).len("rows"),
+                    decided.filter(pl.col(_CLASS) == WAITING)
+                    .group_by(_NAME_KEY, pl.col(self.plan.name_column.field).alias("raw"))
+                    .len("rows"),
+                ]
+            )
+            by_source.add(counts)
+            waiting.add(names)
+            total += batch.height
+        sources = {str(c): int(n) for c, n in by_source.result().iter_rows()}
+        sources.pop(WAITING, None)
+        return Classes(total, sources, _waiting(waiting.result()))
+
+    def set_name_answers(self, answers: Mapping[str, tuple[str, str]]) -> None:
+        found = pl.DataFrame(
+            {
+                _NAME_KEY: list(answers),
+                _FALLBACK_ID: [company for company, _ in answers.values()],
+                _FALLBACK_SOURCE: [source for _, source in answers.values()],
+            },
+            schema={_NAME_KEY: pl.String, _FALLBACK_ID: pl.String, _FALLBACK_SOURCE: pl.String},
+        )
+        self._names = self._names.join(found, on=_NAME_KEY, how="left")
+
+    # Writing -----------------------------------------------------------------
+    def answers(self, batch: pl.DataFrame) -> pl.DataFrame:
+        """Each row's (company_id, company_id_source), in the batch's order; null: no ID."""
+        decided = self._decide(self._keyed(batch.lazy()), answered=True)
+        return decided.select(pl.col(ID), pl.col(SOURCE)).collect()
+
+    # Per row -----------------------------------------------------------------
+    def _key_of(self, level: NativeLevel) -> pl.Expr:
+        if level is self.plan.name_level:
+            return pl.col(_NAME_KEY)
+        return pl.col(level.column.name)
+
+    def _keyed(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """Rows with their keys, each level's candidate, the winner, and the existing ID."""
+        plan = self.plan
+        rows = rows.with_columns(
+            *[_trimmed(c.field).alias(c.name) for c in plan.columns if c.trimmed],
+            _trimmed(EXISTING_FIELD).alias(_EXISTING),
+        )
+        names = self._names.lazy()
+        rows = rows.join(
+            names.rename({"raw": plan.name_column.field}),
+            on=plan.name_column.field,
+            how="left",
+            maintain_order="left",
+        ).with_columns(pl.col(_NAME_KEY).fill_null(""))
+        cands = [pl.col(_NAME_CAND)]
+        for level in plan.levels:
+            hits = self._hits.get(level.match_type)
+            if level is plan.name_level or hits is None or hits.is_empty():
+                continue
+            alias = f"c_{level.match_type}"
+            rows = rows.join(
+                hits.lazy().rename({"key": level.column.name, "cand": alias}),
+                on=level.column.name,
+                how="left",
+                maintain_order="left",
+            )
+            cands.append(pl.col(alias))
+        existing = pl.col(_EXISTING)
+        return rows.with_columns(
+            pl.min_horizontal(cands).alias(_WINNER),
+            (
+                existing.str.contains(COMPANY_ID_PATTERN)
+                & ~existing.str.contains("(?i)" + TEMPORARY_ID_PATTERN)
+            )
+            .fill_null(False)
+            .alias(_EXISTING_OK),
+        )
+
+    def _decide(self, rows: pl.LazyFrame, *, answered: bool) -> pl.LazyFrame:
+        """Each keyed row's answer (`answered`: layers 4 and 5 are known), else its class.
+
+        The class of a row is its source, or WAITING for a row left to layers
+        4 and 5 (its name's answer).
+        """
+        plan = self.plan
+        winner, existing, ok = pl.col(_WINNER), pl.col(_EXISTING), pl.col(_EXISTING_OK)
+        kind = winner.str.slice(0, 1)
+        yaml_level, cache_level = winner.str.slice(1, 2), winner.str.slice(CACHE_ID_AT - 3, 2)
+        is_yaml, is_cache = kind == YAML, kind == CACHE
+        cache_id = winner.str.slice(CACHE_ID_AT)
+        # A learned key that gives the row its own existing ID: the row's own answer.
+        own = (
+            is_cache
+            & (winner.str.slice(CACHE_ID_AT - 1, 1) == LEARNED)
+            & ok
+            & (cache_id == existing)
+        )
+        waits = pl.col(_NAME_KEY) != ""
+        source = (
+            pl.when(is_yaml)
+            .then(yaml_level.replace_strict(plan.yaml_sources(), default=None))
+            .when(own)
+            .then(pl.lit("existing"))
+            .when(is_cache)
+            .then(cache_level.replace_strict(plan.cache_sources(), default=None))
+            .when(ok)
+            .then(pl.lit("existing"))
+            .when(waits)
+            .then(pl.col(_FALLBACK_SOURCE) if answered else pl.lit(WAITING))
+            .otherwise(pl.lit("unresolved"))
+        )
+        if not answered:
+            return rows.with_columns(source.alias(_CLASS))
+        company = (
+            pl.when(is_yaml)
+            .then(winner.str.slice(YAML_ID_AT))
+            .when(is_cache)
+            .then(cache_id)
+            .when(ok)
+            .then(existing)
+            .when(waits)
+            .then(pl.col(_FALLBACK_ID))
+        )
+        return rows.with_columns(company.alias(ID), source.alias(SOURCE))
+
+    # The database ------------------------------------------------------------
+    def _cache_hits(self, conn: psycopg.Connection) -> pl.DataFrame:
+        """(match_type, key, cand) of every stored key of the run: one COPY each way."""
+        plan = self.plan
+        parts = []
+        for level in plan.levels:
+            if level is plan.name_level:
+                keys = self._names.select(pl.col(_NAME_KEY).alias("key")).unique()
+                keys = keys.filter(_storable("key"))
+            else:
+                keys = self._keys[level.column.name].rename({level.column.name: "key"})
+            parts.append(keys.select(pl.lit(level.match_type).alias("match_type"), "key"))
+        with conn.transaction():
+            repository.send_keys(conn, _csv(pl.concat(parts)))
+            data = repository.cache_hits(conn)
+        schema = {"match_type": pl.String, "key": pl.String, ID: pl.String, "priority": pl.Int64}
+        hits = (
+            pl.read_csv(data, has_header=False, schema=schema)
+            if data
+            else pl.DataFrame(schema=schema)
+        )
+        codes = {level.match_type: level.code for level in plan.levels}
+        return hits.select(
+            "match_type",
+            "key",
+            (
+                pl.lit(CACHE)
+                + pl.col("priority").cast(pl.String).str.zfill(4)
+                + pl.col("match_type").replace_strict(codes)
+                + pl.lit(STORED)
+                + pl.col(ID)
+            ).alias("cand"),
+        )
+
+
+def _trimmed(field: str) -> pl.Expr:
+    """A cell as a key of a trimmed level: str.strip() of its text ("" when blank)."""
+    return pl.col(field).str.strip_chars(WHITESPACE).fill_null("")
+
+
+def _storable(column: str) -> pl.Expr:
+    """Keys the cache can hold (wdh_cli.resolution.keys.storable), as a polars filter."""
+    key = pl.col(column)
+    return (key != "") & (key.str.len_chars() <= MAX_KEY) & ~key.str.contains("\x00", literal=True)
+
+
+def _waiting(counts: pl.DataFrame) -> list[Waiting]:
+    """Each waiting name's rows, and its spelling: the most rows, then the smallest text."""
+    if counts.is_empty():
+        return []
+    best = (
+        counts.sort([_NAME_KEY, "rows", "raw"], descending=[False, True, False])
+        .group_by(_NAME_KEY, maintain_order=True)
+        .agg(pl.col("rows").sum(), pl.col("raw").first())
+    )
+    return [Waiting(key, int(rows), raw) for key, rows, raw in best.iter_rows()]
+
+
+def _csv(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_csv(buffer, include_header=False)
+    return buffer.getvalue()
+
+
+class _Gathered:
+    """Frames gathered over a pass, aggregated again (`combine`) whenever they grow."""
+
+    def __init__(self, combine: Callable[[pl.DataFrame], pl.DataFrame], empty: pl.DataFrame):
+        self._combine = combine
+        self._empty = empty
+        self._frames: list[pl.DataFrame] = []
+        self._rows = 0
+        self._floor = _COMPACT_ROWS
+
+    def add(self, frame: pl.DataFrame) -> None:
+        self._frames.append(frame)
+        self._rows += frame.height
+        if self._rows > self._floor:
+            self._compact()
+            self._floor = max(_COMPACT_ROWS, 2 * self._rows)
+
+    def _compact(self) -> None:
+        if self._frames:
+            self._frames = [self._combine(pl.concat(self._frames))]
+            self._rows = self._frames[0].height
+
+    def result(self) -> pl.DataFrame:
+        self._compact()
+        return self._frames[0] if self._frames else self._empty
+
+
+def _distinct(column: str) -> _Gathered:
+    """The distinct values of one text column."""
+    return _Gathered(lambda frame: frame.unique(), pl.DataFrame(schema={column: pl.String}))
+
+
+def _summed(*by: str) -> _Gathered:
+    """Rows (`rows`) summed per group of text columns `by`."""
+    empty = pl.DataFrame(schema={**dict.fromkeys(by, pl.String), "rows": pl.UInt32})
+    return _Gathered(lambda frame: frame.group_by(by).agg(pl.col("rows").sum()), empty)

@@ -1,1 +1,0 @@
-"""Resolution of company IDs for whole spreadsheets: the five layers, reading and writing."""
