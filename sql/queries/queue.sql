@@ -399,3 +399,47 @@ WITH remember AS (
 )
 -- The rows this worker still held (the others were taken back as stale).
 SELECT count(*) AS held FROM outcomes;
+
+-- name: record_waiting
+-- What a resolve run leaves with temporary IDs, in one statement. Each name
+-- (one row of the arrays per normalized name) comes with the rows it left:
+-- - a name with no open request (and, with skip_failed, none whose lookup
+--   failed) is queued, its rows recorded in the same INSERT (with queue
+--   off, nothing is queued);
+-- - every other name adds its rows to its newest request, an open one
+--   first (`target` reads the table as it was before this statement, so a
+--   request this INSERT made is never counted twice; names it queued are
+--   left out by name all the same).
+-- Arbiter: the partial unique index idx_enrichment_requests_normalized, as
+-- in enqueue: a name another session opened meanwhile is not queued twice.
+WITH waiting AS (
+    SELECT w.raw_name, w.normalized_name, w.temp_id, w.rows
+    FROM unnest(%(raw_names)b::text[], %(normalized_names)b::text[], %(temp_ids)b::text[],
+                %(rows)b::int8[]) AS w (raw_name, normalized_name, temp_id, rows)
+), inserted AS (
+    INSERT INTO enterprise.enrichment_requests
+        (raw_name, normalized_name, temp_id, rows_seen, last_seen_at)
+    SELECT w.raw_name, w.normalized_name, w.temp_id, w.rows, now()
+    FROM waiting AS w
+    WHERE %(queue)s AND NOT EXISTS (
+        SELECT 1 FROM enterprise.enrichment_requests AS r
+        WHERE r.normalized_name = w.normalized_name
+          AND (r.status IN ('pending', 'processing') OR (%(skip_failed)s AND r.status = 'failed'))
+    )
+    ON CONFLICT (normalized_name) WHERE status IN ('pending', 'processing') DO NOTHING
+    RETURNING normalized_name
+), target AS (
+    SELECT DISTINCT ON (r.normalized_name) r.id, w.rows
+    FROM waiting AS w
+    JOIN enterprise.enrichment_requests AS r ON r.normalized_name = w.normalized_name
+    WHERE w.normalized_name NOT IN (SELECT normalized_name FROM inserted)
+    ORDER BY r.normalized_name, (r.status IN ('pending', 'processing')) DESC, r.id DESC
+), seen AS (
+    UPDATE enterprise.enrichment_requests AS r
+    SET rows_seen = r.rows_seen + t.rows,
+        last_seen_at = now()
+    FROM target AS t
+    WHERE r.id = t.id
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM inserted) AS queued, (SELECT count(*) FROM seen) AS seen;

@@ -23,10 +23,12 @@ ANALYZE wdh_keys;
 -- name: cache_hits
 -- Layer 2 as the run starts: the stored mapping of every key of wdh_keys
 -- that has one, as CSV (the columnar engine reads it without a Python object
--- per row). One join for every level: the planner hashes or probes the
--- unique index (alias_name, match_type), whichever the counts favour.
+-- per row). wdh_keys may hold a key more than once (each batch of a file
+-- sends its own distinct keys): DISTINCT. One join for every level: the
+-- planner hashes or probes the unique index (alias_name, match_type),
+-- whichever the counts favour.
 COPY (
-    SELECT k.match_type, k.key, m.canonical_id, m.priority
+    SELECT DISTINCT k.match_type, k.key, m.canonical_id, m.priority
     FROM wdh_keys AS k
     JOIN enterprise.company_mapping AS m
       ON m.alias_name = k.key AND m.match_type = k.match_type
@@ -46,3 +48,24 @@ CREATE TEMPORARY TABLE wdh_learned (
 
 -- name: copy_learned
 COPY wdh_learned (alias_name, canonical_id, match_type, priority, rows) FROM STDIN (FORMAT csv);
+
+-- name: level_size
+-- How many mappings the cache holds for these match types, counted up to a
+-- cap: a file run reads a small level whole instead of sending it every
+-- key of the file (an account level often holds few keys, while the file
+-- has one account a row). The count stops at the cap: on a large level it
+-- costs no more than reading `cap` rows.
+SELECT count(*) AS mappings
+FROM (
+    SELECT 1 FROM enterprise.company_mapping
+    WHERE match_type = ANY (%(types)s::text[])
+    LIMIT %(cap)s
+) AS level;
+
+-- name: level_mappings
+-- A small level whole, as CSV (see level_size).
+COPY (
+    SELECT match_type, alias_name, canonical_id, priority
+    FROM enterprise.company_mapping
+    WHERE match_type = ANY ({types})
+) TO STDOUT (FORMAT csv);

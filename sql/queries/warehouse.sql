@@ -81,65 +81,6 @@ ORDER BY n;
 SET LOCAL synchronize_seqscans = off;
 SET LOCAL max_parallel_workers_per_gather = 0;
 
--- name: batch_keys
--- The distinct key tuples of one batch (NULL read as '', as a file has it),
--- each with its rows, in the order of their first row (the order a file run
--- meets them: it decides which names the budget reaches first). Row versions
--- written by this run's earlier batches (xmin) may lie in the range: they
--- were counted with their batch. Grouping by the cells, not by the array
--- built from them, hashes faster (a quarter of this step, measured).
-SELECT ARRAY[{keys}] AS keys, count(*) AS rows
-FROM {table} AS t
-WHERE t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
-  AND t.xmin <> ALL (%(written)s::xid[])
-GROUP BY {keys}
-ORDER BY min(t.ctid);
-
--- name: create_answers
--- The answer of every key tuple met so far, as the next batch should use it;
--- wdh_fresh carries the answers new in a batch (COPY), merged in by the
--- unique index. The index holds each cell's md5, not the cell: a btree
--- entry holds at most about 2.7 kB, and a cell may hold a megabyte.
-CREATE TEMPORARY TABLE wdh_answers ({columns}, company_id text, source text)
-ON COMMIT PRESERVE ROWS;
-CREATE UNIQUE INDEX wdh_answers_keys ON wdh_answers ({digests});
-CREATE TEMPORARY TABLE wdh_fresh (LIKE wdh_answers) ON COMMIT PRESERVE ROWS;
-
--- name: merge_answers
--- Arbiter: the key tuple (by its cells' md5, see create_answers). A tuple
--- answered again (its old answer was out of date) takes the new answer. The
--- cells are set too: were two tuples ever to share every md5, the row holds
--- the cells its answer belongs to, and the other tuple's rows are left
--- unwritten rather than given a wrong company.
-INSERT INTO wdh_answers SELECT * FROM wdh_fresh
-ON CONFLICT ({digests}) DO UPDATE
-SET ({keys}, company_id, source) = (SELECT {excluded}, excluded.company_id, excluded.source);
-
--- name: analyze_answers
--- After a merge that added answers. The planner cannot tell from an index of
--- md5s that the tuples are distinct: without statistics it joins
--- write_answers by sorting both sides (20% slower in bench/bench_tables.py);
--- with them it hashes the answers.
-ANALYZE wdh_answers;
-
--- name: write_answers
--- The batch's rows get their answers: joined to the answers on their key
--- cells, read by a TID range scan. A row that already holds its answer is
--- not written again, so a rerun writes nothing; row versions this run wrote
--- in earlier batches are not read again (xmin).
-UPDATE {table} AS t
-SET {id_column} = a.company_id, {source_column} = a.source
-FROM wdh_answers AS a
-WHERE t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
-  AND t.xmin <> ALL (%(written)s::xid[])
-  AND {join}
-  AND (t.{id_column}, t.{source_column}) IS DISTINCT FROM (a.company_id, a.source);
-
--- name: current_xid
--- This transaction's ID as the table's xmin shows it (the 32-bit xid; NULL
--- when the transaction wrote nothing).
-SELECT (pg_current_xact_id_if_assigned()::text::bigint %% 4294967296)::text AS xid;
-
 -- name: table_file
 -- The file holding the table's rows: VACUUM FULL, CLUSTER and ALTER TABLE
 -- that rewrite a table give it a new one, and new row positions. (NULL for a
@@ -147,7 +88,7 @@ SELECT (pg_current_xact_id_if_assigned()::text::bigint %% 4294967296)::text AS x
 SELECT pg_relation_filenode(%(regclass)s::regclass)::text AS file;
 
 -- name: drop_work_tables
-DROP TABLE IF EXISTS wdh_answers, wdh_fresh, wdh_rewrite;
+DROP TABLE IF EXISTS wdh_rewrite;
 
 -- name: table_pages
 -- How many pages the table has now, and about how many rows a page holds:

@@ -1,13 +1,12 @@
-"""The resolver's output, byte for byte, pinned on a generated file covering every layer.
+"""The resolve engine's output, byte for byte, pinned on a generated file covering every layer.
 
-The expected files under tests/data/resolve_golden/ were written by the
-resolver as it was before resolution went per distinct key (each row
-resolved on its own); the per-key resolver must give the same bytes, the
-same figures and the same database state. The input covers YAML overrides,
-cache hits, existing IDs with backflow (conflicts, and keys a later batch
-finds stored), provider answers within a budget, temporary IDs with
-queueing, blank and short and long rows, numbers and formula-looking text,
-and names that repeat within a batch and across batches (batches of 16).
+The input covers YAML overrides, cache hits, existing IDs teaching keys
+(learned ones, and conflicts: a key taught two companies), provider answers
+within a budget, temporary IDs with queueing, blank and short and long rows,
+numbers and formula-looking text, and names that repeat. Whatever way a file
+is read (the fast way in chunks of any size, or the exact way, which a row
+longer than the header calls for) and written (xlsx here or by the writer
+process), the bytes, the figures and the database state are the same.
 
 To rewrite the expected files after a deliberate change of behaviour:
 WDH_UPDATE_GOLDEN=1 pytest tests/integration/test_resolve_golden.py
@@ -30,8 +29,8 @@ from python_calamine import CalamineWorkbook
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.reports import to_json
-from wdh_cli.resolve import answers, csv_process, sheet_writer
 from wdh_cli.resolution.options import ResolveOptions
+from wdh_cli.tabular import csv_input, sheet_writer
 from wdh_cli.tabular.service import resolve_file
 
 GOLDEN = Path(__file__).parent.parent / "data" / "resolve_golden"
@@ -44,8 +43,12 @@ NEW_NAMES = [f"新公司{i}有限公司" for i in range(30)]
 YAML_NAME = "甲乙丙有限公司"
 
 
-def _rows() -> list[list[str]]:
-    """About 400 rows; the same seed always gives the same file."""
+def _rows(*, ragged: bool = True) -> list[list[str]]:
+    """About 400 rows; the same seed always gives the same file.
+
+    Without `ragged`, the one row longer than the header loses its extra cell
+    (so the fast way reads the file).
+    """
     rng = random.Random(20261124)
     rows: list[list[str]] = [
         # Backflow within one batch: a repeated row (skipped), the same name
@@ -100,7 +103,8 @@ def _rows() -> list[list[str]]:
             continue
         elif kind == 12:
             name = rng.choice(NEW_NAMES)
-            rows.append([month, plan, account, name, account_name, existing, amount, "extra"])
+            extra = ["extra"] if ragged else []
+            rows.append([month, plan, account, name, account_name, existing, amount, *extra])
             continue
         elif number % 2:
             name = rng.choice(["失败公司", "排队公司", "", "  "])
@@ -196,7 +200,7 @@ def _run(db: Database, tmp_path: Path, source: Path, *, plan_only: bool = False)
         mappings_dir=_overrides(tmp_path / f"overrides-{source.stem}-{plan_only}"),
         directory_path=_directory(tmp_path / "directory.csv"),
     )
-    options = ResolveOptions(batch_size=16, budget=15, provider="directory", plan_only=plan_only)
+    options = ResolveOptions(budget=15, provider="directory", plan_only=plan_only)
     unknown = None if plan_only else tmp_path / f"{source.stem}.unknown.csv"
     stats = resolve_file(settings, db, source, options, export_unknown=unknown)
     figures: dict[str, Any] = to_json(stats)
@@ -205,13 +209,13 @@ def _run(db: Database, tmp_path: Path, source: Path, *, plan_only: bool = False)
 
 
 @pytest.mark.parametrize(
-    ("encoding", "max_answers", "rows_in"),
+    ("encoding", "ragged", "chunk"),
     [
-        ("utf-8", answers.MAX_ANSWERS, "this process"),
-        ("gb18030", answers.MAX_ANSWERS, "this process"),
-        ("utf-8", 7, "this process"),
-        ("utf-8", answers.MAX_ANSWERS, "csv process"),
-        ("gb18030", 7, "csv process"),
+        ("utf-8", True, csv_input.READ_BLOCK),  # the exact way (a row longer than the header)
+        ("gb18030", True, csv_input.READ_BLOCK),
+        ("utf-8", False, csv_input.READ_BLOCK),  # the fast way, one chunk
+        ("utf-8", False, 512),  # the fast way, many chunks
+        ("gb18030", False, 300),
     ],
 )
 def test_a_csv_resolves_to_the_pinned_bytes(
@@ -219,24 +223,19 @@ def test_a_csv_resolves_to_the_pinned_bytes(
     conn: psycopg.Connection,
     tmp_path: Path,
     encoding: str,
-    max_answers: int,
-    rows_in: str,
+    ragged: bool,
+    chunk: int,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # With room for 7 answers the run keeps retiring them all: answers
-    # worked out again must be the same answers. A large CSV's rows are
-    # read, keyed and written by a second process: a threshold of 0 bytes
-    # sends the golden file there.
-    monkeypatch.setattr(answers, "MAX_ANSWERS", max_answers)
-    threshold = 0 if rows_in == "csv process" else 1 << 40
-    monkeypatch.setattr(csv_process, "CSV_PROCESS_BYTES", threshold)
+    monkeypatch.setattr(csv_input, "READ_BLOCK", chunk)
+    monkeypatch.setattr(csv_input, "EXACT_ROWS", 16)
     _seed(conn)
     source = tmp_path / "golden.csv"
     with source.open("w", encoding=encoding, newline="") as handle:
-        csv.writer(handle).writerows([HEADER, *_rows()])
+        csv.writer(handle).writerows([HEADER, *_rows(ragged=ragged)])
     planned = _run(db, tmp_path, source, plan_only=True)
     figures = _run(db, tmp_path, source)
-    suffix = "" if encoding == "utf-8" else f".{encoding}"
+    suffix = ("" if encoding == "utf-8" else f".{encoding}") + ("" if ragged else ".even")
     _check(f"output{suffix}.csv", (tmp_path / "golden.resolved.csv").read_bytes())
     _check(f"unknown{suffix}.csv", (tmp_path / "golden.unknown.csv").read_bytes())
     _check(f"figures{suffix}.json", figures)

@@ -9,6 +9,7 @@ from psycopg import sql
 
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
+from wdh_cli.resolution.keys import KeyPlan
 from wdh_cli.resolution.options import ResolveOptions
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.repository import TableRef
@@ -23,28 +24,36 @@ def _plan(conn: psycopg.Connection, statement: sql.Composed, params: dict[str, o
 
 
 def test_a_batch_reads_only_its_own_pages(conn: psycopg.Connection) -> None:
-    """Both statements of a batch scan a ctid range, never the whole table (cost per batch
-    would otherwise grow with the table: rows x batches)."""
-    conn.execute('CREATE TABLE rows ("客户名称" text, company_id text, company_id_source text)')
+    """A batch's UPDATE scans a ctid range of the table, never the whole table (the cost per
+    batch would otherwise grow with the table: rows x batches); every level with hits is
+    a hash join, not a probe per row."""
     conn.execute(
-        """INSERT INTO rows ("客户名称")
-           SELECT '客户' || (n % 500) FROM generate_series(1, 20000) AS n"""
+        'CREATE TABLE rows ("计划代码" text, "客户名称" text, company_id text, '
+        "company_id_source text)"
+    )
+    conn.execute(
+        """INSERT INTO rows ("计划代码", "客户名称")
+           SELECT 'P' || (n % 50), '客户' || (n % 500) FROM generate_series(1, 20000) AS n"""
     )
     conn.execute("ANALYZE rows")
-    tables.create_answers(conn, 1)
-    span = {"after": "(0,0)", "last": "(10,0)", "written": []}
-    keys = sql.SQL(tables.Q["batch_keys"]).format(
-        keys=tables._cells(["客户名称"]), table=TABLE.identifier
+    cells = {"plan": "计划代码", "name": "客户名称"}
+    statements = tables.ResolveStatements(TABLE, cells, KeyPlan())
+    statements.create(conn)
+    conn.execute(
+        "INSERT INTO wdh_names (raw, key) SELECT DISTINCT \"客户名称\", \"客户名称\" FROM rows"
     )
-    assert "Tid Range Scan on rows" in _plan(conn, keys, span)
-    update = sql.SQL(tables.Q["write_answers"]).format(
+    conn.execute("INSERT INTO wdh_hits VALUES ('plan', 'P1', '1000101C-1')")
+    statements.refresh(conn)
+    where = sql.SQL("t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid")
+    update = sql.SQL(tables.RQ["write_batch"]).format(
         table=TABLE.identifier,
         id_column=sql.Identifier("company_id"),
         source_column=sql.Identifier("company_id_source"),
-        join=sql.SQL("a.k0 = coalesce(t.\"客户名称\"::text, '')"),
+        decided=statements.decided(where),
     )
-    plan = _plan(conn, update, span)
+    plan = _plan(conn, update, {"after": "(0,0)", "last": "(10,0)"})
     assert "Tid Range Scan on rows" in plan and "Seq Scan on rows" not in plan
+    assert "Hash Right Join" in plan or "Hash Left Join" in plan or "Hash Join" in plan
 
 
 def test_keys_of_other_types_are_read_as_a_file_shows_them(db_url: str, tmp_path: Path) -> None:

@@ -89,6 +89,40 @@ def enqueue(
 
 
 @dataclass(frozen=True)
+class Recorded:
+    queued: int  # names queued now
+    seen: int  # requests that gained rows
+
+
+def record_waiting(
+    conn: psycopg.Connection,
+    raw_names: Sequence[str],
+    normalized_names: Sequence[str],
+    temp_ids: Sequence[str | None],
+    rows: Sequence[int],
+    *,
+    queue: bool,
+    skip_failed: bool,
+) -> Recorded:
+    """A resolve's names left with temporary IDs: new ones queued, all with their rows.
+
+    One statement (sql/queries/queue.sql, record_waiting); names are distinct.
+    """
+    params = {
+        "raw_names": list(raw_names),
+        "normalized_names": list(normalized_names),
+        "temp_ids": list(temp_ids),
+        "rows": list(rows),
+        "queue": queue,
+        "skip_failed": skip_failed,
+    }
+    with conn.cursor(row_factory=class_row(Recorded)) as cur:
+        found = cur.execute(Q["record_waiting"], params).fetchone()
+    assert found is not None  # aggregates always return a row
+    return found
+
+
+@dataclass(frozen=True)
 class Request:
     id: int
     status: str

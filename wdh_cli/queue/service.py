@@ -77,6 +77,41 @@ def enqueue_names(
     return Enqueued(given=len(names), queued=queued, unfit=len(names) - len(fit))
 
 
+def record_waiting(
+    conn: psycopg.Connection,
+    names: Sequence[tuple[str, str, int]],
+    temp_ids: Mapping[str, str],
+    *,
+    queue: bool,
+    write: bool = True,
+) -> Enqueued:
+    """What a resolve run leaves with temporary IDs: (raw name, normalized name, rows).
+
+    Names the queue can hold and has not open (nor failed) are queued; every
+    such name's newest request gains its rows (docs/lifecycle.md). Names are
+    distinct. write=False (plan-only) reports what would be queued.
+    """
+    fit = [(raw.strip(), key, rows) for raw, key, rows in names if queueable(raw, key)]
+    unfit = len(names) - len(fit)
+    if not write:
+        if not queue:
+            return Enqueued(given=0, queued=0, unfit=0)
+        left_out = repository.names_left_out(conn, [key for _, key, _ in fit], skip_failed=True)
+        return Enqueued(given=len(names), queued=len(fit) - len(left_out), unfit=unfit)
+    done = repository.record_waiting(
+        conn,
+        [raw for raw, _, _ in fit],
+        [key for _, key, _ in fit],
+        [temp_ids.get(key) for _, key, _ in fit],
+        [rows for _, _, rows in fit],
+        queue=queue,
+        skip_failed=True,
+    )
+    if not queue:
+        return Enqueued(given=0, queued=0, unfit=0)
+    return Enqueued(given=len(names), queued=done.queued, unfit=unfit)
+
+
 @dataclass(frozen=True)
 class EnqueueReport:
     queued: int

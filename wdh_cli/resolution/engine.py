@@ -36,7 +36,7 @@ from wdh_cli.companies.ids import company_id_problem
 from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.config import Settings
 from wdh_cli.db.errors import translate
-from wdh_cli.errors import DatabaseError, WdhError
+from wdh_cli.errors import DatabaseError
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.mappings import repository as mappings
@@ -90,8 +90,12 @@ class Rows(Protocol):
 
     plan: KeyPlan
 
-    def distinct_names(self) -> list[str]:
-        """Every distinct non-blank cell of the name column, as read."""
+    def distinct_names(self, conn: psycopg.Connection | None) -> list[str]:
+        """Every distinct non-blank cell of the name column, as read.
+
+        With a connection, the rows' keys may start on their way to the
+        cache (`set_hits` then asks it): the first pass reads them anyway.
+        """
         ...
 
     def set_name_keys(self, raw: list[str], keys: list[str]) -> None:
@@ -159,13 +163,19 @@ class RunSetup:
         stack: ExitStack,
         stats: ResolveStats,
         warn: Warn,
+        *,
+        degrade: bool = True,
     ) -> Run:
-        """The run on `conn` (None: offline); its provider is closed with `stack`."""
+        """The run on `conn` (None: offline); its provider is closed with `stack`.
+
+        degrade=False: a database error ends the run as it is (a table run has
+        no run without the database, and names the table in its errors).
+        """
         if conn is not None and not self.options.plan_only:
             require_current_rules(conn)  # backflow, the ledger and the queue write name keys
         if self.issuer is not None:
             self.issuer.ensure_usable(conn)
-        return Run(self, conn, self._provider(stack), stats, warn)
+        return Run(self, conn, self._provider(stack), stats, warn, degrade=degrade)
 
     def _provider(self, stack: ExitStack) -> Provider | None:
         """The provider of layer 4, or None: plan-only asks nobody, and no budget asks nobody."""
@@ -187,7 +197,10 @@ class Run:
         provider: Provider | None,
         stats: ResolveStats,
         warn: Warn,
+        *,
+        degrade: bool = True,
     ) -> None:
+        self.degrade = degrade
         self.options = setup.options
         self.settings = setup.settings
         self.overrides = setup.overrides
@@ -216,7 +229,7 @@ class Run:
 
     def resolve(self, rows: Rows) -> Outcome:
         """Every layer for every row of `rows`; the answers are then in `rows`."""
-        names = rows.distinct_names()
+        names = self._first_pass(rows)
         keys = [normalize_name(name) for name in names]
         rows.set_name_keys(names, keys)
         self._start_hits(rows)
@@ -230,14 +243,28 @@ class Run:
         return outcome
 
     # Layers 1 and 2 ---------------------------------------------------------
+    def _first_pass(self, rows: Rows) -> list[str]:
+        conn = self.conn
+        if conn is not None:
+            names = self._guard("cache", lambda: rows.distinct_names(conn))
+            if names is not None:
+                return names
+            self._offline()
+        return rows.distinct_names(None)
+
     def _start_hits(self, rows: Rows) -> None:
         conn = self.conn
-        if conn is None:
-            rows.set_hits(self.overrides, None)
-            return
-        done = self._guard("cache", lambda: rows.set_hits(self.overrides, conn), transaction=False)
-        if done is None and self.conn is None:
-            rows.set_hits(self.overrides, None)  # the cache is gone: overrides alone
+        if conn is not None:
+            done = self._guard("cache", lambda: rows.set_hits(self.overrides, conn) or True)
+            if done is not None:
+                return
+            self._offline()
+        rows.set_hits(self.overrides, None)  # no cache: the overrides alone
+
+    def _offline(self) -> None:
+        """The cache failed: the rest of the run goes on without the database."""
+        self.conn = None
+        self.stats.db_available = False
 
     # What the run learns (layer 2, from layer 3's cells) --------------------------
     def _learn(self, rows: Rows) -> None:
@@ -352,7 +379,7 @@ class Run:
                     companies.remember(conn, learned, provider_name)
                     queue.close_answered(conn, found, provider_name)
 
-            self._guard("cache", write, transaction=False)
+            self._guard("cache", write)
         return found
 
     def _ask(self, provider: Provider, raw_name: str, key: str) -> Answer | None:
@@ -398,33 +425,24 @@ class Run:
             with conn.transaction():
                 return issuer.issue(keys, conn)
 
-        issued = self._guard("enqueue", issue, transaction=False)
+        issued = self._guard("enqueue", issue)
         return issued if issued is not None else {}
 
     def _queue(self, names: list[Waiting], ids: Mapping[str, str]) -> None:
         """Queue the names left with temporary IDs, and add their rows to their requests.
 
-        Under plan-only, count what the queue would do. One transaction.
+        One statement; under plan-only, only count what the queue would do.
         """
         conn = self.conn
         assert conn is not None
-        spelled = [(name.spelling, name.key) for name in names]
-        seen = {name.key: name.rows for name in names if storable(name.key)}
-        write = not self.options.plan_only
-        enqueue = self.options.queue
+        waiting = [(name.spelling, name.key, name.rows) for name in names]
+        queue, write = self.options.queue, not self.options.plan_only
 
-        def record() -> queue_service.Enqueued | None:
+        def record() -> queue_service.Enqueued:
             with conn.transaction():
-                done = None
-                if enqueue:
-                    done = queue_service.enqueue_names(
-                        conn, spelled, ids, skip_failed=True, write=write
-                    )
-                if write:
-                    queue.add_rows_seen(conn, seen)
-                return done
+                return queue_service.record_waiting(conn, waiting, ids, queue=queue, write=write)
 
-        done = self._guard("enqueue", record, transaction=False)
+        done = self._guard("enqueue", record)
         if done is not None:
             self.stats.async_queued += done.queued
             self.stats.already_queued += done.already
@@ -444,29 +462,26 @@ class Run:
                 stats.unresolved += count
 
     # -----------------------------------------------------------------------
-    def _guard(self, what: str, action: Callable[[], T], *, transaction: bool = False) -> T | None:
+    def _guard(self, what: str, action: Callable[[], T]) -> T | None:
         """Run a database step; a failure is counted, warned about once, and survived.
 
-        A failed cache lookup leaves the rest of the run offline. Under
-        --require-db a failure ends the run instead (exit 1): the user asked
-        for the database, not for a degraded run.
+        Under --require-db a failure ends the run instead (exit 1): the user
+        asked for the database, not for a degraded run.
         """
-        del transaction  # each action opens its own transaction where it writes
         try:
             return action()
         except psycopg.Error as exc:
+            if not self.degrade:
+                raise
             message = translate(exc, target="").message
-        except WdhError as exc:
-            if not isinstance(exc, DatabaseError):
+        except DatabaseError as exc:
+            if not self.degrade:
                 raise
             message = exc.message
         if self.options.require_db:
             raise DatabaseError(f"{what} failed and --require-db is set: {message}")
         self.stats.errors[what] += 1
         self._warn_once(what, f"{what} failed, going on without it: {message}")
-        if what == "cache" and self.conn is not None and self.conn.closed:
-            self.conn = None
-            self.stats.db_available = False
         return None
 
     def _warn_once(self, what: str, message: str) -> None:

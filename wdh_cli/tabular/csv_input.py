@@ -6,14 +6,14 @@ mark, else GB18030), whether its quotes pair up, whether a line ends in a
 bare carriage return; then it reads the header, the first record that is not
 blank, with the csv module. Each pass (`CsvPasses`) then reads the data rows:
 
-- the fast way, pyarrow's CSV reader, which splits and unquotes as the csv
-  module does and hands polars its columns without a Python object per cell;
-- the exact way, the csv module itself, for a file pyarrow would read
-  otherwise: a row longer or shorter than the header (its cells are kept as
-  they are), a bare carriage return ending a line, or an odd number of
-  quotes (a stray quote inside a cell, or a quoted cell never closed, which
-  is an error naming its line: the rest of the file must not vanish into
-  one cell).
+- the fast way, polars' CSV reader, on chunks of the file cut between
+  records: no Python object per cell;
+- the exact way, the csv module itself, for a file polars would read
+  otherwise or not at all: a row longer than the header (its cells are kept
+  as they are), a bare carriage return ending a line, a quote inside an
+  unquoted cell, or an odd number of quotes (a stray quote, or a quoted
+  cell never closed, which is an error naming its line: the rest of the
+  file must not vanish into one cell).
 
 Blank rows (every cell empty) are left out; an empty cell is null.
 """
@@ -29,8 +29,6 @@ from pathlib import Path
 from typing import TextIO
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 
 import wdh_cli.files  # noqa: F401  (lifts the csv module's field size limit)
 from wdh_cli.errors import InputFileError
@@ -38,7 +36,7 @@ from wdh_cli.resolution.frame import Reread
 
 BOM = "\ufeff"
 SCAN_CHUNK = 1 << 23  # bytes the prescan reads at a time
-READ_BLOCK = 1 << 22  # bytes pyarrow parses at a time: a pass holds a few such blocks
+READ_BLOCK = 1 << 23  # bytes polars parses at a time: a pass holds a few such chunks
 EXACT_ROWS = 20_000  # rows of a block read the exact way
 _EOF = "\x00wdh: end of file\x00"  # the line the exact way feeds the csv module last
 
@@ -105,7 +103,7 @@ def read_error(path: Path, exc: OSError) -> InputFileError:
 class CsvPasses:
     """Passes over a CSV input's data rows (`FrameRows` calls it for each pass).
 
-    The first pass that finds a row pyarrow reads otherwise switches to the
+    The first pass that finds a row polars reads otherwise switches to the
     exact way for good; if it had handed out rows already, it raises
     `Reread`, and the pass starts again. Each pass first checks that the
     file is the one opened: every pass must read the same rows.
@@ -236,48 +234,82 @@ def _header(path: Path, encoding: str, *, by_bytes: bool) -> tuple[list[str], in
 
 # The fast way ----------------------------------------------------------------
 class _ReadOtherwise(Exception):
-    """pyarrow cannot read the file as the csv module does: read it the exact way."""
+    """polars cannot read the file as the csv module does: read it the exact way."""
 
 
 def _fast(source: CsvInput) -> Iterator[Block]:
-    names = [column_name(index) for index in range(source.width)]
-    options = {
-        "read_options": pa_csv.ReadOptions(
-            column_names=names,
-            block_size=READ_BLOCK,
-            encoding="gb18030" if source.encoding == "gb18030" else "utf8",
-        ),
-        "parse_options": pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=True),
-        "convert_options": pa_csv.ConvertOptions(
-            column_types=dict.fromkeys(names, pa.string()),
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    }
+    """polars' CSV reader on chunks of the file cut between records.
+
+    A chunk ends at a line feed after an even number of quotes (the
+    prescan found their number even): no quoted cell is ever cut. polars
+    reads what the csv module reads, or raises: a quote inside an unquoted
+    cell, text after a closing quote, a row longer than the header (those
+    files are read the exact way). Each chunk starts with a line feed (an
+    empty line, skipped), so a byte-order mark opening its first cell stays
+    in the cell.
+    """
+    schema = {column_name(index): pl.String for index in range(source.width)}
+    assert source.data_offset is not None
+    for chunk in _chunks(source):
+        if source.encoding == "gb18030":
+            chunk = chunk.decode("gb18030").encode("utf-8")
+        try:
+            frame = pl.read_csv(
+                b"\n" + chunk,
+                has_header=False,
+                schema=schema,
+                missing_columns="insert",
+                extra_columns="raise",
+                raise_if_empty=False,
+            )
+        except pl.exceptions.PolarsError as exc:
+            raise _ReadOtherwise from exc
+        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+        if frame.height:
+            yield Block(frame)
+
+
+def _chunks(source: CsvInput) -> Iterator[bytes]:
+    """The data rows' bytes, READ_BLOCK at a time, each ending between two records."""
     assert source.data_offset is not None
     try:
-        stream = pa.OSFile(str(source.path))
+        handle = source.path.open("rb")
     except OSError as exc:
         raise read_error(source.path, exc) from None
-    with stream:
-        stream.seek(source.data_offset)
-        try:
-            reader = pa_csv.open_csv(stream, **options)
-        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-            raise _ReadOtherwise from exc  # no data rows, or a first block it cannot read
+    with handle:
+        handle.seek(source.data_offset)
+        carry = b""
         while True:
             try:
-                batch = reader.read_next_batch()
-            except StopIteration:
+                data = handle.read(READ_BLOCK)
+            except OSError as exc:
+                raise read_error(source.path, exc) from None
+            chunk = carry + data
+            if not data:
+                if chunk:
+                    yield chunk
                 return
-            except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-                raise _ReadOtherwise from exc
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
-            if frame.height:
-                yield Block(frame)
+            cut = _record_end(chunk)
+            chunk, carry = chunk[:cut], chunk[cut:]
+            if chunk:
+                yield chunk
+
+
+def _record_end(chunk: bytes) -> int:
+    """Where the last whole record of `chunk` ends (0: none does).
+
+    After a line feed with an even number of quotes before it: outside any
+    quoted cell, since each quote opens or closes one (a doubled quote
+    inside does both).
+    """
+    quotes = chunk.count(b'"')
+    end = len(chunk)
+    while (at := chunk.rfind(b"\n", 0, end)) >= 0:
+        quotes -= chunk.count(b'"', at, end)
+        if quotes % 2 == 0:
+            return at + 1
+        end = at
+    return 0
 
 
 # The exact way ---------------------------------------------------------------

@@ -7,7 +7,6 @@ take the caller's connection and never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -15,10 +14,12 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
+from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
+from wdh_cli.db.copy import copy_in, copy_out
 from wdh_cli.db.sqlfiles import queries
+from wdh_cli.resolution.keys import EXISTING_FIELD, MAX_KEY, WHITESPACE, KeyColumn, KeyPlan
 
 Q = queries("warehouse")
-KEY_PREFIX = "k"  # the work tables' key columns: k0, k1, ...
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,10 @@ class Column:
         return self.category == "S"
 
 
-DistinctKeys = tuple[list[str], int]  # a batch's key tuple (as text) and its rows
-
-
 @dataclass(frozen=True)
 class Bound:
     last: str  # the ctid (as text) of a batch's last row
     rows: int | None  # rows up to and including it (None: to the end of the table)
-
-
-@dataclass(frozen=True)
-class Xid:
-    xid: str | None
 
 
 @dataclass(frozen=True)
@@ -147,76 +140,6 @@ def _ascending(ctids: list[str]) -> bool:
     return all(a < b for a, b in pairwise(pairs))
 
 
-def create_answers(conn: psycopg.Connection, width: int) -> None:
-    """The work tables of a resolve: the answer of each key tuple met so far."""
-    conn.execute(Q["drop_work_tables"])
-    columns = sql.SQL(", ").join(sql.SQL("{} text").format(_key(i)) for i in range(width))
-    conn.execute(_compose("create_answers", columns=columns, digests=_digests(width)))
-
-
-def batch_keys(
-    conn: psycopg.Connection,
-    table: TableRef,
-    key_columns: Sequence[str],
-    span: tuple[str, str],
-    written: Sequence[str],
-) -> list[DistinctKeys]:
-    """The distinct key tuples of the rows in a ctid span, with their rows, in first-row order.
-
-    Tens of thousands of rows a batch: they come back as plain (keys, rows)
-    pairs, in binary, which psycopg turns into Python objects fastest (class_row
-    added 40% to this step, measured with bench/bench_tables.py).
-    """
-    statement = _compose("batch_keys", keys=_cells(key_columns), table=table.identifier)
-    params = {"after": span[0], "last": span[1], "written": list(written)}
-    with conn.cursor(binary=True) as cur:
-        return cur.execute(statement, params).fetchall()
-
-
-def write_answers(
-    conn: psycopg.Connection,
-    table: TableRef,
-    outputs: tuple[str, str],
-    key_columns: Sequence[str],
-    span: tuple[str, str],
-    written: Sequence[str],
-    fresh: Iterable[tuple[str | None, ...]],
-) -> str | None:
-    """The span's rows get their tuple's answer; returns this transaction's xid (None: no write).
-
-    `fresh`: answers new since the last batch (cells..., company_id, source).
-    """
-    conn.execute("TRUNCATE wdh_fresh")
-    copied = 0
-    with conn.cursor().copy("COPY wdh_fresh FROM STDIN") as copy:
-        for row in fresh:
-            copy.write_row(row)
-            copied += 1
-    width = len(key_columns)
-    excluded = sql.SQL(", ").join(sql.SQL("excluded.{}").format(_key(i)) for i in range(width))
-    statement = _compose(
-        "merge_answers", digests=_digests(width), keys=_keys(width), excluded=excluded
-    )
-    conn.execute(statement)
-    if copied:
-        conn.execute(Q["analyze_answers"])
-    join = sql.SQL(" AND ").join(
-        sql.SQL("a.{} = coalesce(t.{}::text, '')").format(_key(i), sql.Identifier(name))
-        for i, name in enumerate(key_columns)
-    )
-    statement = _compose(
-        "write_answers",
-        table=table.identifier,
-        id_column=sql.Identifier(outputs[0]),
-        source_column=sql.Identifier(outputs[1]),
-        join=join,
-    )
-    conn.execute(statement, {"after": span[0], "last": span[1], "written": list(written)})
-    with conn.cursor(row_factory=class_row(Xid)) as cur:
-        found = cur.execute(Q["current_xid"], {}).fetchone()
-    return found.xid if found is not None else None
-
-
 @dataclass(frozen=True)
 class TableFile:
     file: str | None
@@ -292,25 +215,234 @@ def _count(conn: psycopg.Connection, statement: sql.Composed, params: dict[str, 
     return found.rows if found is not None else 0
 
 
-def _keys(width: int) -> sql.Composed:
-    return sql.SQL(", ").join(_key(i) for i in range(width))
-
-
-def _digests(width: int) -> sql.Composed:
-    """The key cells as index expressions: md5(k0), md5(k1), ... (see create_answers)."""
-    return sql.SQL(", ").join(sql.SQL("(md5({}))").format(_key(i)) for i in range(width))
-
-
-def _cells(key_columns: Sequence[str]) -> sql.Composed:
-    """Each key column as text, NULL as '' (a file's empty cell)."""
-    return sql.SQL(", ").join(
-        sql.SQL("coalesce(t.{}::text, '')").format(sql.Identifier(name)) for name in key_columns
-    )
-
-
-def _key(index: int) -> sql.Identifier:
-    return sql.Identifier(f"{KEY_PREFIX}{index}")
-
-
 def _compose(name: str, **parts: sql.Composable) -> sql.Composed:
     return sql.SQL(Q[name]).format(**parts)
+
+
+# resolve --table: the engine's statements on a table (sql/queries/resolve_table.sql) ---------
+RQ = queries("resolve_table")
+WAITING = "waiting"  # the class of a row left for layers 4 and 5 (no source is spelled so)
+
+
+@dataclass(frozen=True)
+class Taught:
+    learned_keys: int
+    learned_rows: int
+    conflict_keys: int
+    conflict_rows: int
+
+
+class ResolveStatements:
+    """The statements of one `resolve --table` run, composed for its table and columns.
+
+    `cells` maps each row field (wdh_cli.resolution.keys.KeyPlan.fields) to its
+    column, None where the table has none. Functions run in the caller's
+    transaction and never commit; the work tables live as long as the session.
+    """
+
+    def __init__(self, table: TableRef, cells: dict[str, str | None], plan: KeyPlan) -> None:
+        self.table = table
+        self.plan = plan
+        self._cells = cells
+        self._with_hits: list[str] = []  # levels (other than names) that have hits
+        self._boundary = "0"  # the run's first transaction (see resolve_table.sql)
+
+    def cell(self, field: str) -> sql.Composable:
+        """A row's cell as text (NULL when the table has no such column)."""
+        column = self._cells.get(field)
+        if column is None:
+            return sql.SQL("NULL::text")
+        return sql.SQL("t.{}::text").format(sql.Identifier(column))
+
+    def key(self, column: KeyColumn) -> sql.Composable:
+        """A trimmed key column of a row: str.strip() of its cell, '' when NULL."""
+        return sql.SQL("btrim(coalesce({cell}, ''), {whitespace})").format(
+            cell=self.cell(column.field), whitespace=sql.Literal(WHITESPACE)
+        )
+
+    def _compose(self, query: str, /, **parts: sql.Composable) -> sql.Composed:
+        return sql.SQL(RQ[query]).format(**parts)
+
+    def create(self, conn: psycopg.Connection) -> None:
+        """The work tables, and the run's boundary: rows committed later are not the run's."""
+        found = conn.execute(RQ["boundary"]).fetchone()
+        assert found is not None
+        self._boundary = str(found[0])
+        conn.execute(RQ["create_work_tables"])
+
+    def _visible(self) -> sql.Composable:
+        return sql.SQL("age(t.xmin) >= age({}::xid)").format(sql.Literal(self._boundary))
+
+    def drop(self, conn: psycopg.Connection) -> None:
+        conn.execute(RQ["drop_work_tables"])
+
+    def distinct_names(self, conn: psycopg.Connection) -> bytes:
+        statement = self._compose(
+            "distinct_names",
+            name=self.cell(self.plan.name_column.field),
+            table=self.table.identifier,
+            visible=self._visible(),
+        )
+        return copy_out(conn, statement)
+
+    def send_names(self, conn: psycopg.Connection, csv: bytes) -> None:
+        copy_in(conn, RQ["copy_names"], csv)
+
+    def send_hits(self, conn: psycopg.Connection, csv: bytes) -> None:
+        copy_in(conn, RQ["copy_hits"], csv)
+
+    def cache_hits(self, conn: psycopg.Connection) -> None:
+        """Layer 2 as the run starts, for every key column and the names."""
+        plan = self.plan
+        for column in (c for c in plan.columns if c.trimmed):
+            levels = [level for level in plan.levels if level.column == column]
+            conn.execute(
+                self._compose(
+                    "cache_hits_of_keys",
+                    key=self.key(column),
+                    table=self.table.identifier,
+                    visible=self._visible(),
+                    types=sql.Literal([level.match_type for level in levels]),
+                    codes=sql.Literal([level.code for level in levels]),
+                    max_key=sql.Literal(MAX_KEY),
+                )
+            )
+        conn.execute(
+            self._compose(
+                "cache_hits_of_names",
+                code=sql.Literal(plan.name_level.code),
+                name_type=sql.Literal(plan.name_level.match_type),
+                max_key=sql.Literal(MAX_KEY),
+            )
+        )
+        self.refresh(conn)
+
+    def refresh(self, conn: psycopg.Connection) -> None:
+        """After hits were added: names take their candidates; statistics; levels with hits."""
+        name_type = self.plan.name_level.match_type
+        conn.execute(self._compose("name_candidates", name_type=sql.Literal(name_type)))
+        conn.execute(RQ["analyze_work_tables"])
+        found = conn.execute("SELECT DISTINCT match_type FROM wdh_hits").fetchall()
+        present = {str(row[0]) for row in found}
+        self._with_hits = [
+            level.match_type
+            for level in self.plan.levels
+            if level is not self.plan.name_level and level.match_type in present
+        ]
+
+    def keyed(self, where: sql.Composable) -> sql.Composed:
+        """The rows of `where`, keyed (keyed_rows)."""
+        plan = self.plan
+        joins = []
+        candidates: list[sql.Composable] = [sql.SQL("n.cand")]
+        for index, match_type in enumerate(self._with_hits):
+            level = plan.level(match_type)
+            alias = sql.Identifier(f"h{index}")
+            joins.append(
+                self._compose(
+                    "level_join",
+                    alias=alias,
+                    match_type=sql.Literal(match_type),
+                    key=self.key(level.column),
+                )
+            )
+            candidates.append(sql.SQL("{}.cand").format(alias))
+        keys = [
+            sql.SQL("{} AS {}").format(self.key(column), sql.Identifier(column.name))
+            for column in plan.columns
+            if column.trimmed
+        ]
+        return self._compose(
+            "keyed_rows",
+            keys=sql.SQL(", ").join(keys) if keys else sql.SQL("NULL AS k"),
+            company_pattern=sql.Literal(COMPANY_ID_PATTERN),
+            temporary_pattern=sql.Literal(TEMPORARY_ID_PATTERN),
+            name=self.cell(plan.name_column.field),
+            table=self.table.identifier,
+            level_joins=sql.SQL("\n").join(joins),
+            candidates=sql.SQL(", ").join(candidates),
+            existing=self.cell(EXISTING_FIELD),
+            whitespace=sql.Literal(WHITESPACE),
+            where=where,
+            visible=self._visible(),
+        )
+
+    def decided(self, where: sql.Composable) -> sql.Composed:
+        plan = self.plan
+        top = max(level.priority for level in plan.levels)
+        yaml_sources: list[str | None] = [None] * top
+        cache_sources: list[str | None] = [None] * top
+        for level in plan.levels:
+            yaml_sources[level.priority - 1] = f"yaml:{level.match_type}"
+            cache_sources[level.priority - 1] = f"db:{level.match_type}"
+        return self._compose(
+            "decided_rows",
+            yaml_sources=sql.Literal(yaml_sources),
+            cache_sources=sql.Literal(cache_sources),
+            waiting=sql.Literal(WAITING),
+            keyed=self.keyed(where),
+        )
+
+    def teach(self, conn: psycopg.Connection) -> Taught:
+        plan = self.plan
+        values = [
+            sql.SQL("({}, {})").format(
+                sql.Literal(level.match_type),
+                sql.SQL("r.nk")
+                if level is plan.name_level
+                else sql.SQL("r.{}").format(sql.Identifier(level.column.name)),
+            )
+            for level in plan.backflow_levels
+        ]
+        conn.execute(
+            self._compose(
+                "teach",
+                keyed=self.keyed(sql.SQL("true")),
+                taught_keys=sql.SQL(", ").join(values),
+                max_key=sql.Literal(MAX_KEY),
+            )
+        )
+        with conn.cursor(row_factory=class_row(Taught)) as cur:
+            found = cur.execute(RQ["taught_figures"]).fetchone()
+        assert found is not None  # aggregates always return a row
+        return found
+
+    def learn(self, conn: psycopg.Connection) -> None:
+        """The learned keys into wdh_hits and wdh_learned (which must exist)."""
+        levels = self.plan.levels
+        conn.execute(
+            self._compose(
+                "learn",
+                types=sql.Literal([level.match_type for level in levels]),
+                codes=sql.Literal([level.code for level in levels]),
+                priorities=sql.Literal([level.priority for level in levels]),
+            )
+        )
+        self.refresh(conn)
+
+    def classify(
+        self, conn: psycopg.Connection
+    ) -> list[tuple[str, str | None, str | None, int, int]]:
+        """(class, key, raw, rows, whole) rows of the classify query."""
+        statement = self._compose(
+            "classify", waiting=sql.Literal(WAITING), decided=self.decided(sql.SQL("true"))
+        )
+        return [tuple(row) for row in conn.execute(statement).fetchall()]  # type: ignore[misc]
+
+    def set_name_answers(self, conn: psycopg.Connection, csv: bytes) -> None:
+        copy_in(conn, RQ["copy_name_answers"], csv)
+        conn.execute(RQ["set_name_answers"])
+
+    def write_batch(
+        self, conn: psycopg.Connection, outputs: tuple[str, str], span: tuple[str, str]
+    ) -> int:
+        """One batch's rows (a ctid span) get their answers; returns the rows written."""
+        where = sql.SQL("t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid")
+        statement = self._compose(
+            "write_batch",
+            table=self.table.identifier,
+            id_column=sql.Identifier(outputs[0]),
+            source_column=sql.Identifier(outputs[1]),
+            decided=self.decided(where),
+        )
+        return conn.execute(statement, {"after": span[0], "last": span[1]}).rowcount

@@ -1,0 +1,227 @@
+-- `wdh resolve --table`: the engine's per-row work on a table, in PostgreSQL
+-- (wdh_cli/warehouse/rows.py runs these through wdh_cli/warehouse/repository.py).
+-- The rows never leave the server: Python sees the distinct names, and
+-- sends back their keys and the answers of layers 4 and 5.
+--
+-- Each row is decided as wdh_cli/resolution/frame.py decides a file's row,
+-- from its levels' *candidates* (wdh_cli/resolution/keys.py): "0" + LL +
+-- company for an override, "1" + PPPP + LL + F + company for the cache, the
+-- smallest (COLLATE "C", byte order, as polars compares) wins.
+--
+-- A run resolves the rows committed when it started: every statement reads
+-- only rows whose xmin is older than the run's first transaction ({visible}:
+-- age(t.xmin) >= age(boundary)). A row added or changed meanwhile is left
+-- for the next run, never given an answer worked out without its keys; and
+-- the row versions the run's own batches write are not read again.
+--
+-- Braces are composed with psycopg's sql module: {table} and the cells'
+-- expressions ({name}, {existing}, a level's {key}) are quoted identifiers
+-- inside fixed SQL, and literals (the whitespace a key is trimmed of, the
+-- company-ID patterns, the sources) are sql.Literal; never pasted text.
+
+-- name: boundary
+-- The run's first transaction: rows with a newer xmin are not the run's.
+SELECT pg_current_xact_id()::xid::text AS boundary;
+
+-- name: create_work_tables
+-- The run's work tables, for this session. wdh_names: every distinct name
+-- cell of the table with its key (normalize_name, computed in Python), its
+-- name level's candidate, and its answer by layers 4 and 5. wdh_hits: the
+-- candidates of the other levels' keys, stored or learned (one per key: a
+-- key's override beats its cache row). wdh_taught: what existing IDs teach.
+-- Names and name keys have no index: a cell may hold a megabyte (a btree
+-- entry holds about 2.7 kB), and the rows are hash-joined to them anyway;
+-- wdh_hits holds only keys the cache can hold (255 characters at most).
+DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers;
+CREATE TEMPORARY TABLE wdh_names (
+    raw text NOT NULL, key text NOT NULL, cand text, fb_id text, fb_src text
+) ON COMMIT PRESERVE ROWS;
+CREATE TEMPORARY TABLE wdh_hits (
+    match_type text NOT NULL, key text NOT NULL, cand text NOT NULL,
+    PRIMARY KEY (match_type, key)
+) ON COMMIT PRESERVE ROWS;
+CREATE TEMPORARY TABLE wdh_taught (
+    match_type text NOT NULL, key text NOT NULL, company_id text NOT NULL, rows bigint NOT NULL
+) ON COMMIT PRESERVE ROWS;
+CREATE TEMPORARY TABLE wdh_name_answers (
+    key text NOT NULL, company_id text, source text NOT NULL
+) ON COMMIT PRESERVE ROWS;
+
+-- name: drop_work_tables
+DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers, wdh_learned, wdh_keys;
+
+-- name: distinct_names
+-- Every distinct name cell, as text (a file has no other kind), for Python
+-- to key: one scan; the server hashes the names.
+COPY (
+    SELECT DISTINCT {name} FROM {table} AS t WHERE {name} IS NOT NULL AND {visible}
+) TO STDOUT (FORMAT csv);
+
+-- name: copy_names
+COPY wdh_names (raw, key) FROM STDIN (FORMAT csv);
+
+-- name: copy_hits
+COPY wdh_hits (match_type, key, cand) FROM STDIN (FORMAT csv);
+
+-- name: analyze_work_tables
+-- Temporary tables are never analyzed by autovacuum: without statistics
+-- the planner takes them for small tables and joins the rows to them by
+-- nested loops, where hashing them once is far cheaper.
+ANALYZE wdh_names, wdh_hits;
+
+-- name: cache_hits_of_keys
+-- Layer 2 as the run starts, for one key column of the table (its levels:
+-- `types`, with the two digits each level's candidates carry): the distinct
+-- keys of the column, joined to the cache. Keys the cache cannot hold (empty,
+-- longer than alias_name) are not looked up. A key with an override keeps
+-- the override (ON CONFLICT: the overrides are in wdh_hits already).
+INSERT INTO wdh_hits (match_type, key, cand)
+SELECT m.match_type, m.alias_name,
+       '1' || lpad(m.priority::text, 4, '0') || l.code || '0' || m.canonical_id
+FROM (SELECT DISTINCT {key} AS key FROM {table} AS t WHERE {visible}) AS k
+JOIN enterprise.company_mapping AS m ON m.alias_name = k.key
+JOIN unnest({types}::text[], {codes}::text[]) AS l (match_type, code)
+  ON l.match_type = m.match_type
+WHERE k.key <> '' AND char_length(k.key) <= {max_key}
+ON CONFLICT (match_type, key) DO NOTHING;
+
+-- name: cache_hits_of_names
+-- The same for the name level, whose keys Python made (wdh_names).
+INSERT INTO wdh_hits (match_type, key, cand)
+SELECT m.match_type, m.alias_name,
+       '1' || lpad(m.priority::text, 4, '0') || {code} || '0' || m.canonical_id
+FROM (SELECT DISTINCT key FROM wdh_names) AS k
+JOIN enterprise.company_mapping AS m ON m.alias_name = k.key AND m.match_type = {name_type}
+WHERE k.key <> '' AND char_length(k.key) <= {max_key}
+ON CONFLICT (match_type, key) DO NOTHING;
+
+-- name: name_candidates
+-- Each name cell takes its key's candidate (an override, a stored or a
+-- learned mapping): one join per row later instead of two.
+UPDATE wdh_names AS n
+SET cand = h.cand
+FROM wdh_hits AS h
+WHERE h.match_type = {name_type} AND h.key = n.key
+  AND n.cand IS DISTINCT FROM h.cand;
+
+-- name: keyed_rows
+-- Each row of {table} (those of {where}) with what decides it: the winner
+-- among its levels' candidates (w), its existing ID trimmed (e) and whether
+-- that is a company ID (ok), its name key (nk) and its name's answer by
+-- layers 4 and 5. Each level is a hash join to its hits, only for levels
+-- that have any (composed in Python from level_join).
+SELECT t.ctid AS rid, {keys}, x.w, x.e,
+       (x.e ~ {company_pattern} AND x.e !~* {temporary_pattern}) AS ok,
+       coalesce(n.key, '') AS nk, {name} AS raw, n.fb_id, n.fb_src
+FROM {table} AS t
+LEFT JOIN wdh_names AS n ON n.raw = {name}
+{level_joins}
+CROSS JOIN LATERAL (
+    SELECT LEAST({candidates}) COLLATE "C" AS w,
+           btrim(coalesce({existing}, ''), {whitespace}) AS e
+) AS x
+WHERE {where} AND {visible}
+
+-- name: level_join
+-- One level's hits, for keyed_rows.
+LEFT JOIN wdh_hits AS {alias} ON {alias}.match_type = {match_type} AND {alias}.key = {key}
+
+-- name: decided_rows
+-- keyed_rows decided: the company and the source of each row, as
+-- frame.py's _decide: an override; else the best cache candidate (a learned
+-- key that gives the row its own existing ID: 'existing'); else the row's
+-- existing ID; else its name's answer by layers 4 and 5 ({waiting} before
+-- they are known); else unresolved.
+SELECT r.rid, r.nk, r.raw, r.e, r.ok, r.w,
+       CASE WHEN left(r.w, 1) = '0' THEN substr(r.w, 4)
+            WHEN left(r.w, 1) = '1' THEN substr(r.w, 9)
+            WHEN r.ok THEN r.e
+            WHEN r.nk <> '' THEN r.fb_id
+       END AS company_id,
+       CASE WHEN left(r.w, 1) = '0' THEN ({yaml_sources}::text[])[substr(r.w, 2, 2)::int]
+            WHEN left(r.w, 1) = '1' AND substr(r.w, 8, 1) = '1' AND r.ok
+                 AND substr(r.w, 9) = r.e THEN 'existing'
+            WHEN left(r.w, 1) = '1' THEN ({cache_sources}::text[])[substr(r.w, 6, 2)::int]
+            WHEN r.ok THEN 'existing'
+            WHEN r.nk <> '' THEN coalesce(r.fb_src, {waiting})
+            ELSE 'unresolved'
+       END AS source
+FROM ({keyed}) AS r
+
+-- name: teach
+-- What the run learns: rows that no override and no stored mapping answers
+-- (w is NULL: learned keys are not in wdh_hits yet) and that hold a company
+-- ID teach it each of their backflow keys the cache can hold, counted per
+-- (key, company). Only rows with an existing ID are decided (ok first).
+INSERT INTO wdh_taught (match_type, key, company_id, rows)
+SELECT k.match_type, k.key, r.e, count(*)
+FROM ({keyed}) AS r
+CROSS JOIN LATERAL (VALUES {taught_keys}) AS k (match_type, key)
+WHERE r.ok AND r.w IS NULL AND k.key <> '' AND char_length(k.key) <= {max_key}
+GROUP BY k.match_type, k.key, r.e;
+
+-- name: taught_figures
+-- Keys taught one company are learned; keys taught more are conflicts.
+SELECT count(*) FILTER (WHERE ids = 1) AS learned_keys,
+       coalesce(sum(rows) FILTER (WHERE ids = 1), 0)::bigint AS learned_rows,
+       count(*) FILTER (WHERE ids > 1) AS conflict_keys,
+       coalesce(sum(rows) FILTER (WHERE ids > 1), 0)::bigint AS conflict_rows
+FROM (SELECT count(*) AS ids, sum(rows) AS rows FROM wdh_taught GROUP BY match_type, key) AS t;
+
+-- name: learn
+-- The learned keys become candidates (stored priority: the level's), and
+-- wdh_learned holds them with their rows, for backflow (mappings.sql,
+-- insert_learned).
+WITH learned AS (
+    SELECT t.match_type, t.key, min(t.company_id) AS company_id, sum(t.rows) AS rows
+    FROM wdh_taught AS t
+    GROUP BY t.match_type, t.key
+    HAVING count(*) = 1
+), levels AS (
+    SELECT * FROM unnest({types}::text[], {codes}::text[], {priorities}::int[])
+        AS l (match_type, code, priority)
+), staged AS (
+    INSERT INTO wdh_learned (alias_name, canonical_id, match_type, priority, rows)
+    SELECT d.key, d.company_id, d.match_type, l.priority, d.rows
+    FROM learned AS d JOIN levels AS l USING (match_type)
+)
+INSERT INTO wdh_hits (match_type, key, cand)
+SELECT d.match_type, d.key,
+       '1' || lpad(l.priority::text, 4, '0') || l.code || '1' || d.company_id
+FROM learned AS d JOIN levels AS l USING (match_type)
+ON CONFLICT (match_type, key) DO NOTHING;
+
+-- name: classify
+-- Every row counted by its answer (its source, or {waiting} for layers 4
+-- and 5), and the rows each waiting name holds, per spelling: one scan,
+-- two grouping sets. `whole` is 3 for a count per answer; 0 for a count
+-- per waiting name and spelling (key and raw are NULL for other rows).
+SELECT c.class, c.key, c.raw, count(*) AS rows, GROUPING(c.key, c.raw) AS whole
+FROM (
+    SELECT d.source AS class,
+           CASE WHEN d.source = {waiting} THEN d.nk END AS key,
+           CASE WHEN d.source = {waiting} THEN d.raw END AS raw
+    FROM ({decided}) AS d
+) AS c
+GROUP BY GROUPING SETS ((c.class), (c.class, c.key, c.raw));
+
+-- name: copy_name_answers
+COPY wdh_name_answers (key, company_id, source) FROM STDIN (FORMAT csv);
+
+-- name: set_name_answers
+-- Each name cell takes its key's answer by layers 4 and 5.
+UPDATE wdh_names AS n
+SET fb_id = a.company_id, fb_src = a.source
+FROM wdh_name_answers AS a
+WHERE a.key = n.key;
+
+-- name: write_batch
+-- One committed batch: the rows of a ctid range get their answers, read by
+-- a TID range scan and joined back to themselves by ctid. A row that holds
+-- its answer already is not written again, so a rerun writes nothing.
+UPDATE {table} AS t
+SET {id_column} = d.company_id, {source_column} = d.source
+FROM ({decided}) AS d
+WHERE t.ctid = d.rid
+  AND t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid
+  AND (t.{id_column}, t.{source_column}) IS DISTINCT FROM (d.company_id, d.source);
