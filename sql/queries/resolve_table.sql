@@ -105,14 +105,14 @@ WHERE h.match_type = {name_type} AND h.key = n.key
   AND n.cand IS DISTINCT FROM h.cand;
 
 -- name: keyed_rows
--- Each row of {table} (those of {where}) with what decides it: the winner
--- among its levels' candidates (w), its existing ID trimmed (e) and whether
--- that is a company ID (ok), its name key (nk) and its name's answer by
--- layers 4 and 5. Each level is a hash join to its hits, only for levels
+-- Each row of {table} (those of {where}) with what decides it: its keys
+-- (k0, k1, ...), each level's candidate (c_<level>; nc for names), the
+-- winner among them (w), its existing ID trimmed (e) and whether that is a
+-- company ID (ok), its name key (nk) and its name's answer by layers 4 and 5. Each level is a hash join to its hits, only for levels
 -- that have any (composed in Python from level_join).
-SELECT t.ctid AS rid, {keys}, x.w, x.e,
+SELECT t.ctid AS rid, {keys}, {level_candidates}, x.w, x.e,
        (x.e ~ {company_pattern} AND x.e !~* {temporary_pattern}) AS ok,
-       coalesce(n.key, '') AS nk, {name} AS raw, n.fb_id, n.fb_src
+       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src
 FROM {table} AS t
 LEFT JOIN wdh_names AS n ON n.raw = {name}
 {level_joins}
@@ -149,16 +149,28 @@ SELECT r.rid, r.nk, r.raw, r.e, r.ok, r.w,
 FROM ({keyed}) AS r
 
 -- name: teach
--- What the run learns: rows that no override and no stored mapping answers
--- (w is NULL: learned keys are not in wdh_hits yet) and that hold a company
--- ID teach it each of their backflow keys the cache can hold, counted per
--- (key, company). Only rows with an existing ID are decided (ok first).
-INSERT INTO wdh_taught (match_type, key, company_id, rows)
-SELECT k.match_type, k.key, r.e, count(*)
-FROM ({keyed}) AS r
-CROSS JOIN LATERAL (VALUES {taught_keys}) AS k (match_type, key)
-WHERE r.ok AND r.w IS NULL AND k.key <> '' AND char_length(k.key) <= {max_key}
-GROUP BY k.match_type, k.key, r.e;
+-- What the run learns (engine.md): rows with a company ID that no override
+-- answers (w, the winner as the run started, is NULL or a cache candidate)
+-- teach their company to each of their backflow keys the cache can hold.
+-- A key the cache holds (its candidate is there) is not taught: its pairs
+-- are counted, as skipped (the same company) or conflicts (another one).
+-- The others go to wdh_taught, counted per (key, company).
+WITH pairs AS (
+    SELECT k.match_type, k.key, k.cand, r.e
+    FROM ({keyed}) AS r
+    CROSS JOIN LATERAL (VALUES {taught_keys}) AS k (match_type, key, cand)
+    WHERE r.ok AND (r.w IS NULL OR left(r.w, 1) = '1')
+      AND k.key <> '' AND char_length(k.key) <= {max_key}
+), taught AS (
+    INSERT INTO wdh_taught (match_type, key, company_id, rows)
+    SELECT p.match_type, p.key, p.e, count(*)
+    FROM pairs AS p
+    WHERE p.cand IS NULL
+    GROUP BY p.match_type, p.key, p.e
+)
+SELECT count(*) FILTER (WHERE cand IS NOT NULL AND substr(cand, 9) = e) AS stored_same_rows,
+       count(*) FILTER (WHERE cand IS NOT NULL AND substr(cand, 9) <> e) AS stored_other_rows
+FROM pairs;
 
 -- name: taught_figures
 -- Keys taught one company are learned; keys taught more are conflicts.

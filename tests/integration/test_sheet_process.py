@@ -19,15 +19,35 @@ from wdh_cli.tabular.cell_errors import CellError
 from wdh_cli.errors import EXIT_FAILED, InputFileError
 from wdh_cli.tabular.child import ChildGone
 from wdh_cli.tabular.sheet_writer import XLSX_MAX_STRING, SheetProcess
-from wdh_cli.tabular.output import OutputTable
-from wdh_cli.tabular.sheets import InputTable
+from wdh_cli.tabular.output import OutputLayout, SheetOutput
 
 IN_PROCESS = 1 << 30  # a threshold no test sheet reaches
 CHILD = 0  # every sheet goes to the child
 
 
-def _table(tmp_path: Path) -> InputTable:
-    return InputTable(tmp_path / "in.xlsx", "xlsx", ["客户名称", "规模", "日期"], iter([]))
+HEADER = ["客户名称", "规模", "日期"]
+
+
+def _output(
+    tmp_path: Path,
+    target: Path,
+    threshold: int,
+    header: list[str] = HEADER,
+    warn: Any = lambda message: None,
+) -> SheetOutput:
+    """The xlsx output of an input with `header` (its cells written as they come)."""
+    layout = OutputLayout(header, 0, 0, (header[0], header[0]))  # the header as it is
+    return SheetOutput(
+        target,
+        tmp_path / "in.xlsx",
+        header,
+        0,
+        layout,
+        rows=1,
+        header_row=1,
+        warn=warn,
+        writer_process_rows=threshold,
+    )
 
 
 def _rows() -> list[list[Any]]:
@@ -46,13 +66,7 @@ def _rows() -> list[list[Any]]:
 def _write(tmp_path: Path, name: str, threshold: int) -> tuple[list[list[Any]], list[str]]:
     warnings: list[str] = []
     target = tmp_path / name
-    with OutputTable(
-        target,
-        _table(tmp_path),
-        ["客户名称", "规模", "日期"],
-        warn=warnings.append,
-        writer_process_rows=threshold,
-    ) as writer:
+    with _output(tmp_path, target, threshold, warn=warnings.append) as writer:
         rows = _rows()
         writer.write_rows(rows[:3], [2, 3, 4])
         writer.write_rows(rows[3:], [5, 6, 7])
@@ -76,9 +90,9 @@ def test_a_row_too_wide_in_the_child_is_the_same_input_error(tmp_path: Path) -> 
     target = tmp_path / "out.xlsx"
     with (
         pytest.raises(InputFileError, match=r"in\.xlsx: row 7 has 16,385 cells .* \(16,384\)"),
-        OutputTable(target, _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
+        _output(tmp_path, target, CHILD, ["x"]) as writer,
     ):
-        writer.write(["x"] * 16_385, 7)
+        writer.write_rows([["x"] * 16_385], [7])
         writer.commit()  # the child's error comes back here at the latest
     assert list(tmp_path.iterdir()) == []
 
@@ -87,9 +101,9 @@ def test_a_row_too_wide_stops_the_writes_that_follow(tmp_path: Path) -> None:
     target = tmp_path / "out.xlsx"
     with (
         pytest.raises(InputFileError, match="row 7 has 16,385 cells"),
-        OutputTable(target, _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
+        _output(tmp_path, target, CHILD, ["x"]) as writer,
     ):
-        writer.write(["x"] * 16_385, 7)
+        writer.write_rows([["x"] * 16_385], [7])
         for number in range(8, 100_000):  # the child is gone: a write meets the broken pipe
             writer.write_rows([["y" * 1000] * 10] * 50, [number] * 50)
     assert list(tmp_path.iterdir()) == []
@@ -99,12 +113,12 @@ def test_a_killed_child_is_a_one_line_error_naming_the_output(tmp_path: Path) ->
     target = tmp_path / "out.xlsx"
     with (
         pytest.raises(ChildGone, match=r"^the process writing .*out\.xlsx was ended by signal 9$"),
-        OutputTable(target, _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
+        _output(tmp_path, target, CHILD, ["x"]) as writer,
     ):
         assert isinstance(writer._sheet, SheetProcess)
         os.kill(writer._sheet._child.process.pid, signal.SIGKILL)
         writer._sheet._child.process.wait()
-        writer.write(["甲"], 2)
+        writer.write_rows([["甲"]], [2])
         writer.commit()
     assert list(tmp_path.iterdir()) == []
     assert ChildGone("x").exit_code == EXIT_FAILED
@@ -119,7 +133,7 @@ def test_a_discarded_output_leaves_nothing_in_either_process(
     out = tmp_path / "out"
     with (
         pytest.raises(KeyboardInterrupt),
-        OutputTable(out / "o.xlsx", _table(tmp_path), ["x"], writer_process_rows=CHILD) as writer,
+        _output(tmp_path, out / "o.xlsx", CHILD, ["x"]) as writer,
     ):
         assert isinstance(writer._sheet, SheetProcess)
         child = writer._sheet._child.process

@@ -58,12 +58,18 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Teaching:
-    """What the run's existing IDs taught, counted over (row, key) pairs."""
+    """What the run's existing IDs taught, counted over (row, key) pairs.
+
+    A row teaches when it has a company ID and no override answers it; it
+    teaches each of its backflow keys that the cache does not hold yet.
+    """
 
     learned_keys: int = 0  # keys taught one company: the run learns them
     learned_rows: int = 0  # (row, key) pairs teaching a learned key
     conflict_keys: int = 0  # keys taught two or more companies: learned by nobody
     conflict_rows: int = 0
+    stored_same_rows: int = 0  # (row, key) pairs whose key the cache holds with this company
+    stored_other_rows: int = 0  # ... with another company (left as it is: a conflict)
 
 
 class Classes(NamedTuple):
@@ -270,7 +276,8 @@ class Run:
     def _learn(self, rows: Rows) -> None:
         teaching = rows.teach()
         backflow = self.stats.backflow
-        backflow["conflicts"] += teaching.conflict_rows
+        backflow["skipped"] += teaching.stored_same_rows
+        backflow["conflicts"] += teaching.conflict_rows + teaching.stored_other_rows
         if not teaching.learned_keys:
             return
         conn = self.conn

@@ -160,24 +160,42 @@ class FrameRows:
             return Teaching()
         plan = self.plan
         taught = _summed("match_type", "key", ID)
+        stored_same = stored_other = 0
         for batch in self._passes():
-            teachers = self._keyed(batch.lazy()).filter(
-                pl.col(_WINNER).is_null() & pl.col(_EXISTING_OK)
+            keyed = self._keyed(batch.lazy())
+            names = keyed.collect_schema().names()
+            # Teachers: rows with a company ID that no override answers (engine.md).
+            winner = pl.col(_WINNER)
+            teachers = keyed.filter(
+                (winner.is_null() | winner.str.starts_with(CACHE)) & pl.col(_EXISTING_OK)
             )
-            parts = [
-                teachers.select(
-                    pl.lit(level.match_type).alias("match_type"),
-                    self._key_of(level).alias("key"),
-                    pl.col(_EXISTING).alias(ID),
-                ).filter(_storable("key"))
-                for level in plan.backflow_levels
-            ]
-            taught.add(
-                pl.concat(parts)
-                .group_by("match_type", "key", ID)
-                .len("rows")
-                .collect(engine=ENGINE)
+            pairs = pl.concat(
+                [
+                    teachers.select(
+                        pl.lit(level.match_type).alias("match_type"),
+                        self._key_of(level).alias("key"),
+                        pl.col(_EXISTING).alias(ID),
+                        _level_candidate(level, plan, names).alias("cand"),
+                    ).filter(_storable("key"))
+                    for level in plan.backflow_levels
+                ]
             )
+            stored_id = pl.col("cand").str.slice(CACHE_ID_AT)
+            new_keys, stored = pl.collect_all(
+                [
+                    pairs.filter(pl.col("cand").is_null())
+                    .group_by("match_type", "key", ID)
+                    .len("rows"),
+                    pairs.filter(pl.col("cand").is_not_null()).select(
+                        (stored_id == pl.col(ID)).sum().alias("same"),
+                        (stored_id != pl.col(ID)).sum().alias("other"),
+                    ),
+                ],
+                engine=ENGINE,
+            )
+            taught.add(new_keys)
+            stored_same += int(stored["same"][0] or 0)
+            stored_other += int(stored["other"][0] or 0)
         groups = (
             taught.result()
             .group_by("match_type", "key")
@@ -205,6 +223,8 @@ class FrameRows:
             learned_rows=int(learned["rows"].sum() or 0),
             conflict_keys=conflicts.height,
             conflict_rows=int(conflicts["rows"].sum() or 0),
+            stored_same_rows=stored_same,
+            stored_other_rows=stored_other,
         )
 
     def stage_learned(self, conn: psycopg.Connection) -> None:
@@ -348,6 +368,14 @@ class FrameRows:
             .then(pl.col(_FALLBACK_ID))
         )
         return rows.with_columns(company.alias(ID), source.alias(SOURCE))
+
+
+def _level_candidate(level: NativeLevel, plan: KeyPlan, columns: list[str]) -> pl.Expr:
+    """A keyed row's candidate at `level` as the run started (null: none)."""
+    if level is plan.name_level:
+        return pl.col(_NAME_CAND)
+    name = f"c_{level.match_type}"
+    return pl.col(name) if name in columns else pl.lit(None, pl.String)
 
 
 def _trimmed(field: str) -> pl.Expr:

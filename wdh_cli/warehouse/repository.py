@@ -17,7 +17,14 @@ from psycopg.rows import class_row
 from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
 from wdh_cli.db.copy import copy_in, copy_out
 from wdh_cli.db.sqlfiles import queries
-from wdh_cli.resolution.keys import EXISTING_FIELD, MAX_KEY, WHITESPACE, KeyColumn, KeyPlan
+from wdh_cli.resolution.keys import (
+    EXISTING_FIELD,
+    MAX_KEY,
+    WHITESPACE,
+    KeyColumn,
+    KeyPlan,
+    NativeLevel,
+)
 
 Q = queries("warehouse")
 
@@ -220,6 +227,13 @@ def _compose(name: str, **parts: sql.Composable) -> sql.Composed:
 
 
 # resolve --table: the engine's statements on a table (sql/queries/resolve_table.sql) ---------
+
+
+def _level_candidate(level: NativeLevel) -> sql.Identifier:
+    """The column of keyed_rows holding a level's candidate."""
+    return sql.Identifier(f"c_{level.match_type}")
+
+
 RQ = queries("resolve_table")
 WAITING = "waiting"  # the class of a row left for layers 4 and 5 (no source is spelled so)
 
@@ -230,6 +244,12 @@ class Taught:
     learned_rows: int
     conflict_keys: int
     conflict_rows: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    stored_same_rows: int
+    stored_other_rows: int
 
 
 class ResolveStatements:
@@ -335,18 +355,25 @@ class ResolveStatements:
         plan = self.plan
         joins = []
         candidates: list[sql.Composable] = [sql.SQL("n.cand")]
-        for index, match_type in enumerate(self._with_hits):
-            level = plan.level(match_type)
+        level_candidates: list[sql.Composable] = []
+        for index, level in enumerate(plan.levels):
+            if level is plan.name_level:
+                continue
+            column = _level_candidate(level)
+            if level.match_type not in self._with_hits:
+                level_candidates.append(sql.SQL("NULL::text AS {}").format(column))
+                continue
             alias = sql.Identifier(f"h{index}")
             joins.append(
                 self._compose(
                     "level_join",
                     alias=alias,
-                    match_type=sql.Literal(match_type),
+                    match_type=sql.Literal(level.match_type),
                     key=self.key(level.column),
                 )
             )
             candidates.append(sql.SQL("{}.cand").format(alias))
+            level_candidates.append(sql.SQL("{}.cand AS {}").format(alias, column))
         keys = [
             sql.SQL("{} AS {}").format(self.key(column), sql.Identifier(column.name))
             for column in plan.columns
@@ -355,6 +382,9 @@ class ResolveStatements:
         return self._compose(
             "keyed_rows",
             keys=sql.SQL(", ").join(keys) if keys else sql.SQL("NULL AS k"),
+            level_candidates=sql.SQL(", ").join(level_candidates)
+            if level_candidates
+            else sql.SQL("NULL AS c"),
             company_pattern=sql.Literal(COMPANY_ID_PATTERN),
             temporary_pattern=sql.Literal(TEMPORARY_ID_PATTERN),
             name=self.cell(plan.name_column.field),
@@ -383,29 +413,31 @@ class ResolveStatements:
             keyed=self.keyed(where),
         )
 
-    def teach(self, conn: psycopg.Connection) -> Taught:
+    def teach(self, conn: psycopg.Connection) -> tuple[Taught, Stored]:
+        """What the rows teach: the taught keys' figures, and the stored keys' pairs."""
         plan = self.plan
         values = [
-            sql.SQL("({}, {})").format(
+            sql.SQL("({}, r.nk, r.nc)").format(sql.Literal(level.match_type))
+            if level is plan.name_level
+            else sql.SQL("({}, r.{}, r.{})").format(
                 sql.Literal(level.match_type),
-                sql.SQL("r.nk")
-                if level is plan.name_level
-                else sql.SQL("r.{}").format(sql.Identifier(level.column.name)),
+                sql.Identifier(level.column.name),
+                _level_candidate(level),
             )
             for level in plan.backflow_levels
         ]
-        conn.execute(
-            self._compose(
-                "teach",
-                keyed=self.keyed(sql.SQL("true")),
-                taught_keys=sql.SQL(", ").join(values),
-                max_key=sql.Literal(MAX_KEY),
-            )
+        statement = self._compose(
+            "teach",
+            keyed=self.keyed(sql.SQL("true")),
+            taught_keys=sql.SQL(", ").join(values),
+            max_key=sql.Literal(MAX_KEY),
         )
+        with conn.cursor(row_factory=class_row(Stored)) as cur:
+            stored = cur.execute(statement).fetchone()
         with conn.cursor(row_factory=class_row(Taught)) as cur:
-            found = cur.execute(RQ["taught_figures"]).fetchone()
-        assert found is not None  # aggregates always return a row
-        return found
+            taught = cur.execute(RQ["taught_figures"]).fetchone()
+        assert stored is not None and taught is not None  # aggregates always return a row
+        return taught, stored
 
     def learn(self, conn: psycopg.Connection) -> None:
         """The learned keys into wdh_hits and wdh_learned (which must exist)."""

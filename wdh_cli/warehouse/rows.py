@@ -66,7 +66,7 @@ class TableRows:
         conn = self.conn
         with conn.transaction():
             work.create_learned(conn)
-            taught = self.statements.teach(conn)
+            taught, stored = self.statements.teach(conn)
             if taught.learned_keys:
                 self.statements.learn(conn)
         return Teaching(
@@ -74,6 +74,8 @@ class TableRows:
             learned_rows=taught.learned_rows,
             conflict_keys=taught.conflict_keys,
             conflict_rows=taught.conflict_rows,
+            stored_same_rows=stored.stored_same_rows,
+            stored_other_rows=stored.stored_other_rows,
         )
 
     def stage_learned(self, conn: psycopg.Connection) -> None:
