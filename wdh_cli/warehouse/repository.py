@@ -45,14 +45,17 @@ class TableRef:
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
-    category: str  # pg_type.typcategory: 'S' for the string types
+    type: str  # as PostgreSQL writes it: character varying(64)
+    type_name: str  # pg_type.typname: varchar
     max_length: int | None  # characters a varchar(n) / char(n) holds; None: unlimited
+    generated: bool  # GENERATED ALWAYS AS (...): no UPDATE may set it
+    identity: bool  # GENERATED ... AS IDENTITY
     updatable: bool  # the connected role may UPDATE it
 
     @property
     def is_text(self) -> bool:
-        return self.category == "S"
+        """text, varchar or char: what an ID or a source is written into."""
+        return self.type_name in ("text", "varchar", "bpchar")
 
 
 DistinctKeys = tuple[list[str], int]  # a batch's key tuple (as text) and its rows
