@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from wdh_cli.errors import OutputFileError
+from wdh_cli.errors import InputFileError, OutputFileError
 
 # The csv module refuses fields over 128 KiB by default; a spreadsheet cell can
 # legitimately be longer (the column limits reject over-long keys later).
@@ -91,6 +91,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_text_file(path: Path) -> str:
+    """A whole file's text in UTF-8 (BOM optional) or GB18030; else InputFileError naming it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        return data.decode(detect_encoding(data))
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
 
 
 def detect_file_encoding(path: Path, *, chunk: int = 1 << 20) -> str:

@@ -313,7 +313,7 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
 
 def test_every_source_rewrite_writes_fits_the_source_column_it_asks_for() -> None:
     """rewrite writes a request's resolved_source: a provider's name or a review's."""
-    from wdh_cli.providers.registry import ProviderName
+    from wdh_cli.providers.names import ProviderName
     from wdh_cli.review.service import SOURCE as REVIEW
     from wdh_cli.warehouse.checks import SOURCES
 

@@ -13,7 +13,7 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import UsageError
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 
 if TYPE_CHECKING:
     from wdh_cli.queue import drain as drain_service

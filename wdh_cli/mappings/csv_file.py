@@ -11,23 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.files import detect_encoding, detect_file_encoding
+from wdh_cli.files import detect_file_encoding
 from wdh_cli.mappings.rows import MappingRow, Rejected, RowChecker
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")
-
-
-def decode(path: Path) -> str:
-    """Text of a file in UTF-8 (BOM optional) or GB18030; InputFileError otherwise."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
-    try:
-        return data.decode(detect_encoding(data))
-    except UnicodeDecodeError:
-        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
 
 
 def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:

@@ -9,7 +9,7 @@ import psycopg
 from wdh_cli.companies.ids import MAX_COMPANY_ID
 from wdh_cli.errors import DatabaseError, UsageError
 from wdh_cli.mappings import levels
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 from wdh_cli.resolve.options import Columns
 from wdh_cli.resolve.resolver import RowKeys
 from wdh_cli.tempids.generator import TEMP_ID_LENGTH
