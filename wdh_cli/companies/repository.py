@@ -1,4 +1,8 @@
-"""DAO for enterprise.company_master, its only writer: companies learned from providers."""
+"""DAO for enterprise.company_master, its owner: companies learned from providers.
+
+The drain's `record_batch` also writes it, in its one statement per batch
+(docs/architecture.md).
+"""
 
 from __future__ import annotations
 
