@@ -173,11 +173,11 @@ def test_odd_characters_load_and_round_trip_through_export(
         writer = csv.writer(handle)
         writer.writerow(["alias_name", "canonical_id", "match_type"])
         for index, alias in enumerate(ODD):
-            writer.writerow([alias, f"C'{index}\\%", "account_name"])
+            writer.writerow([alias, f"C-{index}_x.Y", "account_name"])  # IDs have a rule
     report = _load(db, [path])
     assert (report.inserted, report.rejected) == (len(ODD), 0)
     stored = {r[0]: r[1] for r in _stored(conn)}
-    assert stored == {alias.strip(): f"C'{i}\\%" for i, alias in enumerate(ODD)}
+    assert stored == {alias.strip(): f"C-{i}_x.Y" for i, alias in enumerate(ODD)}
 
     exported = io.StringIO()
     assert service.export(db, exported, match_type=None, fmt="csv") == len(ODD)

@@ -53,7 +53,9 @@ def test_name_keys_are_normalized_and_agreeing_spellings_merge(tmp_path: Path) -
         ('P1: C1\n"": C2\n', 2, "empty key"),
         ("P1: C1\nP2: [C2\n", 3, "invalid YAML"),
         ("P1: C1\n  bad indent: C2\n", 2, "invalid YAML"),
-        ("P1: " + "9" * 101 + "\n", 1, "canonical_id longer than 100"),
+        ("P1: " + "9" * 101 + "\n", 1, "canonical_id: the company ID is longer than 100"),
+        ("P1: C1\nP2: TEMP_000001\n", 2, "canonical_id: TEMP_000001 is a temporary ID"),
+        ('P1: "C\\t1"\n', 1, "canonical_id: the company ID holds an invisible or control"),
     ],
 )
 def test_bad_yaml_names_the_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
