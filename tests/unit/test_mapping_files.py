@@ -164,3 +164,22 @@ def test_over_long_values_and_nul_are_rejected(tmp_path: Path) -> None:
     assert "longer than 255" in entries[0].reason  # type: ignore[union-attr]
     assert "source longer than 50" in entries[1].reason  # type: ignore[union-attr]
     assert "NUL" in entries[2].reason  # type: ignore[union-attr]
+
+
+def test_csv_apostrophes_in_front_of_formula_starts_are_taken_off(tmp_path: Path) -> None:
+    """As `wdh mappings export` writes them (a CSV for people); hand-written ones stay."""
+    text = (
+        "alias_name,canonical_id,match_type,priority,source\n"
+        "'=P1,'-7,plan,,'@crm\n"
+        "''+P2,C2,plan,'1,\n"
+        "'P3,C3,plan,,'crm\n"
+        "P4,C4,plan,,\n"
+    )
+    for encoding in ("utf-8", "gb18030"):
+        entries = list(read_csv(_csv(tmp_path, text, encoding)))
+        assert [
+            (e.alias_name, e.canonical_id, e.source) for e in entries if isinstance(e, MappingRow)
+        ] == [("=P1", "-7", "@crm"), ("'P3", "C3", "'crm"), ("P4", "C4", None)]
+        assert [(e.line, e.reason) for e in entries if isinstance(e, Rejected)] == [
+            (3, 'priority "\'1" is not a whole number from 1 to 5')
+        ]

@@ -4,9 +4,11 @@ One row per request. The xlsx is made for Excel and WPS: the header row is
 frozen, the autofilter is on, `decision` offers a drop-down list, and every
 ID and name is a text cell (an ID such as 000123 must not become the number
 123); the columns a person types into are formatted as text too. The CSV is
-UTF-8 with a BOM, so spreadsheet programs read its Chinese correctly. Both
-are written to a temporary file and renamed. Reading goes through
-wdh_cli.sheets, the one spreadsheet reader.
+UTF-8 with a BOM, so spreadsheet programs read its Chinese correctly, and a
+CSV for people (files.people_csv_writer): a cell that would run as a formula
+has an apostrophe in front, which reading takes off again. Both are written
+to a temporary file and renamed. Reading goes through wdh_cli.sheets, the one
+spreadsheet reader.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from wdh_cli.cell_errors import FormulaWithoutValue
 from wdh_cli.companies.ids import clean_company_id
 from wdh_cli.companies.repository import MAX_CREDIT_CODE, MAX_OFFICIAL_NAME
 from wdh_cli.errors import InputFileError
-from wdh_cli.files import atomic_path, atomic_text_file, csv_writer
+from wdh_cli.files import atomic_path, atomic_text_file, people_csv_writer, unescape_cell
 from wdh_cli.review.repository import ReviewRequest
 from wdh_cli.sheets import cell_text, open_input
 
@@ -97,10 +99,10 @@ def write_review(path: Path, rows: Sequence[ExportRow]) -> None:
     if path.suffix.lower() == ".csv":
         # A BOM: Excel and WPS read BOM-less CSV in the machine's code page.
         with atomic_text_file(path, encoding="utf-8-sig") as handle:
-            writer = csv_writer(handle)
+            writer = people_csv_writer(handle)
             writer.writerow(COLUMNS)
             for row in rows:
-                writer.writerow(["" if v is None else v for v in row.cells()])
+                writer.writerow(row.cells())
         return
     with atomic_path(path) as tmp:
         _write_xlsx(tmp, rows)
@@ -222,6 +224,9 @@ def read_review(path: Path) -> ReviewFile:
     first_row: dict[int, int] = {}
     decision_at = index["decision"]
     assert decision_at is not None  # REQUIRED
+    # The apostrophes a CSV for people puts in front of formula starts (an
+    # xlsx cell holds its text as it is).
+    text = (lambda cell: unescape_cell(cell_text(cell))) if table.format == "csv" else cell_text
     # Row numbers as the spreadsheet or file shows them.
     for number, cells in table.numbered_rows():
         if not any(cell_text(cell).strip() for cell in cells) and not (
@@ -235,7 +240,7 @@ def read_review(path: Path) -> ReviewFile:
                 return ""
             if isinstance(cells[i], FormulaWithoutValue):
                 raise _Bad(f"{name} is {_NO_VALUE}")
-            return cell_text(cells[i]).strip()
+            return text(cells[i]).strip()
 
         result.read += 1
         try:
