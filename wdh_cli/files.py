@@ -31,16 +31,15 @@ def csv_writer(handle: TextIO) -> Any:
     return csv.writer(handle, lineterminator="\r\n")
 
 
-# CSV files made for a person to open (review export, the unknown names of
-# `resolve --export-unknown`, `queue resolved`, `mappings export` as CSV):
-# Excel and WPS run a cell that begins with one of these as a formula (CSV
-# injection: `=HYPERLINK(...)` sends data out, DDE runs programs on old
-# installs). Such a cell is written with an apostrophe in front, which they
-# show as text. To keep that reversible, a cell that begins with apostrophes
-# followed by one of these gets one more too; a reader takes one leading
-# apostrophe off a cell that begins with apostrophes followed by one of
-# these, and leaves every other cell as it is (docs/commands.md, "CSV files
-# for people").
+# CSV files made for a person to open (review export, `queue resolved`,
+# `mappings export` as CSV): Excel and WPS run a cell that begins with one
+# of these as a formula (CSV injection: `=HYPERLINK(...)` sends data out,
+# DDE runs programs on old installs). Such a cell is written with an
+# apostrophe in front, which they show as text. To keep that reversible, a
+# cell that begins with apostrophes followed by one of these gets one more
+# too; a reader takes one leading apostrophe off a cell that begins with
+# apostrophes followed by one of these, and leaves every other cell as it
+# is (docs/commands.md, "CSV files for people").
 FORMULA_STARTS = "=+-@\t\r"
 _NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
 _WDH_APOSTROPHE = re.compile(r"'+[=+\-@\t\r]")
