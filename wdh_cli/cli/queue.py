@@ -165,13 +165,13 @@ def resolved(
     ] = None,
 ) -> None:
     """CSV of temp_id, raw_name, resolved_company_id, resolved_at, to rewrite temporary IDs."""
-    from wdh_cli.files import atomic_text_file, csv_writer
+    from wdh_cli.files import atomic_text_file, people_csv_writer
     from wdh_cli.queue import service
 
     rows = service.resolved(app_context(ctx).database("queue resolved"), since)
 
     def write(handle: TextIO) -> None:
-        writer = csv_writer(handle)
+        writer = people_csv_writer(handle)  # opened by people: no cell runs as a formula
         writer.writerow(("temp_id", "raw_name", "resolved_company_id", "resolved_at"))
         for row in rows:
             writer.writerow(
