@@ -14,15 +14,15 @@ from pathlib import Path
 import psycopg
 import xlsxwriter
 from python_calamine import CalamineWorkbook
+from wdh_cli.resolve.resolver import Resolver, RowKeys
 
 from bench.common import Figure, scratch_database
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.migrate import runner
 from wdh_cli.names import normalize_name
-from wdh_cli.resolution.options import ResolveOptions
-from wdh_cli.resolve.resolver import Resolver, RowKeys
 from wdh_cli.resolution.figures import ResolveStats
+from wdh_cli.resolution.options import ResolveOptions
 from wdh_cli.tempids.generator import TempIdGenerator
 from wdh_cli.tempids.issuer import TempIdIssuer
 

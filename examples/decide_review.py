@@ -11,10 +11,11 @@ to `id` with the given company ID, and writes every row to a CSV that
 from __future__ import annotations
 
 import argparse
-import csv
 from pathlib import Path
 
 from wdh_cli.sheets import cell_text, open_input
+
+from wdh_cli.files import people_csv_writer
 
 
 def main() -> None:
@@ -35,7 +36,9 @@ def main() -> None:
     else:
         print("nothing to decide")
     with args.decided.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle, lineterminator="\r\n")
+        # A CSV for people, as `wdh review export` writes one: apply takes the
+        # apostrophes in front of formula starts off again.
+        writer = people_csv_writer(handle)
         writer.writerow(table.header)
         writer.writerows(rows)
 

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from wdh_cli.errors import ConfigError
-from wdh_cli.providers.registry import ProviderSetting
+from wdh_cli.providers.names import ProviderSetting
 
 POOL_MAX_CAP = 100
 # Upper bounds of durations and counts: far above any sensible value, and far

@@ -1,4 +1,4 @@
-"""File helpers shared by services: atomic writes, text encodings."""
+"""File helpers shared by services: atomic writes, text encodings, CSV files for people."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import codecs
 import csv
 import errno
 import os
+import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TextIO
 
-from wdh_cli.errors import OutputFileError
+from wdh_cli.errors import InputFileError, OutputFileError
 
 # The csv module refuses fields over 128 KiB by default; a spreadsheet cell can
 # legitimately be longer (the column limits reject over-long keys later).
@@ -28,6 +29,64 @@ def csv_writer(handle: TextIO) -> Any:
     bare-LF terminator would leave a CR unquoted, and the file unreadable).
     """
     return csv.writer(handle, lineterminator="\r\n")
+
+
+# CSV files made for a person to open (review export, `queue resolved`,
+# `mappings export` as CSV): Excel and WPS run a cell that begins with one
+# of these as a formula (CSV injection: `=HYPERLINK(...)` sends data out,
+# DDE runs programs on old installs). Such a cell is written with an
+# apostrophe in front, which they show as text. To keep that reversible, a
+# cell that begins with apostrophes followed by one of these gets one more
+# too; a reader takes one leading apostrophe off a cell that begins with
+# apostrophes followed by one of these, and leaves every other cell as it
+# is (docs/commands.md, "CSV files for people").
+FORMULA_STARTS = "=+-@\t\r"
+_NEEDS_APOSTROPHE = re.compile(r"'*[=+\-@\t\r]")
+_WDH_APOSTROPHE = re.compile(r"'+[=+\-@\t\r]")
+_FIRST = frozenset("'" + FORMULA_STARTS)
+
+
+def escape_cell(value: object) -> str:
+    """A cell's text for a CSV made for people: an apostrophe in front when a spreadsheet
+    program would run it as a formula (or it begins with apostrophes before such a start).
+
+    None is "", other values their `str` (numbers: `-5` becomes `'-5`).
+    """
+    text = value if type(value) is str else "" if value is None else str(value)
+    if text[:1] in _FIRST and _NEEDS_APOSTROPHE.match(text):
+        return "'" + text
+    return text
+
+
+def unescape_cell(text: str) -> str:
+    """A cell of a CSV made for people as it was before `escape_cell`.
+
+    Takes off one leading apostrophe, and only when apostrophes are followed
+    by a formula start (`'=x` -> `=x`, `''-5` -> `'-5`): any other text, a
+    hand-written `'abc` included, is kept as it is.
+    """
+    if text[:1] == "'" and _WDH_APOSTROPHE.match(text):
+        return text[1:]
+    return text
+
+
+class PeopleCsvWriter:
+    """`csv_writer` whose every cell goes through `escape_cell`."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self._writer = csv_writer(handle)
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self._writer.writerow([escape_cell(value) for value in row])
+
+    def writerows(self, rows: Iterable[Iterable[object]]) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+def people_csv_writer(handle: TextIO) -> PeopleCsvWriter:
+    """A writer of a CSV made for a person to open in Excel or WPS: no cell runs as a formula."""
+    return PeopleCsvWriter(handle)
 
 
 def output_error(path: Path, exc: OSError) -> OutputFileError:
@@ -167,6 +226,18 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         pending.discard()
         raise
+
+
+def read_text_file(path: Path) -> str:
+    """A whole file's text in UTF-8 (BOM optional) or GB18030; else InputFileError naming it."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        return data.decode(detect_encoding(data))
+    except UnicodeDecodeError:
+        raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text") from None
 
 
 def detect_file_encoding(path: Path, *, chunk: int = 1 << 20) -> str:

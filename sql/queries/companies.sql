@@ -1,6 +1,7 @@
--- enterprise.company_master, written only here (wdh_cli/companies/repository.py).
+-- enterprise.company_master, written here (wdh_cli/companies/repository.py)
+-- and by the drain's record_batch (queue.sql; docs/architecture.md says why).
 -- The names a provider answered go to company_mapping through the mappings
--- repository, its only writer.
+-- repository, its owner.
 
 -- name: lock_companies
 -- Why: company_master has two unique keys, company_id and

@@ -1,5 +1,6 @@
 -- Queries of the mapping repository (wdh_cli/mappings/repository.py), the
--- only code that writes enterprise.company_mapping.
+-- owner of enterprise.company_mapping. The drain's record_batch (queue.sql)
+-- and the re-key (names.sql) also write it, as docs/architecture.md says why.
 
 -- name: create_staging
 -- Loads go through temporary tables: COPY is the fastest way in, and the

@@ -8,6 +8,13 @@
 -- set-based statements. New keys are fixed points of the rules (the
 -- normalizer is idempotent), so a moved row's old key is never another
 -- row's new key: no chain of renames, and no order among them.
+--
+-- The re-key writes tables other modules own (company_mapping, the ledger,
+-- the queue): a data migration of every stored name key, in one transaction
+-- over plan tables shared by the three, with one audit table. Those
+-- statements (remove_/move_mappings, remove_/move_ledger, merge_/move_requests)
+-- are the exception docs/architecture.md names; the owners' unique indexes
+-- still hold every row they write.
 
 -- name: rules_table_present
 -- Before migration 0005 there is no record; such a database holds version-1

@@ -19,16 +19,20 @@ SELECT set_config('lock_timeout', %(ms)s, false);
 SELECT set_config('datestyle', 'ISO, YMD', false);
 
 -- name: table_columns
--- The columns of one table (or partitioned table), with their type, the
--- type's category ('S': a string type, which the output columns must be),
--- the length a varchar(n) or char(n) holds (atttypmod is n + 4; NULL when
--- unlimited), and whether the connected role may update the column: what
--- an output column must allow is checked before any batch runs.
+-- The columns of one table (or partitioned table), with what a column wdh
+-- writes must allow, checked before any batch runs (wdh_cli/warehouse/checks.py):
+-- its type (typname: text, varchar or bpchar; a domain or `name` is refused,
+-- `name` would cut an ID silently), the length a varchar(n) or char(n) holds
+-- (atttypmod is n + 4; NULL when unlimited), whether it is generated
+-- (attgenerated) or an identity column (attidentity), which an UPDATE cannot
+-- set, and whether the connected role may update it.
 SELECT a.attname AS name,
        format_type(a.atttypid, a.atttypmod) AS type,
-       t.typcategory AS category,
+       t.typname AS type_name,
        CASE WHEN t.typname IN ('varchar', 'bpchar') AND a.atttypmod > 4
             THEN a.atttypmod - 4 END AS max_length,
+       a.attgenerated <> '' AS generated,
+       a.attidentity <> '' AS identity,
        has_column_privilege(c.oid, a.attnum, 'UPDATE') AS updatable
 FROM pg_catalog.pg_attribute AS a
 JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid

@@ -35,7 +35,7 @@ def _table(db_url: str, names: list[str], *, copies: int = 3) -> None:
         conn.execute("CREATE SCHEMA ods")
         conn.execute(
             'CREATE TABLE ods."年金明细" (id serial, "客户名称" text, "规模" numeric, '
-            "company_id varchar(64), company_id_source text)"
+            "company_id varchar(100), company_id_source text)"
         )
         for copy in range(copies):
             for name in names:

@@ -102,7 +102,7 @@ def test_an_output_column_too_short_for_a_temporary_id_is_exit_2_before_any_batc
     line = _one_line(_wdh(cli, db_url, tmp_path, "resolve", "--table", "明细"), 2)
     assert line == (
         "error: public.明细: output column 'company_id' is character varying(5), too short "
-        "for what resolve writes there (up to 18 characters); widen it or use text"
+        "for what wdh writes there (company IDs of up to 100 characters); widen it or use text"
     )
     _nothing_happened(db_url)
 

@@ -219,9 +219,9 @@ def test_answers_depend_on_the_rows_as_a_set(
     )
     with psycopg.connect(table_url) as conn:
         found = conn.execute(
-            sql.SQL(
-                'SELECT "序号", coalesce(company_id, \'\'), company_id_source FROM {}'
-            ).format(TABLE.identifier)
+            sql.SQL("SELECT \"序号\", coalesce(company_id, ''), company_id_source FROM {}").format(
+                TABLE.identifier
+            )
         ).fetchall()
     assert {number: (company, source) for number, company, source in found} == answers
     assert _figures(table_stats) == figures

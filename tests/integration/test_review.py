@@ -8,13 +8,14 @@ from typing import Any
 
 import psycopg
 import pytest
+import xlsxwriter
 
 from tests.helpers import A, B, C, candidates, request
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError, OutputFileError, UsageError
 from wdh_cli.providers.base import Candidate
 from wdh_cli.review import repository, service
-from wdh_cli.review.sheet import COLUMNS
+from wdh_cli.review.sheet import COLUMNS, Chosen, read_review
 
 
 def decide(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -208,9 +209,10 @@ def test_rejected_rows_are_listed_and_the_valid_ones_applied(
         f"{path}:2: unknown decision 'maybe' (expected 1, 2, 3, id, none)",
         f"{path}:3: decision 2 but candidate_2_id is empty",
         f"{path}:4: decision id but company_id is empty",
-        f"{path}:5: company_id longer than 100 characters (101)",
+        f"{path}:5: company_id: the company ID is longer than 100 characters (101)",
         f"{path}:6: unknown request_id 999999",
-        f"{path}:7: request_id 'abc' is not a number",
+        f"{path}:7: request_id 'abc' is not a request id "
+        "(expected a whole number from 1 to 2147483647)",
         f"{path}:8: empty request_id",
         f"{path}:10: request {good} is decided again (first on row 9)",
     ]
@@ -363,3 +365,41 @@ def test_a_name_mapped_by_another_session_meanwhile_rolls_the_file_back(
     assert after["enrichment_requests"] == before["enrichment_requests"]
     assert after["company_master"] == []
     assert [row[1:3] for row in after["company_mapping"]] == [("乙公司", "C-ELSEWHERE")]
+
+
+def test_reading_rejects_what_is_not_a_company_and_formulas_without_values(
+    tmp_path: Path,
+) -> None:
+    """The reader alone (tests/cli/test_review_entry.py drives the installed wdh)."""
+    path = tmp_path / "r.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("review")
+    sheet.write_row(0, 0, ["request_id", "decision", "company_id", "candidate_1_id"])
+    sheet.write_row(1, 0, ["1", "id", "TEMP_000001"])
+    sheet.write_row(2, 0, ["2", "1", "", "6148\n10477"])
+    sheet.write_row(3, 0, ["3", "id"])
+    sheet.write_formula(3, 2, '="C"&"3"', None, "")
+    sheet.write_string(4, 0, "4")
+    sheet.write_formula(4, 1, '="none"', None, "")
+    sheet.write_row(5, 0, ["0", "none"])
+    sheet.write_row(6, 0, ["9" * 5000, "none"])
+    sheet.write_row(7, 0, ["8", "id", " C-8 "])
+    book.close()
+    found = read_review(path)
+    assert [(d.row, d.request_id, d.company) for d in found.decisions] == [
+        (8, 8, Chosen("C-8", None, None))
+    ]
+    formula = "a formula without a value (open and save the file in a spreadsheet program "
+    not_a_request = "is not a request id (expected a whole number from 1 to 2147483647)"
+    assert [(r.row, r.reason) for r in found.rejected] == [
+        (2, "company_id: TEMP_000001 is a temporary ID, not a company"),
+        (
+            3,
+            "candidate_1_id: the company ID holds an invisible or control character (U+000A); "
+            "a company ID is ASCII letters, digits, '-', '_' and '.'",
+        ),
+        (4, f"company_id is {formula}to calculate it, or type the value)"),
+        (5, f"decision is {formula}to calculate it, or type the value)"),
+        (6, f"request_id '0' {not_a_request}"),
+        (7, f"request_id {not_a_request}"),
+    ]

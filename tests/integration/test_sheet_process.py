@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from python_calamine import CalamineWorkbook
 
-from wdh_cli.tabular.cell_errors import CellError
 from wdh_cli.errors import EXIT_FAILED, InputFileError
+from wdh_cli.tabular.cell_errors import CellError
 from wdh_cli.tabular.child import ChildGone
-from wdh_cli.tabular.sheet_writer import XLSX_MAX_STRING, SheetProcess
 from wdh_cli.tabular.output import OutputLayout, SheetOutput
+from wdh_cli.tabular.sheet_writer import XLSX_MAX_STRING, SheetProcess
 
 IN_PROCESS = 1 << 30  # a threshold no test sheet reaches
 CHILD = 0  # every sheet goes to the child

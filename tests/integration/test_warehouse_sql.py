@@ -40,7 +40,7 @@ def test_a_batch_reads_only_its_own_pages(conn: psycopg.Connection) -> None:
     statements = tables.ResolveStatements(TABLE, cells, KeyPlan())
     statements.create(conn)
     conn.execute(
-        "INSERT INTO wdh_names (raw, key) SELECT DISTINCT \"客户名称\", \"客户名称\" FROM rows"
+        'INSERT INTO wdh_names (raw, key) SELECT DISTINCT "客户名称", "客户名称" FROM rows'
     )
     conn.execute("INSERT INTO wdh_hits VALUES ('plan', 'P1', '1000101C-1')")
     statements.refresh(conn)

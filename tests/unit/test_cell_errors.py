@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import xlsxwriter
 
-from wdh_cli.tabular.cell_errors import CellError, error_cells
+from wdh_cli.tabular.cell_errors import NO_VALUE, CellError, FormulaWithoutValue, error_cells
 from wdh_cli.tabular.sheets import cell_text, open_input
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -157,3 +157,47 @@ def test_an_error_cell_is_not_the_text_it_spells() -> None:
     assert "#N/A" != CellError("#N/A")  # noqa: SIM300 (both sides of the comparison)
     assert len({CellError("#N/A"), "#N/A"}) == 2
     assert CellError("#N/A") == CellError("#N/A")
+
+
+def test_formulas_without_a_value_are_found_only_when_asked(tmp_path: Path) -> None:
+    """As XlsxWriter (`<v></v>`), openpyxl (`<v />`) or a bare `<f>` leave them; a text
+    formula whose value is empty (`t="str"`, as Excel and LibreOffice save `=""`), and
+    formulas with values, are not."""
+    cells = [
+        '<c r="A2"><f>1+1</f><v></v></c>',  # XlsxWriter, value ""
+        '<c r="B2"><f>"a"</f><v /></c>',  # openpyxl
+        '<c r="C2" t="str"><f>"a"</f></c>',  # no <v> at all
+        '<c r="D2" t="str"><f>""</f><v></v></c>',  # the empty text: a value
+        '<c r="E2"><f>1+1</f><v>2</v></c>',
+        '<c r="F2" t="str"><f>"x"</f><v>x</v></c>',
+        '<c r="G2" t="inlineStr"><f>"y"</f><is><t>y</t></is></c>',
+        '<c r="H2" t="inlineStr"><f>"y"</f></c>',
+        '<c r="I2" t="e"><f>1/0</f><v>#DIV/0!</v></c>',
+    ]
+    header = "".join(_text(name) for name in "ABCDEFGHI")
+    path = _workbook(
+        tmp_path / "in.xlsx", {"S": f"<row r='1'>{header}</row><row r='2'>{''.join(cells)}</row>"}
+    )
+    assert error_cells(path, "S") == {1: {8: CellError("#DIV/0!")}}
+    found = error_cells(path, "S", formulas=True)
+    assert found == {
+        1: {0: NO_VALUE, 1: NO_VALUE, 2: NO_VALUE, 7: NO_VALUE, 8: CellError("#DIV/0!")}
+    }
+    assert all(type(found[1][c]) is FormulaWithoutValue for c in (0, 1, 2, 7))
+
+    (row,) = [r for _, r in open_input(path, formulas=True).numbered_rows()]
+    assert [type(cell).__name__ for cell in row] == [
+        "FormulaWithoutValue",
+        "FormulaWithoutValue",
+        "FormulaWithoutValue",
+        "str",
+        "float",
+        "str",
+        "str",
+        "FormulaWithoutValue",
+        "CellError",
+    ]
+    assert [cell_text(cell) for cell in row] == ["", "", "", "", "2", "x", "y", "", ""]
+    # Without `formulas` (resolve), such a cell is the empty cell calamine reads.
+    (plain,) = [r for _, r in open_input(path).numbered_rows()]
+    assert [type(cell).__name__ for cell in plain][:4] == ["str", "str", "str", "str"]

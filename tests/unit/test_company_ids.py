@@ -64,3 +64,23 @@ def test_the_patterns_agree_with_the_function(value: str) -> None:
     fits = re.fullmatch(COMPANY_ID_PATTERN.strip("^$"), value) is not None
     temporary = re.fullmatch(TEMPORARY_ID_PATTERN.strip("^$"), value, re.IGNORECASE) is not None
     assert (company_id_problem(value) is None) == (fits and not temporary)
+
+
+# IDs and near misses: the characters of both temporary styles, the rest of
+# the rule's alphabet, a space, a non-ASCII digit; lengths around the limit.
+_ID_LIKE = st.text(alphabet="INTEMPinemp_27AZ09.-x \u0661", max_size=110)
+_TEMPORARY_LIKE = st.builds(
+    lambda prefix, rest: prefix + rest,
+    st.sampled_from(["IN", "in", "In", "TEMP_", "temp_", "Temp_", "I", "T"]),
+    st.text(alphabet="ABCXYZ234567abc0189_", max_size=20),
+)
+
+
+@given(st.one_of(_ID_LIKE, _TEMPORARY_LIKE, st.text(max_size=120)))
+def test_the_fast_path_gives_the_patterns_answer(value: str) -> None:
+    """company_id_problem settles most IDs without the patterns: the same answers."""
+    fits = re.fullmatch(COMPANY_ID_PATTERN.strip("^$"), value) is not None
+    temporary = re.fullmatch(TEMPORARY_ID_PATTERN.strip("^$"), value, re.IGNORECASE) is not None
+    problem = company_id_problem(value)
+    assert (problem is None) == (fits and not temporary)
+    assert (problem is not None and "temporary ID" in problem) == (fits and temporary)

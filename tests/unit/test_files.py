@@ -9,9 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import polars as pl
+import pytest
 
 from wdh_cli.errors import InputFileError, OutputFileError
 from wdh_cli.files import PendingFile, atomic_text_file

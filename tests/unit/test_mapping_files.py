@@ -53,7 +53,9 @@ def test_name_keys_are_normalized_and_agreeing_spellings_merge(tmp_path: Path) -
         ('P1: C1\n"": C2\n', 2, "empty key"),
         ("P1: C1\nP2: [C2\n", 3, "invalid YAML"),
         ("P1: C1\n  bad indent: C2\n", 2, "invalid YAML"),
-        ("P1: " + "9" * 101 + "\n", 1, "canonical_id longer than 100"),
+        ("P1: " + "9" * 101 + "\n", 1, "canonical_id: the company ID is longer than 100"),
+        ("P1: C1\nP2: TEMP_000001\n", 2, "canonical_id: TEMP_000001 is a temporary ID"),
+        ('P1: "C\\t1"\n', 1, "canonical_id: the company ID holds an invisible or control"),
     ],
 )
 def test_bad_yaml_names_the_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
@@ -162,3 +164,22 @@ def test_over_long_values_and_nul_are_rejected(tmp_path: Path) -> None:
     assert "longer than 255" in entries[0].reason  # type: ignore[union-attr]
     assert "source longer than 50" in entries[1].reason  # type: ignore[union-attr]
     assert "NUL" in entries[2].reason  # type: ignore[union-attr]
+
+
+def test_csv_apostrophes_in_front_of_formula_starts_are_taken_off(tmp_path: Path) -> None:
+    """As `wdh mappings export` writes them (a CSV for people); hand-written ones stay."""
+    text = (
+        "alias_name,canonical_id,match_type,priority,source\n"
+        "'=P1,'-7,plan,,'@crm\n"
+        "''+P2,C2,plan,'1,\n"
+        "'P3,C3,plan,,'crm\n"
+        "P4,C4,plan,,\n"
+    )
+    for encoding in ("utf-8", "gb18030"):
+        entries = list(read_csv(_csv(tmp_path, text, encoding)))
+        assert [
+            (e.alias_name, e.canonical_id, e.source) for e in entries if isinstance(e, MappingRow)
+        ] == [("=P1", "-7", "@crm"), ("'P3", "C3", "'crm"), ("P4", "C4", None)]
+        assert [(e.line, e.reason) for e in entries if isinstance(e, Rejected)] == [
+            (3, 'priority "\'1" is not a whole number from 1 to 5')
+        ]

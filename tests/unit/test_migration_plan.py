@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from wdh_cli.errors import MigrationError, MigrationStateError, UsageError
-from wdh_cli.migrate.files import MigrationFile, discover
+from wdh_cli.migrate.files import EARLIER_RELEASES, MigrationFile, checksum, discover
 from wdh_cli.migrate.history import AppliedMigration
 from wdh_cli.migrate.plan import StatusReport, compute_status, plan_down, plan_up
+from wdh_cli.migrate.runner import repair_plan
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -125,3 +126,26 @@ def test_discover_rejects_a_malformed_set(
 ) -> None:
     with pytest.raises(MigrationError, match=message):
         discover(_write(tmp_path / "m", *names))
+
+
+def test_an_earlier_released_text_is_accepted_per_file_and_nothing_else() -> None:
+    """0002's first released text (before the P-030 upgrade) is 0002; any other edit is not."""
+    [first_text] = EARLIER_RELEASES["0002_create_temp_id_sequence.up.sql"]
+    today = {m.version: m for m in discover()}
+    two = today[2]
+    history = [
+        _row(today[1]),
+        _row(two, checksum=first_text),
+        _row(today[3], checksum=first_text),  # 0002's old text is no text of 0003
+    ]
+    states = {s.version: s.state for s in compute_status([today[1], two, today[3]], history)}
+    assert states == {1: "applied", 2: "applied", 3: "changed"}
+    baselined = compute_status([two], [_row(two, checksum=first_text, baseline=True)])
+    assert [s.state for s in baselined] == ["baseline"]
+    assert repair_plan([two], [_row(two, checksum=first_text)]).empty
+    edited = checksum(two.up_sql + "\n")
+    assert [s.state for s in compute_status([two], [_row(two, checksum=edited)])] == ["changed"]
+    with pytest.raises(
+        MigrationStateError, match=r"0002_create_temp_id_sequence\.up\.sql was edited"
+    ):
+        plan_up(compute_status([two], [_row(two, checksum=edited)]), [two])

@@ -13,7 +13,7 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import UsageError
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 
 if TYPE_CHECKING:
     from wdh_cli.queue import drain as drain_service
@@ -165,13 +165,13 @@ def resolved(
     ] = None,
 ) -> None:
     """CSV of temp_id, raw_name, resolved_company_id, resolved_at, to rewrite temporary IDs."""
-    from wdh_cli.files import atomic_text_file, csv_writer
+    from wdh_cli.files import atomic_text_file, people_csv_writer
     from wdh_cli.queue import service
 
     rows = service.resolved(app_context(ctx).database("queue resolved"), since)
 
     def write(handle: TextIO) -> None:
-        writer = csv_writer(handle)
+        writer = people_csv_writer(handle)  # opened by people: no cell runs as a formula
         writer.writerow(("temp_id", "raw_name", "resolved_company_id", "resolved_at"))
         for row in rows:
             writer.writerow(

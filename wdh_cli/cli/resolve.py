@@ -16,7 +16,7 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out, warn
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.interrupts import signals_as_errors
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 from wdh_cli.resolution.options import Columns, ResolveOptions
 
 if TYPE_CHECKING:

@@ -30,6 +30,9 @@ TEMPORARY_ID_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]
 _COMPANY_ID = re.compile(COMPANY_ID_PATTERN)
 _TEMPORARY_ID = re.compile(TEMPORARY_ID_PATTERN, re.IGNORECASE)
 _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
+# The first letters of temporary IDs, in either case: others need no second match.
+_FIRSTS = TEMP_ID_PREFIX[0] + SEQUENCE_PREFIX[0]
+_TEMPORARY_FIRST = frozenset(_FIRSTS.upper() + _FIRSTS.lower())
 
 
 def is_temporary_id(value: str) -> bool:
@@ -44,8 +47,15 @@ def company_id_problem(value: str) -> str | None:
     """
     if not value:
         return "the company ID is empty"
-    if _COMPANY_ID.match(value) is not None:
-        if _TEMPORARY_ID.match(value) is not None:
+    # Mapping loads call this once per row: ASCII letters and digits only (most
+    # IDs) are settled without the regular expression, and only an ID that
+    # begins like a temporary one is matched against that pattern.
+    if (
+        len(value) <= MAX_COMPANY_ID
+        and value.isascii()
+        and (value.isalnum() or _COMPANY_ID.match(value) is not None)
+    ):
+        if value[0] in _TEMPORARY_FIRST and _TEMPORARY_ID.match(value) is not None:
             return f"{value} is a temporary ID, not a company"
         return None
     if len(value) > MAX_COMPANY_ID:

@@ -1,4 +1,8 @@
-"""DAO for enterprise.company_master, its only writer: companies learned from providers."""
+"""DAO for enterprise.company_master, its owner: companies learned from providers.
+
+The drain's `record_batch` also writes it, in its one statement per batch
+(docs/architecture.md).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from dataclasses import dataclass
 
 import psycopg
 
+from wdh_cli.companies.ids import MAX_COMPANY_ID
 from wdh_cli.db.sqlfiles import queries
 from wdh_cli.providers.base import Candidate
 
@@ -28,8 +33,8 @@ class Learned:
     unified_credit_code: str | None
 
 
-# company_master's column lengths (VARCHAR, in characters).
-MAX_COMPANY_ID = 100
+# company_master's column lengths (VARCHAR, in characters); company_id's
+# (MAX_COMPANY_ID) is part of the company-ID rule, companies/ids.py.
 MAX_OFFICIAL_NAME = 255
 MAX_CREDIT_CODE = 50
 

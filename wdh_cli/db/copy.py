@@ -13,13 +13,13 @@ import psycopg
 from psycopg import sql
 
 
-def copy_in(conn: psycopg.Connection, statement: str | sql.Composable, data: bytes) -> None:
+def copy_in(conn: psycopg.Connection, statement: str | sql.SQL | sql.Composed, data: bytes) -> None:
     """Send `data` to a `COPY ... FROM STDIN` statement."""
     with conn.cursor().copy(statement) as copy:
         copy.write(data)
 
 
-def copy_out(conn: psycopg.Connection, statement: str | sql.Composable) -> bytes:
+def copy_out(conn: psycopg.Connection, statement: str | sql.SQL | sql.Composed) -> bytes:
     """Everything a `COPY ... TO STDOUT` statement sends."""
     chunks: list[bytes] = []
     with conn.cursor().copy(statement) as copy:

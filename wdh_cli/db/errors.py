@@ -89,5 +89,31 @@ def lock_timeouts(what: str, seconds: int) -> Iterator[None]:
         ) from exc
 
 
+# undefined_column, undefined_table, undefined_function (an operator on a
+# retyped column), datatype_mismatch: a table another session altered under a
+# running command, between its batches (its own checks ran before the first).
+_ALTERED = ("42703", "42P01", "42883", "42804")
+
+
+@contextmanager
+def altered_tables(what: str, command: str) -> Iterator[None]:
+    """A table altered while `command` runs becomes a DatabaseError naming it, not the schema hint.
+
+    The schema hint of `translate` (`wdh db check`, migrations) is about wdh's
+    own tables; a warehouse table that lost a column is no migration matter.
+    """
+    try:
+        yield
+    except psycopg.Error as exc:
+        if exc.sqlstate not in _ALTERED:
+            raise
+        primary = exc.diag.message_primary or _one_line(str(exc))
+        raise DatabaseError(
+            f"{what} changed while {command} ran: {primary}; the current batch was rolled "
+            "back, committed batches stay: check the table, then run the same command again",
+            detail=str(exc),
+        ) from exc
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "connection failed"

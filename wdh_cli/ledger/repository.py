@@ -1,4 +1,8 @@
-"""DAO for enterprise.provider_answers, its only reader and writer. Callers own transactions."""
+"""DAO for enterprise.provider_answers, its owner. Callers own transactions.
+
+The drain's `claim` and `record_batch` and the re-key (sql/queries/names.sql)
+also reach into it, each for a reason given in docs/architecture.md.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""DAO for enterprise.company_mapping, its only writer: loads, cached keys, lookups, export.
+"""DAO for enterprise.company_mapping, its owner: loads, cached keys, lookups, export.
 
-Every write to the table is here: bulk loads (staging, classification,
-merge), and `insert_new_keys` for the small batches of backflow and provider
-answers. Functions take a connection and never commit: the caller owns the
+Its writes are here: bulk loads (staging, classification, merge), and
+`insert_new_keys` for the small batches of backflow and provider answers.
+Two other statements write the table, each for a reason given in
+docs/architecture.md: the drain's `record_batch` and the re-key's
+(sql/queries/names.sql). Functions take a connection and never commit: the caller owns the
 transaction, so a failed load leaves the table as it was.
 """
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from wdh_cli.companies.ids import MAX_COMPANY_ID as MAX_COMPANY_ID  # re-exported
+from wdh_cli.companies.ids import company_id_problem
 from wdh_cli.mappings import levels
 from wdh_cli.mappings.levels import LevelTable
 
-# Column lengths of enterprise.company_mapping (VARCHAR, in characters).
+# Column lengths of enterprise.company_mapping (VARCHAR, in characters);
+# canonical_id's (MAX_COMPANY_ID) is part of the company-ID rule, companies/ids.py.
 MAX_ALIAS = 255
-MAX_COMPANY_ID = 100
 MAX_SOURCE = 50
 
 DEFAULT_SOURCE = "internal"
@@ -91,12 +93,9 @@ class RowChecker:
             return Rejected(
                 file, line, f"alias_name longer than {MAX_ALIAS} characters ({len(key)})"
             )
-        if len(company_id) > MAX_COMPANY_ID:
-            return Rejected(
-                file,
-                line,
-                f"canonical_id longer than {MAX_COMPANY_ID} characters ({len(company_id)})",
-            )
+        problem = company_id_problem(company_id)
+        if problem is not None:  # a temporary ID, a space or control inside, too long, ...
+            return Rejected(file, line, f"canonical_id: {problem}")
         if source:
             source = source.strip() or None
             if source is not None and len(source) > MAX_SOURCE:

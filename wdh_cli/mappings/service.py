@@ -11,7 +11,7 @@ from typing import TextIO
 
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseError, InputFileError, UsageError
-from wdh_cli.files import csv_writer
+from wdh_cli.files import people_csv_writer
 from wdh_cli.mappings import levels, repository
 from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, contradiction, iter_rows
 from wdh_cli.mappings.rows import MappingRow, Rejected
@@ -208,7 +208,11 @@ EXPORT_COLUMNS = ("alias_name", "canonical_id", "match_type", "priority", "sourc
 
 
 def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> int:
-    """Write stored mappings as CSV (loadable by `load`) or as a YAML override file."""
+    """Write stored mappings as CSV (loadable by `load`) or as a YAML override file.
+
+    The CSV is made for people too: a cell that would run as a formula in a
+    spreadsheet program has an apostrophe in front, which `load` takes off.
+    """
     if match_type is not None and match_type not in levels.LEVELS:
         raise UsageError(f"--match-type {match_type}: expected one of {levels.LEVELS.describe()}")
     if fmt not in FORMATS:
@@ -219,7 +223,7 @@ def export(db: Database, out: TextIO, *, match_type: str | None, fmt: str) -> in
     with db.connect() as conn:
         rows = repository.iter_mappings(conn, match_type)
         if fmt == "csv":
-            writer = csv_writer(out)
+            writer = people_csv_writer(out)
             writer.writerow(EXPORT_COLUMNS)
             for row in rows:
                 writer.writerow(

@@ -71,7 +71,8 @@ def compute_status(
 
     A history row with success = false is a failed attempt: the migration is
     still `pending` (its transaction rolled back), with the error kept. A
-    baselined row is `baseline` while its checksum matches the file.
+    baselined row is `baseline` while its checksum matches the file (today's
+    text, or a text the file had in an earlier release: `MigrationFile.matches`).
     """
     by_version = {row.version: row for row in history}
     statuses = []
@@ -90,7 +91,7 @@ def compute_status(
             )
             continue
         state: State = "changed"
-        if row.checksum == migration.checksum:
+        if migration.matches(row.checksum):
             state = "baseline" if row.baseline else "applied"
         statuses.append(
             MigrationStatus(

@@ -262,7 +262,7 @@ def repair_plan(files: list[MigrationFile], rows: list[AppliedMigration]) -> Rep
             failed.append(FailedAttempt(row.version, file, row.error))
         elif migration is None:
             missing.append(file)
-        elif row.checksum != migration.checksum:
+        elif not migration.matches(row.checksum):
             checksums.append(ChecksumRepair(row.version, file, row.checksum, migration.checksum))
     return RepairPlan(checksums, failed, missing)
 

@@ -1,6 +1,9 @@
 """DAO for the name-rules version and the re-key of stored name keys. Callers own transactions.
 
 The SQL is in sql/queries/names.sql, with why each statement is shaped as it is.
+The re-key writes the name keys of company_mapping, the provider ledger and
+the queue itself, not through their owners: the exception
+docs/architecture.md names, and why.
 """
 
 from __future__ import annotations

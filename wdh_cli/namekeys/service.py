@@ -25,6 +25,7 @@ from wdh_cli.namekeys.repository import KeyConflict
 from wdh_cli.names import CURRENT_VERSION, RULES, Normalizer, normalizer
 from wdh_cli.tabular.sheets import read_column
 from wdh_cli.tempids.generator import TempIdGenerator
+from wdh_cli.tempids.issuer import hmac_generator
 
 REKEY_COMMAND = "wdh names rekey"
 
@@ -82,7 +83,8 @@ def rekey(db: Database, settings: Settings, *, dry_run: bool = False) -> RekeyRe
                 keys = list(repository.stored_keys(conn))
                 repository.load_changed_keys(conn, _changed_keys(keys, new))
                 requests = list(repository.stored_requests(conn))
-                generator = _generator(settings)
+                # With the salt, requests' HMAC IDs follow their new keys.
+                generator = hmac_generator(settings)
                 repository.load_changed_requests(conn, _changed_requests(requests, new, generator))
                 for table in repository.TABLES:
                     counts = repository.plan(conn, table)
@@ -107,12 +109,6 @@ def _changed_keys(keys: list[str], new: Normalizer) -> Iterator[tuple[str, str]]
         fresh = new(key)
         if fresh != key:
             yield key, fresh
-
-
-def _generator(settings: Settings) -> TempIdGenerator | None:
-    """The HMAC generator when the salt is set: requests' HMAC IDs follow their new keys."""
-    salt = settings.alias_salt.get_secret_value() if settings.alias_salt is not None else ""
-    return TempIdGenerator(salt) if salt else None
 
 
 def _changed_requests(

@@ -13,10 +13,10 @@ import threading
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
-from wdh_cli.mappings.csv_file import decode
+from wdh_cli.files import read_text_file
 from wdh_cli.names import normalize_name
 from wdh_cli.providers.base import Candidate
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 
 COLUMNS = ("company_id", "official_name", "unified_credit_code", "aliases")
 
@@ -30,7 +30,7 @@ class DirectoryProvider:
         # The index is only read after __init__, so it needs no lock.
         self._calls_lock = threading.Lock()
         self._index: dict[str, Candidate] = {}
-        reader = csv.reader(io.StringIO(decode(path), newline=""))
+        reader = csv.reader(io.StringIO(read_text_file(path), newline=""))
         header = [c.strip().lower() for c in next(reader, [])]
         if tuple(header[:4]) != COLUMNS:
             raise InputFileError(f"{path}:1: expected the header {','.join(COLUMNS)}")

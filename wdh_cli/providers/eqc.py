@@ -24,7 +24,7 @@ from wdh_cli.providers.base import (
     RefusedLookupError,
     TransientProviderError,
 )
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 
 SEARCH_PATH = "/kg-api-hfd/api/search/"
 # Confidence of a match by its `type` (docs/eqc.md); others get 0.70.

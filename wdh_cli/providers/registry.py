@@ -1,40 +1,23 @@
-"""The one list of provider names, and the one place that builds a provider from settings.
+"""The one place that builds a provider from settings.
 
-Settings (`WDH_PROVIDER`), every command's `--provider` option and the
-provider objects' own `name` all use `ProviderName`. The rule for "no
-provider" lives in `open_provider`: a command that can do without one gets
-None, a command that cannot (a drain) gets a ConfigError naming the settings.
+The names of the providers live in `names.py` (`ProviderName`,
+`ProviderSetting`), which settings read too. The rule for "no provider"
+lives in `open_provider`: a command that can do without one gets None, a
+command that cannot (a drain) gets a ConfigError naming the settings.
 Provider modules are imported when a provider is built, so that `wdh --help`
 does not pay for httpx.
 """
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from wdh_cli.errors import ConfigError
+from wdh_cli.providers.names import ProviderName, ProviderSetting
 
 if TYPE_CHECKING:
     from wdh_cli.config import Settings
     from wdh_cli.providers.base import Provider
-
-
-class ProviderName(StrEnum):
-    """Providers a command can be told to use."""
-
-    eqc = "eqc"
-    directory = "directory"
-    none = "none"
-
-
-class ProviderSetting(StrEnum):
-    """Values of WDH_PROVIDER: a provider, or `auto` (eqc with a token, else directory)."""
-
-    auto = "auto"
-    eqc = "eqc"
-    directory = "directory"
-    none = "none"
 
 
 def chosen(settings: Settings, requested: ProviderName | str | None) -> ProviderName:

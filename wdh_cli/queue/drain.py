@@ -31,7 +31,8 @@ from wdh_cli.interrupts import StopFlag
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
-from wdh_cli.providers.registry import ProviderName, open_provider
+from wdh_cli.providers.names import ProviderName
+from wdh_cli.providers.registry import open_provider
 from wdh_cli.queue import repository
 from wdh_cli.queue.repository import Job, Outcome
 

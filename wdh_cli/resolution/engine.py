@@ -261,8 +261,7 @@ class Run:
     def _start_hits(self, rows: Rows) -> None:
         conn = self.conn
         if conn is not None:
-            done = self._guard("cache", lambda: rows.set_hits(self.overrides, conn) or True)
-            if done is not None:
+            if self._succeeds("cache", lambda: rows.set_hits(self.overrides, conn)):
                 return
             self._offline()
         rows.set_hits(self.overrides, None)  # no cache: the overrides alone
@@ -373,18 +372,17 @@ class Run:
                 )
         self.stats.budget_remaining = self.options.budget - self.stats.budget_consumed
         found = {key: found.company_id for key, found in asked.items() if found is not None}
-        if (answers or found) and self.writes:
-            conn = self.conn
-            assert conn is not None
+        writer = self.conn
+        if (answers or found) and writer is not None and self.writes:
             provider_name = self.provider_name
 
             def write() -> None:
                 # What the provider said (every definitive answer), the
                 # companies it named, and the queue rows it makes moot.
-                with conn.transaction():
-                    ledger.remember(conn, provider_name, answers)
-                    companies.remember(conn, learned, provider_name)
-                    queue.close_answered(conn, found, provider_name)
+                with writer.transaction():
+                    ledger.remember(writer, provider_name, answers)
+                    companies.remember(writer, learned, provider_name)
+                    queue.close_answered(writer, found, provider_name)
 
             self._guard("cache", write)
         return found
@@ -490,6 +488,10 @@ class Run:
         self.stats.errors[what] += 1
         self._warn_once(what, f"{what} failed, going on without it: {message}")
         return None
+
+    def _succeeds(self, what: str, action: Callable[[], object]) -> bool:
+        """`_guard` for a step that returns nothing: whether it succeeded."""
+        return self._guard(what, lambda: (action(), True)[1]) is not None
 
     def _warn_once(self, what: str, message: str) -> None:
         if what not in self._warned:

@@ -16,6 +16,7 @@ tests/integration/test_engine_properties.py holds the two to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from typing import Literal
 
 import polars as pl
 import psycopg
@@ -53,7 +54,7 @@ _COMPACT_ROWS = 1 << 20  # rows an accumulator keeps before it aggregates again
 # polars' streaming engine, its default for a lazy query, made a batch's join
 # several times slower (measured: a 1M-row join to 100k names, 0.09 s in
 # memory against 0.24-0.6 s streaming).
-ENGINE = "in-memory"
+ENGINE: Literal["in-memory"] = "in-memory"
 
 
 class Reread(Exception):
@@ -137,8 +138,8 @@ class FrameRows:
             keys = self._names.select(pl.col(_NAME_KEY).unique()).filter(_storable(_NAME_KEY))
             with conn.transaction():
                 cached = self._cache.hits(keys)
-            for match_type, hits in cached.group_by("match_type"):
-                found[str(match_type[0])].append(hits.select("key", "cand"))
+            for match_type, level_hits in cached.group_by("match_type"):
+                found[str(match_type[0])].append(level_hits.select("key", "cand"))
         hits = {
             match_type: (
                 pl.concat(frames).group_by("key").agg(pl.col("cand").min())

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from wdh_cli.errors import UsageError
 from wdh_cli.mappings import levels
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 
 
 @dataclass(frozen=True)

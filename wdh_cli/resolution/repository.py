@@ -31,7 +31,7 @@ def send_keys(conn: psycopg.Connection, csv: bytes) -> None:
 def cache_hits(conn: psycopg.Connection) -> bytes:
     """(match_type, key, canonical_id, priority) of every stored key of wdh_keys, as CSV."""
     conn.execute(Q["analyze_keys"])
-    return copy_out(conn, sql.SQL(Q["cache_hits"]))
+    return copy_out(conn, Q["cache_hits"])
 
 
 def level_size(conn: psycopg.Connection, types: Sequence[str], cap: int) -> int:

@@ -4,9 +4,11 @@ One row per request. The xlsx is made for Excel and WPS: the header row is
 frozen, the autofilter is on, `decision` offers a drop-down list, and every
 ID and name is a text cell (an ID such as 000123 must not become the number
 123); the columns a person types into are formatted as text too. The CSV is
-UTF-8 with a BOM, so spreadsheet programs read its Chinese correctly. Both
-are written to a temporary file and renamed. Reading goes through
-wdh_cli.tabular.sheets, the one spreadsheet reader.
+UTF-8 with a BOM, so spreadsheet programs read its Chinese correctly, and a
+CSV for people (files.people_csv_writer): a cell that would run as a formula
+has an apostrophe in front, which reading takes off again. Both are written
+to a temporary file and renamed. Reading goes through wdh_cli.tabular.sheets, the one
+spreadsheet reader.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from typing import Any
 
 import xlsxwriter
 
+from wdh_cli.companies.ids import clean_company_id
+from wdh_cli.companies.repository import MAX_CREDIT_CODE, MAX_OFFICIAL_NAME
 from wdh_cli.errors import InputFileError
-from wdh_cli.files import atomic_path, atomic_text_file, csv_writer
-from wdh_cli.mappings.rows import MAX_COMPANY_ID
+from wdh_cli.files import atomic_path, atomic_text_file, people_csv_writer, unescape_cell
 from wdh_cli.review.repository import ReviewRequest
+from wdh_cli.tabular.cell_errors import FormulaWithoutValue
 from wdh_cli.tabular.sheets import cell_text, open_input
 
 SUFFIXES = (".xlsx", ".csv")
@@ -45,8 +49,6 @@ NUMERIC = frozenset(["rows_seen", *(f"candidate_{n}_confidence" for n in range(1
 DECISIONS = ("1", "2", "3", "id", "none")
 NONE = "none"
 
-MAX_OFFICIAL_NAME = 255  # company_master.official_name
-MAX_CREDIT_CODE = 50  # company_master.unified_credit_code
 MAX_REQUEST_ID = 2**31 - 1  # enrichment_requests.id is a SERIAL (integer)
 
 _WIDTHS = {"raw_name": 36, "normalized_name": 36, "reason": 28, "note": 30}
@@ -97,10 +99,10 @@ def write_review(path: Path, rows: Sequence[ExportRow]) -> None:
     if path.suffix.lower() == ".csv":
         # A BOM: Excel and WPS read BOM-less CSV in the machine's code page.
         with atomic_text_file(path, encoding="utf-8-sig") as handle:
-            writer = csv_writer(handle)
+            writer = people_csv_writer(handle)
             writer.writerow(COLUMNS)
             for row in rows:
-                writer.writerow(["" if v is None else v for v in row.cells()])
+                writer.writerow(row.cells())
         return
     with atomic_path(path) as tmp:
         _write_xlsx(tmp, rows)
@@ -204,8 +206,13 @@ class _Bad(Exception):
 
 
 def read_review(path: Path) -> ReviewFile:
-    """Read a review file; exit 2 (InputFileError) without request_id or decision."""
-    table = open_input(path)
+    """Read a review file; exit 2 (InputFileError) without request_id or decision.
+
+    A cell a decision reads that is a formula saved without its value (an
+    xlsx written by a program, never calculated) rejects its row: it is
+    not an empty cell, and its value is unknown.
+    """
+    table = open_input(path, formulas=True)
     missing = [name for name in REQUIRED if table.column(name) is None]
     if missing:
         names = ", ".join(repr(name) for name in missing)
@@ -215,20 +222,31 @@ def read_review(path: Path) -> ReviewFile:
     index = {name: table.column(name) for name in COLUMNS}
     result = ReviewFile(path)
     first_row: dict[int, int] = {}
-    # Row numbers as the spreadsheet shows them: the header is row 1.
-    for number, cells in enumerate(table.rows, start=2):
-        if not any(cell_text(cell).strip() for cell in cells):
+    decision_at = index["decision"]
+    assert decision_at is not None  # REQUIRED
+    # The apostrophes a CSV for people puts in front of formula starts (an
+    # xlsx cell holds its text as it is).
+    text = (lambda cell: unescape_cell(cell_text(cell))) if table.format == "csv" else cell_text
+    # Row numbers as the spreadsheet or file shows them.
+    for number, cells in table.numbered_rows():
+        if not any(cell_text(cell).strip() for cell in cells) and not (
+            decision_at < len(cells) and isinstance(cells[decision_at], FormulaWithoutValue)
+        ):
             continue  # blank rows (trailing rows of a sheet, empty CSV lines)
 
         def get(name: str, cells: list[Any] = cells) -> str:
             i = index[name]
-            return cell_text(cells[i]).strip() if i is not None and i < len(cells) else ""
+            if i is None or i >= len(cells):
+                return ""
+            if isinstance(cells[i], FormulaWithoutValue):
+                raise _Bad(f"{name} is {_NO_VALUE}")
+            return text(cells[i]).strip()
 
         result.read += 1
-        if not get("decision"):
-            result.skipped += 1
-            continue
         try:
+            if not get("decision"):
+                result.skipped += 1
+                continue
             decision = _decision(get)
         except _Bad as bad:
             result.rejected.append(RejectedRow(str(path), number, str(bad)))
@@ -243,36 +261,51 @@ def read_review(path: Path) -> ReviewFile:
     return result
 
 
+_NO_VALUE = (
+    "a formula without a value (open and save the file in a spreadsheet program "
+    "to calculate it, or type the value)"
+)
+
+
 def _decision(get: Getter) -> tuple[int, Chosen | None]:
     """(request id, chosen company or None) of one row; _Bad with the reason otherwise."""
     raw_id = get("request_id")
     if not raw_id:
         raise _Bad("empty request_id")
-    if not re.fullmatch(r"[0-9]+", raw_id):
-        raise _Bad(f"request_id {_shown(raw_id)}is not a number")
+    # At most 10 digits: int() of thousands of digits is refused (and slow).
+    if not (re.fullmatch(r"[0-9]{1,10}", raw_id) and 0 < int(raw_id) <= MAX_REQUEST_ID):
+        raise _Bad(
+            f"request_id {_shown(raw_id)}is not a request id "
+            f"(expected a whole number from 1 to {MAX_REQUEST_ID})"
+        )
     request_id = int(raw_id)
-    if not 0 < request_id <= MAX_REQUEST_ID:
-        raise _Bad(f"unknown request_id {request_id}")
     decision = get("decision").lower()
     if decision not in DECISIONS:
         raise _Bad(f"unknown decision {_shown(decision)}(expected {', '.join(DECISIONS)})")
     if decision == NONE:
         return request_id, None
     if decision == "id":
-        company_id = _field(get, "company_id", MAX_COMPANY_ID, f"decision {decision} but")
-        return request_id, Chosen(company_id, None, None)
+        return request_id, Chosen(_company_id(get, "company_id", decision), None, None)
     prefix = f"candidate_{decision}_"
-    company_id = _field(get, f"{prefix}id", MAX_COMPANY_ID, f"decision {decision} but")
-    name = _field(get, f"{prefix}name", MAX_OFFICIAL_NAME, None)
-    code = _field(get, f"{prefix}credit_code", MAX_CREDIT_CODE, None)
+    company_id = _company_id(get, f"{prefix}id", decision)
+    name = _field(get, f"{prefix}name", MAX_OFFICIAL_NAME)
+    code = _field(get, f"{prefix}credit_code", MAX_CREDIT_CODE)
     return request_id, Chosen(company_id, name or None, code or None)
 
 
-def _field(get: Getter, column: str, limit: int, required: str | None) -> str:
-    """A column's text within its limit; `required` prefixes the reason when it is empty."""
+def _company_id(get: Getter, column: str, decision: str) -> str:
+    """The company ID of a column, by the one rule (companies/ids.py); _Bad otherwise."""
+    value, problem = clean_company_id(get(column))
+    if not value:
+        raise _Bad(f"decision {decision} but {column} is empty")
+    if problem is not None:  # a temporary ID, a space or control inside, too long, ...
+        raise _Bad(f"{column}: {problem}")
+    return value
+
+
+def _field(get: Getter, column: str, limit: int) -> str:
+    """A column's text within its limit (empty if it is)."""
     value: str = get(column)
-    if not value and required is not None:
-        raise _Bad(f"{required} {column} is empty")
     if len(value) > limit:
         raise _Bad(f"{column} longer than {limit} characters ({len(value)})")
     if "\x00" in value:

@@ -1,10 +1,16 @@
-"""Error cells of an xlsx sheet (#DIV/0!, #N/A, #REF!, ...), which python-calamine reads as "".
+"""Cells of an xlsx sheet that python-calamine reads as "" though they are not empty.
 
-calamine turns an error cell into an empty string, so a row holding only
-errors would look blank and be dropped, and the error would be lost from
-the output. This module finds them in the sheet's XML: a quick byte search
-for an error-typed cell (`t="e"`) first, which is all most sheets cost, and
-a real (streaming) parse only when there is one.
+Error cells (#DIV/0!, #N/A, #REF!, ...): calamine turns them into an empty
+string, so a row holding only errors would look blank and be dropped, and
+the error would be lost from the output. This module finds them in the
+sheet's XML: a quick byte search for an error-typed cell (`t="e"`) first,
+which is all most sheets cost, and a real (streaming) parse only when there
+is one.
+
+Formula cells saved without their value (XlsxWriter and openpyxl write
+formulas so; Excel, WPS and LibreOffice store the value they calculated):
+calamine reads the missing value as "". A reader that must not take such a
+cell for an empty one (`wdh review apply`) asks for them too.
 """
 
 from __future__ import annotations
@@ -36,28 +42,44 @@ class CellError(str):
         return hash((CellError, str(self)))
 
 
-ErrorCells = dict[int, dict[int, CellError]]  # 0-based sheet row -> 0-based column -> text
+class FormulaWithoutValue(str):
+    """A formula cell saved without a value: its text is "", like the empty cell calamine reads.
+
+    Only `error_cells(..., formulas=True)` makes them (see the module's docstring).
+    """
+
+    __slots__ = ()
+
+
+NO_VALUE = FormulaWithoutValue("")
+
+# 0-based sheet row -> 0-based column -> the cell's value as wdh reads it
+ErrorCells = dict[int, dict[int, CellError | FormulaWithoutValue]]
 
 _CELL_REF = re.compile(r"([A-Za-z]{1,3})([0-9]+)")
 _CHUNK = 1 << 20
 
 
-def error_cells(path: Path, sheet_name: str) -> ErrorCells:
-    """Every error cell of the sheet `sheet_name`; {} when there is none.
+def error_cells(path: Path, sheet_name: str, *, formulas: bool = False) -> ErrorCells:
+    """Every error cell of the sheet `sheet_name` (and with `formulas`, every formula cell
+    without a value, as NO_VALUE); {} when there is none.
 
     The workbook has already been read by calamine; should its XML surprise
-    this reader, the sheet is taken to have no error cells rather than fail.
+    this reader, the sheet is taken to have no such cells rather than fail.
+    With `formulas` the sheet is always parsed (no quick search first): it
+    is for files of human size.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             part = _sheet_part(archive, sheet_name)
             if part is None:
                 return {}
+            if not formulas:
+                with archive.open(part) as stream:
+                    if not _mentions_errors(stream):
+                        return {}
             with archive.open(part) as stream:
-                if not _mentions_errors(stream):
-                    return {}
-            with archive.open(part) as stream:
-                return _parse(stream)
+                return _parse(stream, formulas)
     except (zipfile.BadZipFile, KeyError, ET.ParseError, OSError, ValueError):
         return {}
 
@@ -118,7 +140,7 @@ def _sheet_part(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
     return None
 
 
-def _parse(stream: IO[bytes]) -> ErrorCells:
+def _parse(stream: IO[bytes], formulas: bool) -> ErrorCells:
     found: ErrorCells = {}
     row = col = -1
     sheet_data: ET.Element | None = None
@@ -137,13 +159,32 @@ def _parse(stream: IO[bytes]) -> ErrorCells:
             elif tag == "sheetData":
                 sheet_data = element
         elif tag == "c":
-            if element.get("t") == "e":
+            kind = element.get("t")
+            if kind == "e":
                 value = next((child for child in element if _local(child.tag) == "v"), None)
                 if value is not None and value.text:
                     found.setdefault(row, {})[col] = CellError(value.text)
+            elif formulas and _without_value(element, kind):
+                found.setdefault(row, {})[col] = NO_VALUE
         elif tag == "row" and sheet_data is not None:
             sheet_data.clear()  # rows already read are not kept
     return found
+
+
+def _without_value(cell: ET.Element, kind: str | None) -> bool:
+    """Whether a cell is a formula (`<f>`) with no value: no `<v>`, or an empty one.
+
+    An empty `<v>` of a text formula (`t="str"`) is a value, the empty text
+    (`=""`, as Excel and LibreOffice save it); an empty one of any other
+    type is none (XlsxWriter writes `<v></v>`, openpyxl `<v />`).
+    """
+    children = {_local(child.tag): child for child in cell}
+    if "f" not in children:
+        return False
+    if kind == "inlineStr":
+        return "is" not in children
+    value = children.get("v")
+    return value is None or (not value.text and kind != "str")
 
 
 def _column_index(letters: str) -> int:

@@ -3,7 +3,7 @@
 CPython runs one thread's Python at a time, so work that is Python per row
 (XlsxWriter's cells; reading, keying and writing a CSV) only uses a second
 core from a second process. Both helpers (wdh_cli.tabular.sheet_writer,
-wdh_cli.resolve.csv_process) start and talk through this module.
+the xlsx writer) start and talk through this module.
 
 The child never prints: what it has to say comes back as messages, an error
 as ("error", exception), raised again in wdh. It runs in a session of its

@@ -22,7 +22,7 @@ import psycopg
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseUnavailable, InputFileError
-from wdh_cli.files import atomic_text_file, csv_writer
+from wdh_cli.files import atomic_text_file, people_csv_writer
 from wdh_cli.resolution.engine import Outcome, RunSetup
 from wdh_cli.resolution.figures import ResolveStats
 from wdh_cli.resolution.frame import FrameRows
@@ -72,14 +72,16 @@ def resolve_file(
         unknown = None
         if export_unknown is not None:
             unknown = stack.enter_context(atomic_text_file(export_unknown))
+        written: CsvOutput | SheetOutput | None = None
         if isinstance(source, CsvInput):
             passes = CsvPasses(source)
-            written = None
+            csv_output = None
             if target is not None:
-                written = stack.enter_context(CsvOutput(target, source.encoding, layout))
+                csv_output = stack.enter_context(CsvOutput(target, source.encoding, layout))
             outcome, rows = _resolve(setup, db, options, stack, stats, warn, passes, fields)
-            if written is not None:
-                _write_csv(passes, rows, fields, written, progress)
+            written = csv_output
+            if csv_output is not None:
+                _write_csv(passes, rows, fields, csv_output, progress)
         else:
             frame, numbers = _sheet_keys(source, fields)
             sheet_output = None
@@ -103,7 +105,7 @@ def resolve_file(
             if sheet_output is not None:
                 _write_sheet(source, numbers, rows.answers(frame), sheet_output, layout, progress)
         if unknown is not None:
-            writer = csv_writer(unknown)
+            writer = people_csv_writer(unknown)
             writer.writerow(("company_name", "temporary_id", "occurrence_count"))
             writer.writerows((name.spelling, name.temp_id, name.rows) for name in outcome.unknown)
         if written is not None:

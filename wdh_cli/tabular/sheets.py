@@ -19,7 +19,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_file_encoding
-from wdh_cli.tabular.cell_errors import CellError, error_cells
+from wdh_cli.tabular.cell_errors import CellError, ErrorCells, error_cells
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -119,8 +119,12 @@ class InputTable:
         return enumerate(self.rows, start=self.header_row + 1)
 
 
-def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
-    """Open the input, check it has a header row; InputFileError (exit 2) otherwise."""
+def open_input(path: Path, *, sheet: str | None = None, formulas: bool = False) -> InputTable:
+    """Open the input, check it has a header row; InputFileError (exit 2) otherwise.
+
+    `formulas`: an xlsx cell holding a formula saved without its value is
+    read as `cell_errors.NO_VALUE` instead of "" (for files of human size).
+    """
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
     if not path.is_file():
@@ -129,7 +133,7 @@ def open_input(path: Path, *, sheet: str | None = None) -> InputTable:
     if suffix == ".csv":
         return _open_csv(path)
     if suffix in XLSX_SUFFIXES:
-        return _open_xlsx(path, sheet)
+        return _open_xlsx(path, sheet, formulas)
     raise InputFileError(f"{path}: expected an .xlsx or .csv file")
 
 
@@ -181,7 +185,7 @@ def _csv_rows(path: Path, encoding: str) -> Generator[list[str], None, None]:
         yield from csv.reader(handle)
 
 
-def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
+def _open_xlsx(path: Path, sheet: str | None, formulas: bool = False) -> InputTable:
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
@@ -197,7 +201,7 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
     # The error cells are looked for while calamine loads the sheet (it lets
     # go of the GIL meanwhile), so that costs little extra time.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-cell-errors") as pool:
-        scan = pool.submit(error_cells, path, name)
+        scan = pool.submit(error_cells, path, name, formulas=formulas)
         data = workbook.get_sheet_by_name(name)
         errors = scan.result()
 
@@ -231,9 +235,10 @@ def _open_xlsx(path: Path, sheet: str | None) -> InputTable:
 
 
 def _with_errors(
-    rows: Iterator[list[Any]], errors: dict[int, dict[int, CellError]], first_column: int
+    rows: Iterator[list[Any]], errors: ErrorCells, first_column: int
 ) -> Iterator[list[Any]]:
-    """calamine's rows with the error cells it read as "" put back (rows count from 0)."""
+    """calamine's rows with the error cells (and formulas without a value) it read as ""
+    put back (rows count from 0)."""
     for index, row in enumerate(rows):
         found = errors.get(index)
         if found:

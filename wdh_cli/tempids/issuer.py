@@ -1,7 +1,9 @@
 """Which temporary IDs a run gives: the configured style, the salt checked once.
 
-`TempIdIssuer.from_settings` is the one place that reads WDH_TEMP_ID_STYLE
-and WDH_ALIAS_SALT; resolve and `wdh queue enqueue` both issue through it.
+This module is the one place that reads WDH_TEMP_ID_STYLE and WDH_ALIAS_SALT:
+resolve and `wdh queue enqueue` issue through `TempIdIssuer.from_settings`;
+`wdh explain` and `wdh names rekey`, which go on without a salt, get the
+generator from `hmac_generator`.
 """
 
 from __future__ import annotations
@@ -26,11 +28,21 @@ def require_salt(settings: Settings) -> str:
     return settings.alias_salt.get_secret_value()
 
 
-def preview(settings: Settings, key: str) -> str | None:
-    """The HMAC ID a key would get, when the salt is set (for `wdh explain`); never raises."""
+def hmac_generator(settings: Settings) -> TempIdGenerator | None:
+    """The HMAC generator when the salt is set, else None; never raises.
+
+    For what may go on without the salt: `wdh explain` shows no ID, and
+    `wdh names rekey` leaves the HMAC IDs of moved requests as they are.
+    """
     if settings.alias_salt is None or not settings.alias_salt.get_secret_value():
         return None
-    return TempIdGenerator(settings.alias_salt.get_secret_value()).for_key(key)
+    return TempIdGenerator(settings.alias_salt.get_secret_value())
+
+
+def preview(settings: Settings, key: str) -> str | None:
+    """The HMAC ID a key would get, when the salt is set (for `wdh explain`); never raises."""
+    generator = hmac_generator(settings)
+    return generator.for_key(key) if generator is not None else None
 
 
 class TempIdIssuer:

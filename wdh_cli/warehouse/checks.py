@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import psycopg
 
+from wdh_cli.companies.ids import MAX_COMPANY_ID
 from wdh_cli.errors import DatabaseError, UsageError
 from wdh_cli.mappings import levels
-from wdh_cli.providers.registry import ProviderName
+from wdh_cli.providers.names import ProviderName
 from wdh_cli.resolution.options import Columns
 from wdh_cli.tempids.generator import TEMP_ID_LENGTH
 from wdh_cli.warehouse import repository as tables
@@ -40,7 +43,10 @@ NOT_A_TABLE = {
 def read_columns(
     table: TableRef, have: dict[str, Column], names: Columns
 ) -> list[tuple[str, str | None]]:
-    """(RowKeys field, the table's column or None) for each key; the name column must exist."""
+    """(row field, the table's column or None) for each field resolve reads.
+
+    The name column must exist.
+    """
     read = names.read()
     if read["name"] not in have:
         raise UsageError(
@@ -49,7 +55,13 @@ def read_columns(
     return [(f, read[f] if read[f] in have else None) for f in read]
 
 
-# What the source column must hold: the longest source a row can get.
+# What a column wdh writes must hold. An ID column gets company IDs (the rule
+# of companies/ids.py admits up to 100 characters, what company_mapping and
+# company_master hold) and temporary IDs; a shorter column would fail in the
+# middle of a run, after batches were committed and names queued. A source
+# column gets the longest source a row can get; rewrite writes a request's
+# resolved_source, a provider's name or `review` (no longer than these).
+ID_LENGTH = max(MAX_COMPANY_ID, TEMP_ID_LENGTH)
 LONGEST_SOURCE = max(
     len(source)
     for source in (
@@ -66,6 +78,44 @@ LONGEST_SOURCE = max(
 )
 
 
+@dataclass(frozen=True)
+class Holds:
+    """What wdh writes into a column, for the checks and their messages."""
+
+    what: str
+    length: int
+
+
+IDS = Holds("company IDs", ID_LENGTH)
+SOURCES = Holds("sources", LONGEST_SOURCE)
+
+
+def writable(
+    table: TableRef, column: Column, label: str, holds: Holds, *, rename: str = ""
+) -> None:
+    """`column` can take what wdh writes there; else exit 2 naming it (1 for a privilege).
+
+    `label` names the column in messages ("output column 'company_id'"),
+    `rename` says how to name another one.
+    """
+    where = f"{table}: {label}"
+    for kind, is_kind in (("a generated", column.generated), ("an identity", column.identity)):
+        if is_kind:
+            raise UsageError(f"{where} is {kind} column: wdh cannot write it{rename}")
+    if not column.is_text:
+        raise UsageError(f"{where} is {column.type}; it must be text or varchar")
+    if column.max_length is not None and column.max_length < holds.length:
+        raise UsageError(
+            f"{where} is {column.type}, too short for what wdh writes there "
+            f"({holds.what} of up to {holds.length} characters); widen it or use text"
+        )
+    if not column.updatable:
+        raise DatabaseError(
+            f"{table}: the connected role may not UPDATE column {column.name!r} "
+            "(the table's owner grants it: GRANT UPDATE ON the table TO the role)"
+        )
+
+
 def output_columns(
     conn: psycopg.Connection,
     table: TableRef,
@@ -75,29 +125,16 @@ def output_columns(
     *,
     add: bool,
 ) -> None:
-    """Both output columns exist as text (added with `add`); exit 2 naming any that does not."""
+    """Both output columns can be written (added as text with `add`); else exit 2 naming one."""
     missing = [name for name in (id_column, source_column) if name not in have]
     if missing and not add:
         names = ", ".join(repr(name) for name in missing)
         raise UsageError(f"{table}: no output column {names} (--add-columns adds them as text)")
-    for name, needed in ((id_column, TEMP_ID_LENGTH), (source_column, LONGEST_SOURCE)):
+    rename = " (--col-output names other output columns, which --add-columns adds)"
+    for name, holds in ((id_column, IDS), (source_column, SOURCES)):
         column = have.get(name)
-        if column is None:
-            continue
-        if not column.is_text:
-            raise UsageError(
-                f"{table}: output column {name!r} is {column.type}; it must be text or varchar"
-            )
-        if column.max_length is not None and column.max_length < needed:
-            raise UsageError(
-                f"{table}: output column {name!r} is {column.type}, too short for what resolve "
-                f"writes there (up to {needed} characters); widen it or use text"
-            )
-        if not column.updatable:
-            raise DatabaseError(
-                f"{table}: the connected role may not UPDATE column {name!r} "
-                "(the table's owner grants it: GRANT UPDATE ON the table TO the role)"
-            )
+        if column is not None:
+            writable(table, column, f"output column {name!r}", holds, rename=rename)
     if missing:
         with conn.transaction():
             tables.add_output_columns(conn, table, id_column, source_column)

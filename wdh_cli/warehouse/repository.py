@@ -7,8 +7,10 @@ take the caller's connection and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -53,14 +55,17 @@ class TableRef:
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
-    category: str  # pg_type.typcategory: 'S' for the string types
+    type: str  # as PostgreSQL writes it: character varying(64)
+    type_name: str  # pg_type.typname: varchar
     max_length: int | None  # characters a varchar(n) / char(n) holds; None: unlimited
+    generated: bool  # GENERATED ALWAYS AS (...): no UPDATE may set it
+    identity: bool  # GENERATED ... AS IDENTITY
     updatable: bool  # the connected role may UPDATE it
 
     @property
     def is_text(self) -> bool:
-        return self.category == "S"
+        """text, varchar or char: what an ID or a source is written into."""
+        return self.type_name in ("text", "varchar", "bpchar")
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,20 @@ class Taught:
     learned_rows: int
     conflict_keys: int
     conflict_rows: int
+
+
+class Classified(NamedTuple):
+    """A row of the classify query (whole: 3 for rows per answer, 0 per waiting name)."""
+
+    class_: str
+    key: str | None
+    raw: str | None
+    rows: int
+    whole: int
+
+
+def _classified(cursor: Any) -> Callable[[Sequence[Any]], Classified]:
+    return Classified._make
 
 
 @dataclass(frozen=True)
@@ -452,14 +471,13 @@ class ResolveStatements:
         )
         self.refresh(conn)
 
-    def classify(
-        self, conn: psycopg.Connection
-    ) -> list[tuple[str, str | None, str | None, int, int]]:
-        """(class, key, raw, rows, whole) rows of the classify query."""
+    def classify(self, conn: psycopg.Connection) -> list[Classified]:
+        """Rows per answer, and per waiting name and spelling (see the classify query)."""
         statement = self._compose(
             "classify", waiting=sql.Literal(WAITING), decided=self.decided(sql.SQL("true"))
         )
-        return [tuple(row) for row in conn.execute(statement).fetchall()]  # type: ignore[misc]
+        with conn.cursor(row_factory=_classified) as cur:
+            return cur.execute(statement).fetchall()
 
     def set_name_answers(self, conn: psycopg.Connection, csv: bytes) -> None:
         copy_in(conn, RQ["copy_name_answers"], csv)

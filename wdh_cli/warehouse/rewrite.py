@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import psycopg
 
 from wdh_cli.db import Database
-from wdh_cli.db.errors import lock_timeouts
+from wdh_cli.db.errors import altered_tables, lock_timeouts
 from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
 from wdh_cli.tempids.generator import TEMP_ID_PATTERN
 from wdh_cli.warehouse import repository as tables
-from wdh_cli.warehouse.checks import existing_columns
+from wdh_cli.warehouse.checks import IDS, SOURCES, existing_columns, writable
 
 DEFAULT_BATCH = 50_000
 DEFAULT_SOURCE_COLUMN = "company_id_source"
@@ -59,26 +59,38 @@ def rewrite_table(
         have = existing_columns(conn, table)
         if column not in have:
             raise UsageError(f"{table}: no column {column!r} (--column names the ID column)")
-        source = _source_column(table, have, source_column)
+        writable(table, have[column], f"column {column!r} (--column)", IDS)
+        source = _source_column(table, have, column, source_column)
+        if source is not None:
+            writable(table, have[source], f"column {source!r} (--source-column)", SOURCES)
         stack.callback(tables.drop_work_tables, conn)
         with conn.transaction():
             tables.rewrite_map(conn)
-        if dry_run:
-            report.rewritten = tables.count_rewritable(conn, table, column)
-        else:
-            _walk(conn, table, column, source, batch, report, stop, warn, progress)
-        report.still_temporary = tables.count_temporary(conn, table, column, TEMP_ID_PATTERN)
+        with altered_tables(str(table), "wdh rewrite"):
+            if dry_run:
+                report.rewritten = tables.count_rewritable(conn, table, column)
+            else:
+                _walk(conn, table, column, source, batch, report, stop, warn, progress)
+            report.still_temporary = tables.count_temporary(conn, table, column, TEMP_ID_PATTERN)
     return report
 
 
 def _source_column(
-    table: tables.TableRef, have: dict[str, tables.Column], asked: str | None
+    table: tables.TableRef, have: dict[str, tables.Column], column: str, asked: str | None
 ) -> str | None:
-    """The source column to set: the one asked for (it must exist), else the default if present."""
+    """The source column to set: the one asked for (it must exist), else the default if present.
+
+    Never the ID column itself (one UPDATE cannot set a column twice).
+    """
     if asked is not None and asked not in have:
         raise UsageError(f"{table}: no column {asked!r} (--source-column)")
+    if asked == column:
+        raise UsageError(
+            f"{table}: --column and --source-column both name {column!r}: "
+            "give the source its own column"
+        )
     name = asked or DEFAULT_SOURCE_COLUMN
-    return name if name in have else None
+    return name if name in have and name != column else None
 
 
 def _walk(

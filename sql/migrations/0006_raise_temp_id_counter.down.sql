@@ -1,0 +1,3 @@
+-- 0006 raise_temp_id_counter (down): nothing to revert. The up created no
+-- object, and the counter is never lowered: numbers it has passed may have
+-- been issued as temporary IDs since.
