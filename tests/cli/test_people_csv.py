@@ -16,7 +16,6 @@ from pathlib import Path
 
 import openpyxl
 import psycopg
-import pytest
 from python_calamine import CalamineWorkbook
 
 from tests.helpers import candidates, request, run_wdh, wdh_env
