@@ -50,17 +50,23 @@ def _input(tmp_path: Path, names: list[str], copies: int = 2) -> Path:
 def test_resolve_drain_resolve_drain_asks_each_name_once(
     cli: CliRunner, db_url: str, eqc: EqcStandin, tmp_path: Path
 ) -> None:
-    # The order puts one name of each kind within the first run's budget of 3.
-    order = ["已知公司1", "无名公司1", "模糊公司1", "已知公司2", "已知公司3", "已知公司4"]
-    source = _input(tmp_path, [*order, "无名公司2", "模糊公司2"])
+    # The budget goes to the names holding most rows: one name of each kind
+    # holds three rows, the others two, so the first run's budget of 3 asks
+    # about those three, wherever their rows stand.
+    asked = ["已知公司1", "无名公司1", "模糊公司1"]
+    others = ["已知公司2", "无名公司2", "已知公司3", "模糊公司2", "已知公司4"]
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "客户名称\n" + "".join(f"{n}\n" for n in [*others, *asked] * 2 + asked), encoding="utf-8"
+    )
     first = _run(cli, db_url, eqc, "resolve", str(source), "--budget", "3")
-    assert (first["budget_consumed"], first["eqc_sync_hits"], first["ledger_hits"]) == (3, 2, 0)
+    assert (first["budget_consumed"], first["eqc_sync_hits"], first["ledger_hits"]) == (3, 3, 0)
     drained = _run(cli, db_url, eqc, "queue", "drain")
     # 无名公司1 and 模糊公司1 were answered by the sync lookups: no second call.
     assert (drained["claimed"], drained["api_calls"], drained["ledger_hits"]) == (7, 5, 2)
     second = _run(cli, db_url, eqc, "resolve", str(source), "--budget", "5")
     assert (second["budget_consumed"], second["ledger_hits"]) == (0, 4)
-    assert second["db_cache_hits"] == 8 and second["temp_ids_generated"] == 8
+    assert second["db_cache_hits"] == 9 and second["temp_ids_generated"] == 10
     assert _run(cli, db_url, eqc, "queue", "drain")["claimed"] == 0
     assert Counter(eqc.keys()) == dict.fromkeys(NAMES, 1)
     with psycopg.connect(db_url) as conn:

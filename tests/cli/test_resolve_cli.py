@@ -110,14 +110,15 @@ def test_each_layer_and_their_priority(
         1,
         0,
     )
-    # Backflow of the existing ID: account and normalized name (no account name in that row).
-    assert stats["backflow"] == {"inserted": 2, "skipped": 0, "conflicts": 0}
+    # The existing IDs teach the keys the cache does not hold: row 6 its account
+    # and normalized name, row 4 (answered by its plan code) its name.
+    assert stats["backflow"] == {"inserted": 3, "skipped": 0, "conflicts": 0}
     with psycopg.connect(db_url) as conn:
         flowed = conn.execute(
             "SELECT alias_name, canonical_id, match_type FROM enterprise.company_mapping "
-            "WHERE source = 'backflow' ORDER BY match_type"
+            "WHERE source = 'backflow' ORDER BY match_type, alias_name"
         ).fetchall()
-    assert flowed == [("A-9", "X9", "account"), ("丙公司", "X9", "name")]
+    assert flowed == [("A-9", "X9", "account"), ("丁公司", "X1", "name"), ("丙公司", "X9", "name")]
     # Input columns are kept in order, values unchanged.
     assert list(_output(path)[0]) == [*HEADER, "company_id", "company_id_source"]
     assert [r["金额"] for r in _output(path)] == [str(i) for i in range(1, 9)]
@@ -145,7 +146,8 @@ def test_backflow_counts_inserted_skipped_and_conflicts(
     assert stored == [("A-2", "C2")]
     again = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert again["db_cache_hits"] == 2 and again["existing_column_hits"] == 2
-    assert again["backflow"] == {"inserted": 0, "skipped": 0, "conflicts": 2}
+    # The A-2 rows still say their company: the key the cache holds now, skipped.
+    assert again["backflow"] == {"inserted": 0, "skipped": 2, "conflicts": 2}
     assert [r["company_id"] for r in _output(path)] == ["NEW", "OTHER", "C2", "C2"]
 
 
@@ -168,7 +170,8 @@ def test_three_spellings_get_one_temp_id_and_one_queue_entry(
         queued = conn.execute(
             "SELECT raw_name, normalized_name, temp_id FROM enterprise.enrichment_requests"
         ).fetchall()
-    assert queued == [("上海 某某 有限公司", "上海某某有限公司", ids.pop())]
+    # One row each: the queue keeps the shortest spelling (never the first row's).
+    assert queued == [("上海某某有限公司", "上海某某有限公司", ids.pop())]
     again = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert (again["async_queued"], again["already_queued"]) == (0, 1)
 

@@ -66,7 +66,9 @@ def messy_input(conn: psycopg.Connection, tmp_path: Path) -> Path:
         ["A5", "回流公司", "C-BACK"],  # teaches account A5, and the name C-BACK
         ["A6", "回流公司", "C-BACK"],  # teaches A6; the name C-BACK again
         ["A7", "回流公司", "C-OTHER"],  # the name another company: a conflict (3 rows)
-        ["A8", "冲突公司", "C-NEW"],  # the stored name wins over the column
+        # The column teaches account A8, which answers the row before the stored
+        # name does (an account outranks a name): the row's own ID.
+        ["A8", "冲突公司", "C-NEW"],
         ["A9", "既存公司", ""],  # a cache hit
         ["", "", ""],  # blank: dropped
         ["A10", "新公司乙", ""],
@@ -92,9 +94,10 @@ def test_a_plan_reports_the_figures_of_the_real_run(db: Database, messy_input: P
     real = _figures(db, messy_input, plan_only=False)
     assert planned == real
     assert (real["async_queued"], real["already_queued"]) == (2, 2)
-    # Five accounts learned; the two names taught two companies each are not.
-    assert real["backflow"] == {"inserted": 5, "skipped": 0, "conflicts": 5}
-    assert (real["db_cache_hits"], real["existing_column_hits"]) == (2, 5)
+    # Six accounts learned; the two names taught two companies each are not, and
+    # A8's name is stored with another company: conflicts (3 + 2 + 1 rows).
+    assert real["backflow"] == {"inserted": 6, "skipped": 0, "conflicts": 6}
+    assert (real["db_cache_hits"], real["existing_column_hits"]) == (1, 6)
 
 
 def test_a_plan_writes_nothing(db: Database, conn: psycopg.Connection, messy_input: Path) -> None:

@@ -25,6 +25,7 @@ the property tests in tests/integration/test_engine_properties.py hold it).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, TypeVar
@@ -171,17 +172,23 @@ class RunSetup:
         warn: Warn,
         *,
         degrade: bool = True,
+        beside: bool = True,
     ) -> Run:
-        """The run on `conn` (None: offline); its provider is closed with `stack`.
+        """The run on `conn` (None: offline); its provider is closed with `stack`, and its
+        work still running is waited for before `stack` closes the connection.
 
         degrade=False: a database error ends the run as it is (a table run has
         no run without the database, and names the table in its errors).
+        beside=False: the queue's write is done before `resolve` returns (the
+        caller's rows use the connection too).
         """
         if conn is not None and not self.options.plan_only:
             require_current_rules(conn)  # backflow, the ledger and the queue write name keys
         if self.issuer is not None:
             self.issuer.ensure_usable(conn)
-        return Run(self, conn, self._provider(stack), stats, warn, degrade=degrade)
+        run = Run(self, conn, self._provider(stack), stats, warn, degrade=degrade, beside=beside)
+        stack.callback(run.close)
+        return run
 
     def _provider(self, stack: ExitStack) -> Provider | None:
         """The provider of layer 4, or None: plan-only asks nobody, and no budget asks nobody."""
@@ -205,8 +212,13 @@ class Run:
         warn: Warn,
         *,
         degrade: bool = True,
+        beside: bool = True,
     ) -> None:
         self.degrade = degrade
+        self.beside = beside
+        # The queue's write runs beside the caller's output (see resolve).
+        self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-queue")
+        self._queued: Future[None] | None = None
         self.options = setup.options
         self.settings = setup.settings
         self.overrides = setup.overrides
@@ -234,7 +246,13 @@ class Run:
         return self.conn is not None and self.options.backflow
 
     def resolve(self, rows: Rows) -> Outcome:
-        """Every layer for every row of `rows`; the answers are then in `rows`."""
+        """Every layer for every row of `rows`; the answers are then in `rows`.
+
+        The queue's write (names left with temporary IDs, and their rows) may
+        still be running in a thread when this returns: the caller writes its
+        output meanwhile (no use of the connection), then calls `settle`,
+        which waits for it and counts what it did.
+        """
         names = self._first_pass(rows)
         keys = [normalize_name(name) for name in names]
         rows.set_name_keys(names, keys)
@@ -324,8 +342,24 @@ class Run:
             else:
                 stats.temp_ids_generated += name.rows
         if temporary and self.conn is not None:
-            self._queue(temporary, ids)
+            if self.beside:
+                self._queued = self._background.submit(self._queue, temporary, ids)
+            else:
+                self._queue(temporary, ids)
         return answers
+
+    def settle(self) -> None:
+        """Wait for the queue's write (see `resolve`); its figures are then counted."""
+        queued, self._queued = self._queued, None
+        if queued is not None:
+            queued.result()
+
+    def close(self) -> None:
+        """Wait for work still running (the connection is about to close)."""
+        try:
+            self.settle()
+        finally:
+            self._background.shutdown(wait=True)
 
     def _from_provider(self, waiting: list[Waiting]) -> dict[str, str]:
         """Names the provider (or its ledger) answers: normalized name -> company ID.

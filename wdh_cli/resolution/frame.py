@@ -391,14 +391,18 @@ def _storable(column: str) -> pl.Expr:
 
 
 def waiting_names(counts: pl.DataFrame) -> list[Waiting]:
-    """Each waiting name's rows, and its spelling: the most rows, then the smallest text.
+    """Each waiting name's rows, and its spelling (what the queue and --export-unknown show).
 
-    `counts`: rows per (n_key, raw) of the rows left for layers 4 and 5.
+    The spelling is the one most rows carry; among equals the shortest (the
+    one with fewest stray spaces and marks), then the smallest text: never
+    the order of the rows. `counts`: rows per (n_key, raw) of the rows left
+    for layers 4 and 5.
     """
     if counts.is_empty():
         return []
     best = (
-        counts.sort([_NAME_KEY, "rows", "raw"], descending=[False, True, False])
+        counts.with_columns(pl.col("raw").str.len_chars().alias("length"))
+        .sort([_NAME_KEY, "rows", "length", "raw"], descending=[False, True, False, False])
         .group_by(_NAME_KEY, maintain_order=True)
         .agg(pl.col("rows").sum(), pl.col("raw").first())
     )

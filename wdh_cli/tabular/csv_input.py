@@ -1,10 +1,8 @@
 """A CSV input of `wdh resolve`, read in passes, in native code where the file allows.
 
-`open_csv_input` looks at the whole file once, cheaply (byte counts in C,
-UTF-8 checked by polars): its encoding (UTF-8 with or without a byte-order
-mark, else GB18030), whether its quotes pair up, whether a line ends in a
-bare carriage return; then it reads the header, the first record that is not
-blank, with the csv module. Each pass (`CsvPasses`) then reads the data rows:
+`open_csv_input` reads the header: the first record that is not blank, with
+the csv module, in UTF-8 (with or without a byte-order mark) or else
+GB18030. Each pass (`CsvPasses`) then reads the data rows:
 
 - the fast way, polars' CSV reader, on chunks of the file cut between
   records: no Python object per cell;
@@ -15,15 +13,17 @@ blank, with the csv module. Each pass (`CsvPasses`) then reads the data rows:
   cell never closed, which is an error naming its line: the rest of the
   file must not vanish into one cell).
 
-Blank rows (every cell empty) are left out; an empty cell is null.
+The first pass finds out which way, and which encoding, the whole file
+needs (a file is UTF-8 if all of it is): when it learns it halfway, it
+raises `Reread` and starts again; later passes read the same rows the same
+way. Blank rows (every cell empty) are left out; an empty cell is null.
 """
 
 from __future__ import annotations
 
-import codecs
 import csv
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 from typing import TextIO
@@ -35,10 +35,10 @@ from wdh_cli.errors import InputFileError
 from wdh_cli.resolution.frame import Reread
 
 BOM = "\ufeff"
-SCAN_CHUNK = 1 << 23  # bytes the prescan reads at a time
 READ_BLOCK = 1 << 23  # bytes polars parses at a time: a pass holds a few such chunks
 EXACT_ROWS = 20_000  # rows of a block read the exact way
 _EOF = "\x00wdh: end of file\x00"  # the line the exact way feeds the csv module last
+_ENCODINGS = ("utf-8", "gb18030")  # tried in this order (utf-8-sig: a BOM says so)
 
 
 def column_name(index: int) -> str:
@@ -47,8 +47,21 @@ def column_name(index: int) -> str:
 
 
 @dataclass(frozen=True)
+class Block:
+    """Rows of one pass: their cells as a frame of `width` text columns (c0, c1, ...; null
+    where empty) and, when read the exact way, the rows as read (ragged ones too)."""
+
+    frame: pl.DataFrame
+    rows: list[list[str]] | None = None
+
+
+@dataclass
 class CsvInput:
-    """A CSV file's encoding and header, and how its data rows are read."""
+    """A CSV file's encoding and header, and how its data rows are read.
+
+    `encoding` and `exact` may change during the first pass (see the module
+    docstring); the header is read again with a new encoding.
+    """
 
     path: Path
     encoding: str  # utf-8, utf-8-sig or gb18030
@@ -63,36 +76,57 @@ class CsvInput:
     def width(self) -> int:
         return len(self.header)
 
+    def read_as(self, encoding: str | None = None, *, exact: bool | None = None) -> None:
+        """Read the file otherwise from now on: in another encoding, or the exact way."""
+        if encoding is not None and encoding != self.encoding:
+            self.encoding = encoding
+            self._read_header()
+        if exact:
+            self.exact = True
 
-@dataclass(frozen=True)
-class Block:
-    """Rows of one pass: their cells as a frame of `width` text columns (c0, c1, ...; null
-    where empty) and, when read the exact way, the rows as read (ragged ones too)."""
-
-    frame: pl.DataFrame
-    rows: list[list[str]] | None = None
+    def _read_header(self) -> None:
+        try:
+            found = _header(self.path, self.encoding, by_bytes=not self.exact)
+        except UnicodeDecodeError:
+            if self.encoding != "utf-8":
+                raise InputFileError(f"{self.path}: neither UTF-8 nor GB18030 text") from None
+            self.encoding = "gb18030"
+            self._read_header()
+            return
+        except OSError as exc:
+            raise read_error(self.path, exc) from None
+        if found is None:  # a header the byte lines cannot give (a bare carriage return)
+            self.exact = True
+            found = _header(self.path, self.encoding, by_bytes=False)
+        assert found is not None  # read as text, the csv module reads any header
+        self.header, self.header_line, self.skip_records, self.data_offset = found
+        self.exact = self.exact or self.data_offset is None
 
 
 def open_csv_input(path: Path) -> CsvInput:
-    """Settle how to read `path`; InputFileError (exit 2) naming it when it cannot be read."""
+    """The header and the first guess of how to read `path` (exit 2 naming it otherwise)."""
     try:
         stat = path.stat()
-        encoding, odd_quotes, bare_cr = _prescan(path)
-        if encoding is None:
-            raise InputFileError(f"{path}: neither UTF-8 nor GB18030 text")
-        header, line, records, offset = _header(path, encoding, by_bytes=not bare_cr)
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
     except OSError as exc:
         raise read_error(path, exc) from None
-    return CsvInput(
-        path,
-        encoding,
-        header,
-        line,
-        records,
-        offset,
-        exact=odd_quotes or bare_cr or offset is None,
-        stamp=(stat.st_size, stat.st_mtime_ns),
-    )
+    encoding = "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else _guess(head)
+    source = CsvInput(path, encoding, [], 0, 0, None, False, (stat.st_size, stat.st_mtime_ns))
+    source._read_header()
+    return source
+
+
+def _guess(head: bytes) -> str:
+    """UTF-8 unless the file's first bytes say otherwise (the first pass may still switch)."""
+    cut = head.rfind(b"\n") + 1 or len(head)
+    for encoding in _ENCODINGS:
+        try:
+            head[:cut].decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        return encoding
+    return _ENCODINGS[0]  # the first pass finds it is neither, and says so
 
 
 def read_error(path: Path, exc: OSError) -> InputFileError:
@@ -103,33 +137,44 @@ def read_error(path: Path, exc: OSError) -> InputFileError:
 class CsvPasses:
     """Passes over a CSV input's data rows (`FrameRows` calls it for each pass).
 
-    The first pass that finds a row polars reads otherwise switches to the
-    exact way for good; if it had handed out rows already, it raises
-    `Reread`, and the pass starts again. Each pass first checks that the
-    file is the one opened: every pass must read the same rows.
+    Each pass first checks that the file is the one opened: every pass must
+    read the same rows. The first pass to finish settles how the file is
+    read; a later one that would read it otherwise is an error.
     """
 
     def __init__(self, source: CsvInput, *, exact_rows: int = EXACT_ROWS) -> None:
         self.source = source
         self._exact_rows = exact_rows
+        self._settled = False
 
     def __call__(self) -> Iterator[Block]:
         source = self.source
         _check_unchanged(source)
-        if source.exact:
-            yield from _exact(source, self._exact_rows)
-            return
         handed = False
-        try:
-            for block in _fast(source):
-                handed = True
-                yield block
-            return
-        except _ReadOtherwise:
-            self.source = replace(source, exact=True)
+        while True:
+            try:
+                blocks = _exact(source, self._exact_rows) if source.exact else _fast(source)
+                for block in blocks:
+                    handed = True
+                    yield block
+                self._settled = True
+                return
+            except _ReadOtherwise as exc:
+                if exc.encoding is not None:
+                    source.read_as(exc.encoding)
+                else:
+                    source.read_as(exact=True)
+                self._restart(handed)
+
+    def _restart(self, handed: bool) -> None:
+        if self._settled:
+            raise InputFileError(
+                f"{self.source.path}: the file changed while wdh was reading it; "
+                "run again once it is complete"
+            )
         if handed:
             raise Reread
-        yield from _exact(self.source, self._exact_rows)
+        _check_unchanged(self.source)
 
 
 def _check_unchanged(source: CsvInput) -> None:
@@ -144,67 +189,32 @@ def _check_unchanged(source: CsvInput) -> None:
         )
 
 
-# The prescan ---------------------------------------------------------------
-def _prescan(path: Path) -> tuple[str | None, bool, bool]:
-    """(encoding or None, an odd number of quotes, a bare carriage return), in one read."""
-    quotes = 0
-    bare_cr = False
-    utf8 = True
-    with path.open("rb") as handle:
-        start = handle.read(3)
-        bom = start == b"\xef\xbb\xbf"
-        carry = b"" if bom else start
-        while True:
-            data = handle.read(SCAN_CHUNK)
-            chunk = carry + data
-            if data:
-                # Cut after the last line feed: it never ends inside a
-                # character (UTF-8 or GB18030), nor between CR and LF.
-                cut = chunk.rfind(b"\n") + 1
-                chunk, carry = chunk[:cut], chunk[cut:]
-            else:
-                carry = b""
-            if chunk:
-                quotes += chunk.count(b'"')
-                bare_cr = bare_cr or chunk.count(b"\r") != chunk.count(b"\r\n")
-                utf8 = utf8 and _valid_utf8(chunk)
-            if not data:
-                break
-    if utf8:
-        return ("utf-8-sig" if bom else "utf-8"), quotes % 2 == 1, bare_cr
-    if not bom and _decodes(path, "gb18030"):
-        return "gb18030", quotes % 2 == 1, bare_cr
-    return None, False, False
+class _ReadOtherwise(Exception):
+    """The file must be read otherwise: in `encoding`, or (None) the exact way."""
+
+    def __init__(self, encoding: str | None = None) -> None:
+        super().__init__(encoding)
+        self.encoding = encoding
 
 
-def _valid_utf8(data: bytes) -> bool:
-    try:
-        pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=True)
-    except pl.exceptions.PolarsError:
-        return False
-    return True
-
-
-def _decodes(path: Path, encoding: str) -> bool:
-    decoder = codecs.getincrementaldecoder(encoding)()
-    with path.open("rb") as handle:
-        try:
-            while data := handle.read(SCAN_CHUNK):
-                decoder.decode(data)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
+def _next_encoding(source: CsvInput) -> _ReadOtherwise:
+    """The file is not in its encoding: the next one, or an error when none is left."""
+    if source.encoding == "utf-8":
+        return _ReadOtherwise("gb18030")
+    raise InputFileError(f"{source.path}: neither UTF-8 nor GB18030 text")
 
 
 # The header ------------------------------------------------------------------
-def _header(path: Path, encoding: str, *, by_bytes: bool) -> tuple[list[str], int, int, int | None]:
+def _header(
+    path: Path, encoding: str, *, by_bytes: bool
+) -> tuple[list[str], int, int, int | None] | None:
     """(the first non-blank record, trimmed; its line; records up to it; the offset after it).
 
     By bytes: the file's lines (split at line feeds, so the bytes read are
     known) feed the csv module one at a time, and the offset is where the
-    header's last line ends. Otherwise (a bare carriage return ends some
-    line) the csv module reads the text, and there is no offset.
+    header's last line ends; None when a bare carriage return makes the
+    csv module refuse such lines. Otherwise the csv module reads the text,
+    and there is no offset. UnicodeDecodeError: not `encoding` text.
     """
     consumed = 0
     lines = 0
@@ -216,43 +226,49 @@ def _header(path: Path, encoding: str, *, by_bytes: bool) -> tuple[list[str], in
             for raw in handle:
                 consumed += len(raw)
                 lines += 1
-                yield raw.decode(encoding, errors="replace")
+                yield raw.decode(encoding)
 
-    with path.open(encoding=encoding, newline="", errors="replace") as text:
+    with path.open(encoding=encoding, newline="") as text:
         reader = csv.reader(byte_lines() if by_bytes else text)
-        for record in reader:
-            records += 1
-            header = [cell.strip() for cell in record]
-            if records == 1 and header:
-                # A byte-order mark the decoding kept (GB18030 has its own): not a name.
-                header[0] = header[0].removeprefix(BOM).strip()
-            if any(header):
-                line = lines if by_bytes else reader.line_num
-                return header, line, records, consumed if by_bytes else None
+        try:
+            for record in reader:
+                records += 1
+                header = [cell.strip() for cell in record]
+                if records == 1 and header:
+                    # A byte-order mark the decoding kept (GB18030 has its own).
+                    header[0] = header[0].removeprefix(BOM).strip()
+                if any(header):
+                    line = lines if by_bytes else reader.line_num
+                    return header, line, records, consumed if by_bytes else None
+        except csv.Error:
+            if by_bytes:
+                return None
+            raise
     raise InputFileError(f"{path}: empty file (no header row)")
 
 
 # The fast way ----------------------------------------------------------------
-class _ReadOtherwise(Exception):
-    """polars cannot read the file as the csv module does: read it the exact way."""
-
-
 def _fast(source: CsvInput) -> Iterator[Block]:
     """polars' CSV reader on chunks of the file cut between records.
 
-    A chunk ends at a line feed after an even number of quotes (the
-    prescan found their number even): no quoted cell is ever cut. polars
-    reads what the csv module reads, or raises: a quote inside an unquoted
-    cell, text after a closing quote, a row longer than the header (those
-    files are read the exact way). Each chunk starts with a line feed (an
-    empty line, skipped), so a byte-order mark opening its first cell stays
-    in the cell.
+    A chunk ends at a line feed after an even number of quotes, so no quoted
+    cell is ever cut (a file whose quotes do not pair up is read the exact
+    way). polars reads what the csv module reads, or raises: a quote inside
+    an unquoted cell, text after a closing quote, a row longer than the
+    header (those files are read the exact way). A bare carriage return,
+    which polars would read as part of a cell, sends the file the exact way
+    too. Each chunk starts with a line feed (an empty line, skipped), so a
+    byte-order mark opening its first cell stays in the cell.
     """
     schema = {column_name(index): pl.String for index in range(source.width)}
-    assert source.data_offset is not None
     for chunk in _chunks(source):
+        if chunk.count(b"\r") != chunk.count(b"\r\n"):
+            raise _ReadOtherwise()
         if source.encoding == "gb18030":
-            chunk = chunk.decode("gb18030").encode("utf-8")
+            try:
+                chunk = chunk.decode("gb18030").encode("utf-8")
+            except UnicodeDecodeError:
+                raise _next_encoding(source) from None
         try:
             frame = pl.read_csv(
                 b"\n" + chunk,
@@ -263,10 +279,20 @@ def _fast(source: CsvInput) -> Iterator[Block]:
                 raise_if_empty=False,
             )
         except pl.exceptions.PolarsError as exc:
-            raise _ReadOtherwise from exc
+            if source.encoding != "gb18030" and not _valid_utf8(chunk):
+                raise _next_encoding(source) from exc
+            raise _ReadOtherwise() from exc
         frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
         if frame.height:
             yield Block(frame)
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        pl.Series([data], dtype=pl.Binary).cast(pl.String, strict=True)
+    except pl.exceptions.PolarsError:
+        return False
+    return True
 
 
 def _chunks(source: CsvInput) -> Iterator[bytes]:
@@ -286,6 +312,8 @@ def _chunks(source: CsvInput) -> Iterator[bytes]:
                 raise read_error(source.path, exc) from None
             chunk = carry + data
             if not data:
+                if chunk.count(b'"') % 2:
+                    raise _ReadOtherwise()  # quotes that do not pair up
                 if chunk:
                     yield chunk
                 return
@@ -344,7 +372,7 @@ def _exact(source: CsvInput, size: int) -> Iterator[Block]:
                 ).with_columns(pl.all().replace("", None))
                 yield Block(frame, kept)
         except UnicodeDecodeError:
-            raise InputFileError(f"{source.path}: not {source.encoding} text throughout") from None
+            raise _next_encoding(source) from None
         except OSError as exc:
             raise read_error(source.path, exc) from None
 

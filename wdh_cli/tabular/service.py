@@ -23,7 +23,7 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import DatabaseUnavailable, InputFileError
 from wdh_cli.files import atomic_text_file, people_csv_writer
-from wdh_cli.resolution.engine import Outcome, RunSetup
+from wdh_cli.resolution.engine import Outcome, Run, RunSetup
 from wdh_cli.resolution.figures import ResolveStats
 from wdh_cli.resolution.frame import FrameRows
 from wdh_cli.resolution.keys import KeyPlan
@@ -78,7 +78,7 @@ def resolve_file(
             csv_output = None
             if target is not None:
                 csv_output = stack.enter_context(CsvOutput(target, source.encoding, layout))
-            outcome, rows = _resolve(setup, db, options, stack, stats, warn, passes, fields)
+            run, outcome, rows = _resolve(setup, db, options, stack, stats, warn, passes, fields)
             written = csv_output
             if csv_output is not None:
                 _write_csv(passes, rows, fields, csv_output, progress)
@@ -98,12 +98,13 @@ def resolve_file(
                         warn=warn,
                     )
                 )
-            outcome, rows = _resolve(
+            run, outcome, rows = _resolve(
                 setup, db, options, stack, stats, warn, lambda: iter([frame]), fields
             )
             written = sheet_output
             if sheet_output is not None:
                 _write_sheet(source, numbers, rows.answers(frame), sheet_output, layout, progress)
+        run.settle()  # the queue's write, which ran beside the output's
         if unknown is not None:
             writer = people_csv_writer(unknown)
             writer.writerow(("company_name", "temporary_id", "occurrence_count"))
@@ -123,7 +124,7 @@ def _resolve(
     warn: Callable[[str], None],
     passes: Callable[[], Iterator[Any]],
     fields: dict[str, int | None],
-) -> tuple[Outcome, FrameRows]:
+) -> tuple[Run, Outcome, FrameRows]:
     """Connect (or go offline), and run the engine on the rows of `passes`."""
     conn = _connect(db, options, stack, warn)
     run = setup.start(conn, stack, stats, warn)
@@ -133,7 +134,7 @@ def _resolve(
             yield item if isinstance(item, pl.DataFrame) else _key_view(item.frame, fields)
 
     rows = FrameRows(KeyPlan(), frames)
-    return run.resolve(rows), rows
+    return run, run.resolve(rows), rows
 
 
 def _format(path: Path) -> str:

@@ -74,7 +74,7 @@ def resolve_table(
         outputs = (options.columns.output, options.columns.output_source)
         if not options.plan_only:
             output_columns(conn, table, have, *outputs, add=add_columns)
-        run = setup.start(conn, stack, stats, warn, degrade=False)
+        run = setup.start(conn, stack, stats, warn, degrade=False, beside=False)
         statements = ResolveStatements(table, cells, KeyPlan())
         stack.callback(statements.drop, conn)
         run.resolve(TableRows(conn, statements))
