@@ -1,5 +1,5 @@
 """What the installed `wdh queue drain` and `wdh resolve` do with provider answers that
-cannot be stored.
+cannot be stored, and with a database that refuses a batch's record.
 
 The EQC stand-in answers garbage over real HTTP (a float companyId, an object as
 the official name, a company ID of 130 characters, temporary IDs, NUL bytes,
@@ -13,6 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ import psycopg
 import pytest
 
 from tests.eqc_standin import EqcStandin
-from tests.helpers import run_wdh, wdh_env
+from tests.helpers import WDH, run_wdh, wdh_env
 from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
 from wdh_cli.queue import repository
 
@@ -364,6 +366,140 @@ def test_resolve_sync_lookups_get_only_valid_candidates(
         assert rows[name]["company_id_source"] == "temp"
     assert sorted(_stored_ids(conn)) == ["600000001"] * 4  # company, mapping, ledger x2
     _assert_nothing_malformed_is_stored(conn)
+
+
+# A database that refuses a batch's record: what it means depends on the error.
+
+
+def _drain(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [WDH, "queue", "drain", "--json", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _companies(count: int) -> tuple[list[str], dict[str, tuple[str, str]]]:
+    names = [f"公司{i:04d}" for i in range(count)]
+    return names, {name: (f"6{i:08d}", f"91{i:016d}") for i, name in enumerate(names)}
+
+
+def test_a_row_the_database_refuses_fails_alone_and_the_rest_is_recorded(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    """A data error (here a CHECK the test adds) while recording a batch: the
+    batch is recorded in parts until the refused row stands alone; it fails with
+    the database's reason, everything else is recorded."""
+    conn.execute(
+        "ALTER TABLE enterprise.company_master ADD CONSTRAINT test_refused"
+        " CHECK (company_id <> '600000003')"
+    )
+    names, companies = _companies(12)
+    with EqcStandin(companies, token=TOKEN) as eqc:
+        _enqueue(conn, names)
+        env = _env(db_url, eqc)
+        result = run_wdh("queue", "drain", "--json", "--concurrency", "2", env=env)
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert (report["resolved"], report["failed"], report["lost"]) == (11, 1, 0)
+        requests = _requests(conn)
+        status, attempts, error, company = requests["公司0003"]
+        assert (status, attempts, company) == ("failed", 1, None)
+        assert error.startswith("its answer could not be recorded: database error [23514]")
+        assert "test_refused" in error
+        for i, name in enumerate(names):
+            if i != 3:
+                assert requests[name] == ("done", 1, None, f"6{i:08d}")
+        assert _statuses(conn)["processing"] == 0
+        ledger = conn.execute("SELECT count(*) FROM enterprise.provider_answers").fetchone()
+        assert ledger == (11,)
+        again = run_wdh("queue", "drain", "--json", env=env)
+        assert json.loads(again.stdout)["claimed"] == 0
+        assert Counter(eqc.keys()) == dict.fromkeys(names, 1)
+
+
+def test_a_database_that_refuses_every_record_hands_the_rows_back_and_exits_1(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    """An error that is not about a row's data (here a trigger raising
+    insufficient_privilege): the drain stops with exit 1 and one line, the
+    batch's rows are handed back (nothing `processing`), and nothing is failed."""
+    conn.execute(
+        """
+        CREATE FUNCTION public.test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'permission denied for table company_master'
+                USING ERRCODE = 'insufficient_privilege';
+        END $$;
+        CREATE TRIGGER test_refuse BEFORE INSERT ON enterprise.company_master
+            FOR EACH ROW EXECUTE FUNCTION public.test_refuse();
+        """
+    )
+    names, companies = _companies(8)
+    with EqcStandin(companies, token=TOKEN) as eqc:
+        _enqueue(conn, names)
+        env = _env(db_url, eqc)
+        result = run_wdh("queue", "drain", "--json", "--concurrency", "2", env=env)
+        assert result.returncode == 1
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and "[42501]" in lines[0], result.stderr
+        assert "公司" not in result.stderr
+        assert _statuses(conn) == Counter({"pending": 8})
+        attempts = conn.execute(
+            "SELECT DISTINCT attempts FROM enterprise.enrichment_requests"
+        ).fetchall()
+        assert attempts == [(0,)]
+
+        conn.execute("DROP TRIGGER test_refuse ON enterprise.company_master")
+        again = run_wdh("queue", "drain", "--json", "--concurrency", "2", env=env)
+        assert again.returncode == 0, again.stderr
+        assert _statuses(conn) == Counter({"done": 8})
+
+
+def test_a_connection_cut_while_recording_is_replaced_and_nothing_is_stranded(
+    db_url: str, conn: psycopg.Connection
+) -> None:
+    """The worker's connection dies in the middle of recording a batch (a trigger
+    holds the statement until the test cuts it): the batch is recorded on a new
+    connection, the drain still exits 1 with one line (it lost a connection)."""
+    conn.execute(
+        """
+        CREATE TABLE public.test_cut (done boolean);
+        CREATE FUNCTION public.test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM public.test_cut) THEN
+                PERFORM pg_sleep(30);
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER test_hold BEFORE INSERT ON enterprise.company_master
+            FOR EACH ROW EXECUTE FUNCTION public.test_hold();
+        """
+    )
+    names, companies = _companies(6)
+    with EqcStandin(companies, token=TOKEN) as eqc:
+        _enqueue(conn, names)
+        worker = _drain(_env(db_url, eqc), "--concurrency", "2")
+        deadline = time.monotonic() + 30
+        while True:
+            held = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                " AND application_name LIKE 'wdh queue drain%%' AND wait_event = 'PgSleep'"
+            ).fetchall()
+            if held:
+                break
+            assert time.monotonic() < deadline, "the drain should be recording"
+            time.sleep(0.05)
+        conn.execute("INSERT INTO public.test_cut VALUES (true)")
+        conn.execute("SELECT pg_terminate_backend(%s)", held[0])
+        _, err = worker.communicate(timeout=60)
+        assert worker.returncode == 1
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert len(lines) == 1 and "connection" in lines[0], err
+        assert _statuses(conn) == Counter({"done": 6})
+        assert Counter(eqc.keys()) == dict.fromkeys(names, 1)
 
 
 def test_a_directory_holding_a_temporary_id_is_refused_naming_its_line(
