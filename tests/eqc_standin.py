@@ -57,6 +57,8 @@ class EqcStandin:
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
         self.bodies: dict[str, str] = {}  # name -> the body of every answer (see `answer`)
         self.calls: list[Call] = []
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most ever answered at once
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -131,9 +133,15 @@ class EqcStandin:
                 with standin._lock:
                     referer = self.headers.get("Referer")
                     standin.calls.append(Call(key, token, referer, time.monotonic()))
-                reply = standin._answer(key)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                    standin.in_flight += 1
+                    standin.most_in_flight = max(standin.most_in_flight, standin.in_flight)
+                try:
+                    reply = standin._answer(key)
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                finally:
+                    with standin._lock:
+                        standin.in_flight -= 1
                 if token != standin.token and reply.status == 200 and reply.body is None:
                     self._send(401, json.dumps({"msg": "token invalid"}))
                     return
