@@ -37,6 +37,7 @@ class Call:
     key: str
     token: str | None
     referer: str | None
+    at: float = 0.0  # time.monotonic() when the request arrived
 
 
 class EqcStandin:
@@ -54,7 +55,10 @@ class EqcStandin:
         self.token = token
         self.delay = delay
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
+        self.bodies: dict[str, str] = {}  # name -> the body of every answer (see `answer`)
         self.calls: list[Call] = []
+        self.in_flight = 0  # requests being answered now
+        self.most_in_flight = 0  # the most ever answered at once
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -68,6 +72,14 @@ class EqcStandin:
     def script(self, name: str, *replies: Reply) -> None:
         """Serve these replies, in order, to the next requests for `name`."""
         self.scripts[name].extend(replies)
+
+    def answer(self, name: str, body: object) -> None:
+        """Answer every request for `name` with this JSON body (after any scripted replies).
+
+        `body` is any JSON value, garbage included: `{"list": [{"companyId": 12.5, ...}]}`.
+        The stand-in's delay and token check apply as to its default answers.
+        """
+        self.bodies[name] = json.dumps(body)  # ASCII with \u escapes: lone surrogates travel too
 
     def keys(self) -> list[str]:
         with self._lock:
@@ -89,6 +101,8 @@ class EqcStandin:
         return Reply(delay=self.delay)
 
     def _default_body(self, key: str) -> str:
+        if key in self.bodies:
+            return self.bodies[key]
         found = self.companies.get(key)
         if found is None:
             return json.dumps({"list": []})
@@ -117,10 +131,17 @@ class EqcStandin:
                 key = parse_qs(url.query).get("key", [""])[0]
                 token = self.headers.get("token")
                 with standin._lock:
-                    standin.calls.append(Call(key, token, self.headers.get("Referer")))
-                reply = standin._answer(key)
-                if reply.delay:
-                    time.sleep(reply.delay)
+                    referer = self.headers.get("Referer")
+                    standin.calls.append(Call(key, token, referer, time.monotonic()))
+                    standin.in_flight += 1
+                    standin.most_in_flight = max(standin.most_in_flight, standin.in_flight)
+                try:
+                    reply = standin._answer(key)
+                    if reply.delay:
+                        time.sleep(reply.delay)
+                finally:
+                    with standin._lock:
+                        standin.in_flight -= 1
                 if token != standin.token and reply.status == 200 and reply.body is None:
                     self._send(401, json.dumps({"msg": "token invalid"}))
                     return

@@ -593,3 +593,72 @@ def test_the_claim_brings_what_the_ledger_read_would(conn: psycopg.Connection) -
         jobs, answers = repository.claim_with_answers(conn, 10, "w", "eqc", 3 * 3600)
         assert sorted(answers) == ["丁", "乙", "甲"]
         assert answers["甲"].company_id == "C1" and answers["乙"].outcome == "no_match"
+
+
+def test_an_unvetted_company_from_a_provider_is_a_broken_answer(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    """wdh's providers vet what they parse; the drain does not rely on it alone:
+    an accepted company that cannot be stored is retried as a broken answer and
+    never reaches the ledger, company_master or company_mapping."""
+    names = ["好公司", "临时公司", "过长公司"]
+    repository.enqueue(conn, names, names, [None] * 3)
+    provider = FakeProvider(
+        {
+            "好公司": [_candidate("600000001", "好公司")],
+            "临时公司": [_candidate("TEMP_000001", "临时公司")],
+            "过长公司": [_candidate("9" * 130, "过长公司")],
+        }
+    )
+    report = drain(db, provider, OPTIONS)
+    assert (report.resolved, report.retried, report.failed) == (1, 2, 0)
+    rows = {row[0]: row[1:] for row in _rows(conn)}
+    assert rows["好公司"] == ("done", 1, None, "600000001")
+    assert rows["临时公司"][:2] == ("pending", 1)
+    assert rows["临时公司"][2] == (
+        "the provider answered with a company that cannot be stored: "
+        "TEMP_000001 is a temporary ID, not a company"
+    )
+    assert "longer than 100 characters (130)" in rows["过长公司"][2]
+    ledger = conn.execute("SELECT normalized_name FROM enterprise.provider_answers").fetchall()
+    assert ledger == [("好公司",)]
+
+
+def test_a_row_whose_answer_the_database_refuses_fails_alone(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    """A suggestion holding NUL reaches the record step (a provider that did not vet
+    it): PostgreSQL's JSON refuses it (22P05). The batch is recorded in halves until
+    that row stands alone; it fails with the reason, the others are recorded."""
+    names = _queue(conn, 9)
+    answers: dict[str, Any] = {
+        name: [_candidate(f"6{i:08d}", name)] for i, name in enumerate(names)
+    }
+    answers[names[5]] = [_candidate("600000005", names[5]), _candidate("7", "某\x00", 0.5)]
+    spy = SharedProvider(answers)
+    report = drain(db, spy, _concurrent(2, 50))
+    assert (report.claimed, report.resolved, report.failed, report.lost) == (9, 8, 1, 0)
+    rows = {row[0]: row[1:] for row in _rows(conn)}
+    status, attempts, error, company = rows[names[5]]
+    assert (status, attempts, company) == ("failed", 1, None)
+    assert error.startswith("its answer could not be recorded: database error [22P05]")
+    assert sum(1 for row in rows.values() if row[0] == "done") == 8
+    ledger = conn.execute("SELECT count(*) FROM enterprise.provider_answers").fetchone()
+    assert ledger == (8,)
+
+
+def test_rows_a_dead_worker_leaves_waiting_are_handed_back(
+    db: Database, conn: psycopg.Connection
+) -> None:
+    """A worker that dies of a bug (not a provider error) hands its row back; the
+    rows of its batch nobody asked are recorded after it, handed back too."""
+    _queue(conn, 5)
+
+    class Broken(FakeProvider):
+        def search(self, raw_name: str) -> list[Candidate]:
+            raise RuntimeError("a bug")
+
+    with pytest.raises(RuntimeError, match="a bug"):
+        drain(db, Broken({}), OPTIONS)
+    assert _statuses(conn) == Counter({"pending": 5})
+    assert {row[2] for row in _rows(conn)} == {0}

@@ -62,7 +62,7 @@ def company_id_problem(value: str) -> str | None:
         return f"the company ID is longer than {MAX_COMPANY_ID} characters ({len(value)})"
     bad = next(char for char in value if char not in _ALLOWED)
     return (
-        f"the company ID holds {_describe(bad)}; a company ID is ASCII letters, digits, "
+        f"the company ID holds {describe_character(bad)}; a company ID is ASCII letters, digits, "
         "'-', '_' and '.'"
     )
 
@@ -73,7 +73,7 @@ def clean_company_id(raw: str) -> tuple[str, str | None]:
     return value, company_id_problem(value)
 
 
-def _describe(char: str) -> str:
+def describe_character(char: str) -> str:
     """A character as a message can show it, whatever it is (a control, an invisible one)."""
     if char.isprintable() and not char.isspace():
         return f"the character {char!r} (U+{ord(char):04X})"

@@ -6,12 +6,13 @@ The drain's `record_batch` also writes it, in its one statement per batch
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
 
-from wdh_cli.companies.ids import MAX_COMPANY_ID
+from wdh_cli.companies.ids import company_id_problem, describe_character
 from wdh_cli.db.sqlfiles import queries
 from wdh_cli.providers.base import Candidate
 
@@ -37,19 +38,32 @@ class Learned:
 # (MAX_COMPANY_ID) is part of the company-ID rule, companies/ids.py.
 MAX_OFFICIAL_NAME = 255
 MAX_CREDIT_CODE = 50
+# Unicode categories never part of a name or a code: control characters (NUL
+# among them) and surrogates (a lone one cannot even be encoded).
+_UNSTORABLE = frozenset(("Cc", "Cs"))
 
 
 def unstorable(candidate: Candidate) -> str | None:
-    """Why a provider's company cannot be stored (a provider can send anything), or None."""
+    """Why a provider's company cannot be stored (a provider can send anything), or None.
+
+    The company ID must pass the company-ID rule (`ids.company_id_problem`);
+    the official name and the credit code must fit their columns and hold no
+    control character or lone surrogate (PostgreSQL can store neither NUL nor
+    a lone surrogate, in a column or in the ledger's JSON). Values are taken
+    as trimmed already.
+    """
+    problem = company_id_problem(candidate.company_id)
+    if problem is not None:
+        return problem
     for what, value, limit in (
-        ("company ID", candidate.company_id, MAX_COMPANY_ID),
         ("official name", candidate.official_name, MAX_OFFICIAL_NAME),
         ("credit code", candidate.unified_credit_code or "", MAX_CREDIT_CODE),
     ):
         if len(value) > limit:
-            return f"its {what} is longer than {limit} characters"
-        if "\x00" in value:
-            return f"its {what} holds a NUL character"
+            return f"the {what} is longer than {limit} characters ({len(value)})"
+        bad = next((char for char in value if unicodedata.category(char) in _UNSTORABLE), None)
+        if bad is not None:
+            return f"the {what} holds {describe_character(bad)}"
     return None
 
 

@@ -28,6 +28,11 @@ LOCK_NOT_AVAILABLE = "55P03"
 # SQLSTATE classes that mean "the server went away or is not there".
 _CONNECTION_CLASSES = ("08", "57P")
 
+# SQLSTATE classes of errors caused by the rows a statement writes: a data
+# exception (22: a value too long, bad text), an integrity constraint (23),
+# or a collision with another session (40: serialization failure, deadlock).
+_ROW_CLASSES = ("22", "23", "40")
+
 
 def translate(
     exc: psycopg.Error, *, target: str, purpose: str = "", user: str | None = None
@@ -72,6 +77,15 @@ def translate(
         f"database error{code}: {primary}",
         detail="\n".join(part for part in (diag.message_detail, diag.message_hint) if part) or None,
     )
+
+
+def about_the_rows(exc: psycopg.Error) -> bool:
+    """Whether the error came from the rows written, so fewer rows at a time may succeed.
+
+    Any other error (a privilege, a full disk, a read-only server, a lost
+    connection) is about the database, and would meet any rows alike.
+    """
+    return (exc.sqlstate or "").startswith(_ROW_CLASSES)
 
 
 @contextmanager

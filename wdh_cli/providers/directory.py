@@ -2,7 +2,10 @@
 
 Columns: company_id, official_name, unified_credit_code, aliases (separated
 by `|`). A name matches when its normalized form equals the normalized
-official name or an alias: confidence 1.0.
+official name or an alias: confidence 1.0. Every company must be one wdh
+can store (`companies.repository.unstorable`: the company-ID rule, the
+columns' lengths): a row that is not is an input error naming the file and
+line, so the provider never answers with one.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import io
 import threading
 from pathlib import Path
 
+from wdh_cli.companies.repository import unstorable
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import read_text_file
 from wdh_cli.names import normalize_name
@@ -43,6 +47,9 @@ class DirectoryProvider:
             fields += [""] * (4 - len(fields))
             company_id, official, code, aliases = (f.strip() for f in fields[:4])
             candidate = Candidate(company_id, official, code or None, "directory", 1.0)
+            problem = unstorable(candidate)
+            if problem is not None:
+                raise InputFileError(f"{path}:{line}: {problem}")
             for spelling in [official, *aliases.split("|")]:
                 key = normalize_name(spelling)
                 if key:

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from wdh_cli.companies.repository import unstorable
 from wdh_cli.providers.base import (
     BadResponseError,
     Candidate,
@@ -81,6 +82,7 @@ class EqcProvider:
         rate_limit: int = 10,
         retries: int = 2,
         confidence: dict[str, float] | None = None,
+        min_confidence: float = 0.80,
         backoff_base: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         transport: httpx.BaseTransport | None = None,
@@ -97,6 +99,9 @@ class EqcProvider:
         self._retries = retries
         # WDH_EQC_CONFIDENCE overrides the types it names; the others keep the default.
         self._confidence = {**CONFIDENCE_BY_TYPE, **(confidence or {})}
+        # The bar (WDH_EQC_MIN_CONFIDENCE) tells which candidate a consumer will
+        # accept: that one must be storable, others are dropped when they are not.
+        self._min_confidence = min_confidence
         self._backoff_base = backoff_base
         self._sleep = sleep
         self.calls = 0
@@ -154,34 +159,58 @@ class EqcProvider:
         return float(value) if value.isdigit() else None
 
     def _parse(self, response: httpx.Response) -> list[Candidate]:
+        """A 200's candidates, each a company that can be stored (docs/eqc.md, "Response").
+
+        A body that is not what the API promises, or any field of the wrong
+        JSON type, is a broken answer (BadResponseError). So is an answer whose
+        accepted candidate (the first to reach the bar) cannot be stored; any
+        other candidate that cannot be stored is dropped (it could only have
+        been a suggestion for a person).
+        """
         try:
             body: Any = response.json()
         except ValueError:
-            raise BadResponseError("EQC answered 200 with a body that is not JSON") from None
+            raise _broken("a body that is not JSON") from None
         if not isinstance(body, dict):
-            raise BadResponseError("EQC answered 200 with JSON that is not an object")
-        items = body.get("list") or []
+            raise _broken("JSON that is not an object")
+        items = body.get("list")
+        if items is None:  # a missing or null list: no match
+            return []
         if not isinstance(items, list):
-            raise BadResponseError("EQC answered 200 with a `list` that is not a list")
-        candidates = []
-        for item in items:
-            if (
-                not isinstance(item, dict)
-                or not item.get("companyId")
-                or not item.get("companyFullName")
-            ):
-                raise BadResponseError("EQC answered 200 with a result lacking companyId or name")
-            match_type = str(item.get("type") or "")
-            candidates.append(
-                Candidate(
-                    company_id=str(item["companyId"]),
-                    official_name=str(item["companyFullName"]),
-                    unified_credit_code=str(item["unite_code"]) if item.get("unite_code") else None,
-                    match_type=match_type,
-                    confidence=self._confidence.get(match_type, DEFAULT_CONFIDENCE),
-                )
-            )
-        return candidates
+            raise _broken("a `list` that is not a list")
+        candidates = [self._candidate(item) for item in items]
+        kept: list[Candidate] = []
+        accepted_seen = False
+        for candidate in candidates:
+            problem = unstorable(candidate)
+            accepted = not accepted_seen and candidate.confidence >= self._min_confidence
+            accepted_seen = accepted_seen or accepted
+            if problem is None:
+                kept.append(candidate)
+            elif accepted:
+                raise _broken(f"a company that cannot be stored: {problem}")
+        return kept
+
+    def _candidate(self, item: object) -> Candidate:
+        """One result as a candidate, its fields trimmed; a field of the wrong type is broken."""
+        if not isinstance(item, dict):
+            raise _broken("a result that is not an object")
+        company_id = item.get("companyId")
+        if isinstance(company_id, int) and not isinstance(company_id, bool) and company_id >= 0:
+            company_id = str(company_id)  # a whole number is taken as its digits
+        elif company_id is not None and not isinstance(company_id, str):
+            raise _broken("a companyId that is neither text nor a non-negative whole number")
+        name = _text(item, "companyFullName")
+        if not company_id or not company_id.strip() or not name:
+            raise _broken("a result lacking companyId or companyFullName")
+        match_type = _text(item, "type") or ""
+        return Candidate(
+            company_id=company_id.strip(),
+            official_name=name,
+            unified_credit_code=_text(item, "unite_code"),
+            match_type=match_type,
+            confidence=self._confidence.get(match_type, DEFAULT_CONFIDENCE),
+        )
 
     @staticmethod
     def _auth_error() -> ProviderAuthError:
@@ -192,3 +221,17 @@ class EqcProvider:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _text(item: dict[str, Any], key: str) -> str | None:
+    """A text field of a result, trimmed; None when missing, null or blank."""
+    value = item.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _broken(f"a {key} that is not text")
+    return value.strip() or None
+
+
+def _broken(what: str) -> BadResponseError:
+    return BadResponseError(f"EQC answered 200 with {what}")

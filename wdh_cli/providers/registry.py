@@ -64,6 +64,7 @@ def open_provider(
             rate_limit=settings.eqc_rate_limit,
             retries=settings.eqc_retries,
             confidence=settings.eqc_confidence,
+            min_confidence=settings.eqc_min_confidence,
         )
     if settings.directory_path is None:
         raise ConfigError("the directory provider needs WDH_DIRECTORY_PATH")

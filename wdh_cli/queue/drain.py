@@ -1,11 +1,11 @@
 """`wdh queue drain`: claim ready rows, ask the provider, record the results.
 
-Each round: take back stale rows; claim a batch with one FOR UPDATE SKIP
-LOCKED statement and commit; ask the provider outside any transaction;
-record the whole batch's outcomes (and what was learned) in one transaction.
-Any number of drains may run at once against one database, and one drain
-runs `concurrency` such workers, each a thread with its own connection from
-one pool, sharing the provider.
+Take back stale rows; claim a batch with one FOR UPDATE SKIP LOCKED
+statement and commit; ask the provider about its names outside any
+transaction; record the whole batch's outcomes (and what was learned) in one
+transaction. Any number of drains may run at once against one database, and
+one drain runs `concurrency` workers, each a thread with its own connection
+from one pool, sharing the provider and the claimed rows (see `_Crew`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from psycopg_pool import ConnectionPool
@@ -26,6 +27,7 @@ from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.companies.repository import lock as company_locks
 from wdh_cli.config import POOL_MAX_CAP, Settings
 from wdh_cli.db import Database
+from wdh_cli.db.errors import about_the_rows, translate
 from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
 from wdh_cli.ledger.answers import Answer, answer_of
@@ -169,19 +171,20 @@ def drain(
 ) -> DrainReport:
     """Work until nothing is ready (or `limit` rows are claimed, or a stop is asked).
 
-    `options.concurrency` workers run the claim -> ask -> record loop at once,
-    each in its own thread on its own connection of one pool, sharing the
-    provider (which must be safe to share). The first failure of any worker
-    (a 401, a database error) stops the others, which finish the name they
-    are asking and hand back their unasked rows; it is raised here once every
-    worker has finished. `on_batch` gets the combined figures after each
-    batch, called from the worker that recorded it, one call at a time.
+    `options.concurrency` workers, each a thread with its own connection of
+    one pool, share the provider (which must be safe to share) and the
+    claimed rows: a batch's names go to whichever worker is free, so N
+    workers ask about N names at once whatever the batch size (`_Crew`).
+    The first failure of any worker (a 401, a database error) stops the
+    others, which finish the name they are asking and hand back the unasked
+    rows; it is raised here once every worker has finished. `on_batch` gets
+    the combined figures after each batch is recorded, one call at a time.
     """
     stop = stop or StopFlag()
     base = worker_id or new_worker_id()
     count = options.concurrency
     report = DrainReport(concurrency=count)
-    crew = _Crew(options, report, on_batch)
+    crew = _Crew(db, provider, options, report, stop, on_batch)
     calls_before = provider.calls
     workers = [_worker_name(base, number, count) for number in range(1, count + 1)]
     try:
@@ -199,7 +202,7 @@ def drain(
                 # without waiting for a worker in the middle of a lookup.
                 threading.Thread(
                     target=crew.work,
-                    args=(pool, provider, stop, worker),
+                    args=(pool, worker),
                     name=f"wdh-drain-{number}",
                     daemon=True,
                 )
@@ -212,6 +215,7 @@ def drain(
                     # A timed join returns to the interpreter regularly, so the
                     # signal handlers (main thread only) run without delay.
                     thread.join(0.5)
+            crew.record_leftovers()
             done.set()
             beat.join()
             if crew.error is not None:
@@ -220,16 +224,6 @@ def drain(
         report.api_calls = provider.calls - calls_before
         report.stopped_by = stop.signal_name
     return report
-
-
-@dataclass
-class _Asked:
-    """What asking about one batch gave: its outcomes, and what to remember."""
-
-    outcomes: list[Outcome] = field(default_factory=list)
-    learned: list[Learned] = field(default_factory=list)  # accepted companies
-    answers: list[Answer] = field(default_factory=list)  # new definitive answers (the ledger)
-    auth_error: ProviderAuthError | None = None
 
 
 def _heartbeat(db: Database, workers: list[str], every: float, done: threading.Event) -> None:
@@ -252,27 +246,71 @@ def _worker_name(base: str, number: int, count: int) -> str:
     return base if count == 1 else f"{base[:95]}/{number}"
 
 
-class _Crew:
-    """What the workers of one drain share, behind one lock.
+@dataclass(slots=True)
+class _Settled:
+    """What became of one claimed row: its outcome, the figure it counts in, what to remember."""
 
-    The lock guards the combined report (`+=` from several threads would
-    lose updates), the rows left to claim under --limit (a check-then-claim
-    without it would let two workers both take the last rows), and the time of
-    the next stale-row sweep (one sweep per interval for the whole drain, not
-    one per worker). Nothing slow happens under it.
+    outcome: Outcome
+    figure: str  # the DrainReport figure: resolved, no_match, retried, failed or handed_back
+    answer: Answer | None = None  # a new definitive answer, for the ledger
+    learned: Learned | None = None  # the accepted company
+    remembered: bool = False  # settled by the ledger's answer, with no call
+
+
+@dataclass(eq=False)
+class _Batch:
+    """The rows of one claim: asked by any of the workers, recorded together."""
+
+    worker: str  # the worker_id the rows were claimed under (the record step checks it)
+    jobs: list[Job]
+    settled: list[_Settled | None]
+    left: int  # rows not settled yet
+
+
+class _Crew:
+    """The workers of one drain and what they share, behind one lock (a Condition).
+
+    Claimed rows wait in `_todo`, whatever batch they came from, and a free
+    worker takes the next one: N workers ask about N names at once, even when
+    one batch holds every ready row. One worker claims at a time, and only
+    when no claimed row is waiting, so rows are claimed as workers need them.
+    A batch is recorded (in one transaction, as one claim's rows) by the
+    worker that settles its last row, under the worker_id it was claimed with.
+
+    A claim that finds nothing while batches are still being asked waits for
+    one of them to be recorded and claims again (a retry may be ready at
+    once); when nothing is being asked either, the drain ends (without
+    --follow) or polls every WDH_QUEUE_POLL_INTERVAL seconds (with it).
+
+    The lock also guards the combined report, the rows left to claim under
+    --limit and the time of the next stale-row sweep. Nothing slow happens
+    under it.
     """
 
     def __init__(
         self,
+        db: Database,
+        provider: Provider,
         options: DrainOptions,
         report: DrainReport,
+        stop: StopFlag,
         on_batch: Callable[[DrainReport], None] | None,
     ) -> None:
+        self.db = db
+        self.provider = provider
         self.options = options
         self.report = report
+        self.stop = stop
         self.on_batch = on_batch
         self.error: BaseException | None = None
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
+        self._todo: deque[tuple[_Batch, int]] = deque()  # claimed rows nobody asks yet
+        self._open: set[_Batch] = set()  # claimed, not recorded yet
+        self._claiming = False  # a worker is claiming: the others wait for its rows
+        self._recorded = 0  # batches recorded so far
+        self._dry_at: int | None = None  # _recorded when a claim last found nothing
+        self._next_claim = 0.0  # no claim before this time (--follow's poll)
+        self._finished = False  # no more claims: nothing ready, or --limit reached
         self._unclaimed = options.limit  # None: no limit
         # Looking for stale rows costs a round trip and a commit; once per
         # interval (and at the start) is enough, since a row only goes stale
@@ -281,200 +319,351 @@ class _Crew:
         self._next_reclaim = 0.0
         self._halt = threading.Event()  # a worker failed: the others stop
 
-    def work(self, pool: ConnectionPool, provider: Provider, stop: StopFlag, worker: str) -> None:
-        """One worker thread: the claim -> ask -> record loop on one pooled connection."""
+    def work(self, pool: ConnectionPool, worker: str) -> None:
+        """One worker thread: take a row (claiming when none waits), ask, record full batches."""
         try:
             with pool.connection() as conn:
-                self._loop(conn, provider, stop, worker)
+                while (taken := self._next(conn, worker)) is not None:
+                    batch, index = taken
+                    job = batch.jobs[index]
+                    try:
+                        settled = self._ask(job)
+                    except BaseException:  # a bug, not an answer: the row goes back unasked
+                        self._settle(conn, batch, index, _handed_back(job))
+                        raise
+                    self._settle(conn, batch, index, settled)
         except BaseException as exc:  # raised by drain() in the main thread
-            with self._lock:
-                if self.error is None:
-                    self.error = exc
+            self._fail(exc)
+
+    def record_leftovers(self) -> None:
+        """Once every worker has ended: record what none of them could (a worker
+        died with claimed rows waiting), the unasked rows handed back."""
+        for batch in list(self._open):
+            for index, settled in enumerate(batch.settled):
+                if settled is None:
+                    batch.settled[index] = _handed_back(batch.jobs[index])
+            try:
+                with self.db.connect(autocommit=True) as conn:
+                    self._record(conn, batch)
+            except Exception as exc:  # the rows wait for the stale time
+                log.debug("could not record a batch left over", exc_info=True)
+                self._fail(exc)
+
+    def _stopping(self) -> bool:
+        return self.stop.requested or self._halt.is_set()
+
+    def _fail(self, exc: BaseException) -> None:
+        with self._cond:
+            if self.error is None:
+                self.error = exc
             self._halt.set()
+            self._cond.notify_all()
 
-    def _loop(
-        self, conn: psycopg.Connection, provider: Provider, stop: StopFlag, worker: str
-    ) -> None:
-        options = self.options
-
-        def stopping() -> bool:
-            return stop.requested or self._halt.is_set()
-
-        while not stopping():
-            size = self._reserve(options.batch)
-            if size <= 0:
-                break
-            tally = DrainReport()
-            # The connection is in autocommit: each of these single statements
-            # is its own transaction, committed as it returns, in one round trip
-            # (BEGIN and COMMIT around it would cost two more). The claim brings
-            # the ledger's fresh answers for the claimed names along.
-            if self._reclaim_due():
-                tally.reclaimed = repository.reclaim_stale(conn, options.stale_after)
-            jobs, remembered = repository.claim_with_answers(
-                conn, size, worker, provider.name, options.lookup_ttl
-            )
-            self._release(size - len(jobs))
-            if not jobs:
-                self._add(tally, batch=False)
-                if options.follow and not self._idle(stopping, stop):
+    def _next(self, conn: psycopg.Connection, worker: str) -> tuple[_Batch, int] | None:
+        """The next claimed row to ask about, claiming a batch when none waits; None: stop."""
+        while True:
+            with self._cond:
+                if self._stopping():
+                    emptied = self._hand_back_waiting()
+                    break
+                if self._todo:
+                    return self._todo.popleft()
+                wait = self._claim_wait()
+                if wait is None:
+                    return None
+                if wait > 0:
+                    self._cond.wait(wait)
                     continue
-                break
-            tally.claimed = len(jobs)
-            asked = _ask(provider, jobs, options, stopping, tally, remembered)
-            _record(conn, asked, worker, provider.name, tally)
-            self._add(tally, batch=True)
-            if asked.auth_error is not None:
-                raise asked.auth_error
+                size = self._reserve()
+                if size <= 0:
+                    self._finished = True
+                    self._cond.notify_all()
+                    return None
+                self._claiming = True
+            self._claim(conn, worker, size)
+        for batch in emptied:
+            self._record(conn, batch)
+        return None
 
-    def _reserve(self, batch: int) -> int:
-        """How many rows this worker may claim now: a batch, or what --limit leaves."""
-        with self._lock:
-            if self._unclaimed is None:
-                return batch
-            size = min(batch, self._unclaimed)
-            self._unclaimed -= size
-            return size
+    def _claim_wait(self) -> float | None:
+        """Under the lock, with no row waiting: seconds to wait before claiming (0: claim now),
+        or None when this drain claims no more."""
+        if self._claiming:
+            return 0.25  # its rows are coming; a stop is seen within a quarter of a second
+        if self._finished:
+            return None
+        if self._dry_at == self._recorded and self._open:
+            return 0.25  # nothing was ready: claim again once a batch is recorded
+        left = self._next_claim - time.monotonic()
+        return min(left, 0.25) if left > 0 else 0.0
 
-    def _release(self, unused: int) -> None:
-        """Give back the part of a reservation the claim did not find rows for."""
-        with self._lock:
-            if self._unclaimed is not None:
-                self._unclaimed += unused
+    def _reserve(self) -> int:
+        """Under the lock: how many rows to claim now, a batch or what --limit leaves."""
+        if self._unclaimed is None:
+            return self.options.batch
+        size = min(self.options.batch, self._unclaimed)
+        self._unclaimed -= size
+        return size
+
+    def _claim(self, conn: psycopg.Connection, worker: str, size: int) -> None:
+        """Claim a batch (taking stale rows back first when due) and hand out its rows.
+
+        The connection is in autocommit: each statement is its own
+        transaction, committed as it returns, in one round trip. The claim
+        brings the ledger's fresh answers for the claimed names along; the
+        rows they settle need no call.
+        """
+        options = self.options
+        reclaimed = 0
+        jobs: list[Job] | None = None
+        batch: _Batch | None = None
+        try:
+            if self._reclaim_due():
+                reclaimed = repository.reclaim_stale(conn, options.stale_after)
+            jobs, remembered = repository.claim_with_answers(
+                conn, size, worker, self.provider.name, options.lookup_ttl
+            )
+            if jobs:
+                settled: list[_Settled | None] = [None] * len(jobs)
+                for index, job in enumerate(jobs):
+                    answer = remembered.get(job.normalized_name)
+                    if answer is not None:
+                        settled[index] = _conclude(job, answer, 0, options, remembered=True)
+                left = settled.count(None)
+                batch = _Batch(worker, jobs, settled, left)
+        finally:
+            with self._cond:
+                self._claiming = False
+                self.report.reclaimed += reclaimed
+                if self._unclaimed is not None:
+                    self._unclaimed += size - len(jobs or ())
+                if batch is not None:
+                    self._open.add(batch)
+                    self._dry_at = None
+                    unsettled = (i for i, s in enumerate(batch.settled) if s is None)
+                    self._todo.extend((batch, index) for index in unsettled)
+                elif jobs is not None:  # the claim found nothing ready
+                    if self._open:
+                        self._dry_at = self._recorded
+                    elif options.follow:
+                        self._next_claim = time.monotonic() + options.poll_interval
+                    else:
+                        self._finished = True
+                self._cond.notify_all()
+        if batch is not None and batch.left == 0:  # all settled by the ledger
+            self._record(conn, batch)
 
     def _reclaim_due(self) -> bool:
-        with self._lock:
+        with self._cond:
             now = time.monotonic()
             if now < self._next_reclaim:
                 return False
             self._next_reclaim = now + self._reclaim_every
             return True
 
-    def _add(self, tally: DrainReport, *, batch: bool) -> None:
-        # on_batch runs under the lock too: it sees figures no other worker
-        # is changing, and never two calls at once.
-        with self._lock:
-            self.report.add(tally)
-            if batch and self.on_batch is not None:
-                self.on_batch(self.report)
-
-    def _idle(self, stopping: Callable[[], bool], stop: StopFlag) -> bool:
-        """Wait for new work (--follow) up to the poll interval; True if the drain stops."""
-        deadline = time.monotonic() + self.options.poll_interval
-        while not stopping():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            # A signal wakes the wait at once; another worker's failure is
-            # seen within a quarter of a second.
-            stop.wait(min(left, 0.25))
-        return True
-
-
-def _ask(
-    provider: Provider,
-    jobs: list[Job],
-    options: DrainOptions,
-    stopping: Callable[[], bool],
-    report: DrainReport,
-    remembered: dict[str, Answer],
-) -> _Asked:
-    """Settle each job: from the ledger when it remembers the name, else by asking the provider.
-
-    Runs outside any transaction. A remembered answer costs no call; on a stop
-    the rest is handed back unasked.
-    """
-    asked = _Asked()
-    for job in jobs:
-        if stopping() or asked.auth_error is not None:
-            asked.outcomes.append(Outcome(job.id, "pending", attempted=0))
-            report.handed_back += 1
-            continue
-        answer = remembered.get(job.normalized_name)
-        if answer is not None:
-            report.ledger_hits += 1
-            asked.outcomes.append(_conclude(job, answer, 0, options, report, asked))
-            continue
+    def _ask(self, job: Job) -> _Settled:
+        """Ask about one claimed row (no lock, no transaction); a 401 stops the drain."""
         try:
-            candidates = provider.search(job.raw_name)
+            return _ask(self.provider, job, self.options)
         except ProviderAuthError as exc:
-            asked.auth_error = exc
-            asked.outcomes.append(Outcome(job.id, "pending", attempted=0))
-            report.handed_back += 1
-            continue
-        except ProviderError as exc:
-            if exc.transient:
-                asked.outcomes.append(_retry_or_fail(job, exc.message, options, report))
-            else:  # asking again would get the same refusal
-                asked.outcomes.append(Outcome(job.id, "failed", attempted=1, error=exc.message))
-                report.failed += 1
-            continue
-        answer = answer_of(provider.name, job.normalized_name, candidates, options.min_confidence)
-        asked.answers.append(answer)
-        asked.outcomes.append(_conclude(job, answer, 1, options, report, asked))
-    return asked
+            self._fail(exc)
+            return _handed_back(job)
+
+    def _settle(
+        self, conn: psycopg.Connection, batch: _Batch, index: int, settled: _Settled
+    ) -> None:
+        """Keep a row's result; the worker that settles a batch's last row records the batch."""
+        with self._cond:
+            batch.settled[index] = settled
+            batch.left -= 1
+            complete = batch.left == 0
+        if complete:
+            self._record(conn, batch)
+
+    def _hand_back_waiting(self) -> list[_Batch]:
+        """Under the lock, on a stop: every waiting row is handed back unasked; returns the
+        batches that this settled completely (the caller records them)."""
+        complete = []
+        while self._todo:
+            batch, index = self._todo.popleft()
+            batch.settled[index] = _handed_back(batch.jobs[index])
+            batch.left -= 1
+            if batch.left == 0:
+                complete.append(batch)
+        return complete
+
+    def _record(self, conn: psycopg.Connection, batch: _Batch) -> None:
+        """Record a settled batch and add its figures; raise what stops the drain, if anything."""
+        entries = [settled for settled in batch.settled if settled is not None]
+        held, entries, error = _store(conn, self.db, batch.worker, entries, self.provider.name)
+        tally = DrainReport(claimed=len(batch.jobs), lost=len(entries) - held)
+        for entry in entries:
+            setattr(tally, entry.figure, getattr(tally, entry.figure) + 1)
+            tally.ledger_hits += entry.remembered
+        with self._cond:
+            self._open.discard(batch)
+            self._recorded += 1
+            self.report.add(tally)
+            # on_batch runs under the lock: it sees figures no other worker
+            # is changing, and never two calls at once.
+            if self.on_batch is not None:
+                self.on_batch(self.report)
+            self._cond.notify_all()
+        if error is not None:
+            raise error
+
+
+def _ask(provider: Provider, job: Job, options: DrainOptions) -> _Settled:
+    """Ask the provider about one name; ProviderAuthError is the caller's."""
+    try:
+        candidates = provider.search(job.raw_name)
+    except ProviderAuthError:
+        raise
+    except ProviderError as exc:
+        if exc.transient:
+            return _retry_or_fail(job, exc.message, options)
+        # A refusal that asking again would not change.
+        return _Settled(Outcome(job.id, "failed", attempted=1, error=exc.message), "failed")
+    answer = answer_of(provider.name, job.normalized_name, candidates, options.min_confidence)
+    return _conclude(job, answer, 1, options)
 
 
 def _conclude(
-    job: Job,
-    answer: Answer,
-    attempted: int,
-    options: DrainOptions,
-    report: DrainReport,
-    asked: _Asked,
-) -> Outcome:
-    """The outcome of a definitive answer: done with its company, or failed with the reason."""
+    job: Job, answer: Answer, attempted: int, options: DrainOptions, *, remembered: bool = False
+) -> _Settled:
+    """The outcome of a definitive answer: done with its company, or failed with the reason.
+
+    A new answer (not `remembered`) goes to the ledger with its row's outcome.
+    """
+    new = None if remembered else answer
     accepted = answer.accepted()
     if accepted is None:
-        report.no_match += 1
         reason = answer.reason(options.min_confidence)
-        return Outcome(job.id, "failed", attempted=attempted, error=reason)
+        outcome = Outcome(job.id, "failed", attempted=attempted, error=reason)
+        return _Settled(outcome, "no_match", answer=new, remembered=remembered)
     problem = unstorable(accepted)
-    if problem is not None:  # one bad answer fails its row, not the batch
-        report.failed += 1
+    if problem is not None and not remembered:
+        # wdh's providers never answer so (they vet what they parse); from
+        # another one it is a broken answer: asked again later, not remembered.
+        reason = f"the provider answered with a company that cannot be stored: {problem}"
+        return _retry_or_fail(job, reason, options)
+    if problem is not None:  # a ledger answer remembered before the rule it breaks
         reason = f"the provider's answer cannot be stored: {problem}"
-        return Outcome(job.id, "failed", attempted=attempted, error=reason)
-    asked.learned.append(
-        Learned(
-            job.raw_name,
-            job.normalized_name,
-            accepted.company_id,
-            accepted.official_name,
-            accepted.unified_credit_code,
-        )
+        outcome = Outcome(job.id, "failed", attempted=attempted, error=reason)
+        return _Settled(outcome, "failed", remembered=remembered)
+    learned = Learned(
+        job.raw_name,
+        job.normalized_name,
+        accepted.company_id,
+        accepted.official_name,
+        accepted.unified_credit_code,
     )
-    report.resolved += 1
-    return Outcome(job.id, "done", attempted=attempted, company_id=accepted.company_id)
+    outcome = Outcome(job.id, "done", attempted=attempted, company_id=accepted.company_id)
+    return _Settled(outcome, "resolved", answer=new, learned=learned, remembered=remembered)
 
 
-def _retry_or_fail(job: Job, error: str, options: DrainOptions, report: DrainReport) -> Outcome:
+def _retry_or_fail(job: Job, error: str, options: DrainOptions) -> _Settled:
     """A transient error: back to pending after a backoff, or failed after max attempts."""
     attempts = job.attempts + 1
     if attempts >= options.max_attempts:
-        report.failed += 1
-        return Outcome(job.id, "failed", attempted=1, error=f"{error} (attempt {attempts})")
+        outcome = Outcome(job.id, "failed", attempted=1, error=f"{error} (attempt {attempts})")
+        return _Settled(outcome, "failed")
     delay = options.backoff[min(job.attempts, len(options.backoff) - 1)]
-    report.retried += 1
-    return Outcome(job.id, "pending", attempted=1, error=error, retry_in=float(delay))
+    outcome = Outcome(job.id, "pending", attempted=1, error=error, retry_in=float(delay))
+    return _Settled(outcome, "retried")
 
 
-def _record(
-    conn: psycopg.Connection, asked: _Asked, worker: str, source: str, report: DrainReport
-) -> None:
-    """The batch's outcomes, what was learned and the new answers, in one transaction.
+def _handed_back(job: Job) -> _Settled:
+    """Back to pending unasked: attempts and last_error unchanged, ready at once."""
+    return _Settled(Outcome(job.id, "pending", attempted=0), "handed_back")
+
+
+def _store(
+    conn: psycopg.Connection, db: Database, worker: str, entries: list[_Settled], source: str
+) -> tuple[int, list[_Settled], BaseException | None]:
+    """Record a batch: (rows still held, the entries as recorded, the error that stops the drain).
+
+    A database error never leaves the batch's rows `processing` while the
+    database can be reached (docs/queue.md, "When the record step fails"):
+
+    - an error about what was written (a value, a constraint, a collision
+      with another session): the batch is recorded in parts, and a row
+      that cannot be recorded alone fails with the reason (`_store_in_parts`);
+    - a lost connection: the batch is recorded on a new one, and the error
+      stops the drain;
+    - any other error (a privilege, a full disk, a read-only server), which
+      every batch would meet: the rows are handed back, and it stops the drain.
+
+    Only when the database cannot be reached at all do the rows wait for the
+    stale time.
+    """
+    try:
+        held, entries = _store_in_parts(conn, worker, entries, source)
+        return held, entries, None
+    except psycopg.Error as exc:
+        error: BaseException = exc
+    if conn.broken or conn.closed:
+        try:
+            with db.connect(autocommit=True) as fresh:
+                held, entries = _store_in_parts(fresh, worker, entries, source)
+            return held, entries, error
+        except Exception:
+            log.debug("could not record a batch on a new connection", exc_info=True)
+            return 0, entries, error
+    back = [_Settled(Outcome(e.outcome.id, "pending", attempted=0), "handed_back") for e in entries]
+    try:
+        return _write(conn, worker, back, source), back, error
+    except psycopg.Error:
+        log.debug("could not hand a batch back", exc_info=True)
+        return 0, entries, error
+
+
+def _store_in_parts(
+    conn: psycopg.Connection, worker: str, entries: list[_Settled], source: str
+) -> tuple[int, list[_Settled]]:
+    """Write the entries; on an error about what was written, write each half on its own.
+
+    A row that still fails alone is recorded as failed, with the database's
+    reason and without its answer; the rest of the batch is recorded. One bad
+    row among n costs about 2 log2(n) more statements. Other errors are raised.
+    """
+    try:
+        return _write(conn, worker, entries, source), entries
+    except (psycopg.Error, UnicodeEncodeError) as exc:
+        if isinstance(exc, psycopg.Error) and (conn.broken or not about_the_rows(exc)):
+            raise
+        if len(entries) == 1:
+            entry = entries[0]
+            if entry.answer is None and entry.learned is None:
+                raise  # its outcome alone: nothing smaller to try
+            if isinstance(exc, psycopg.Error):
+                why = translate(exc, target="").message
+            else:
+                why = "text the database cannot store"
+            reason = f"its answer could not be recorded: {why}"
+            outcome = Outcome(entry.outcome.id, "failed", entry.outcome.attempted, error=reason)
+            alone = [_Settled(outcome, "failed", remembered=entry.remembered)]
+            return _write(conn, worker, alone, source), alone
+    half = len(entries) // 2
+    held_first, first = _store_in_parts(conn, worker, entries[:half], source)
+    held_second, second = _store_in_parts(conn, worker, entries[half:], source)
+    return held_first + held_second, first + second
+
+
+def _write(conn: psycopg.Connection, worker: str, entries: list[_Settled], source: str) -> int:
+    """The entries' outcomes, learned companies and new answers, in one transaction.
 
     Two statements: the advisory locks of the learned companies, then every
     write in one statement (record_batch). Pipeline mode sends them, with
-    BEGIN and COMMIT, in one round trip. A batch that learned no company
-    takes no lock: its one statement runs alone (autocommit), its own
-    transaction.
+    BEGIN and COMMIT, in one round trip. Entries that learned no company
+    take no lock: their one statement runs alone (autocommit), its own
+    transaction. Returns the rows this worker still held.
     """
-    if not asked.learned:
-        held = repository.record_batch(conn, asked.outcomes, asked.answers, [], worker, source)
-    else:
-        with conn.pipeline(), conn.transaction():
-            company_locks(conn, asked.learned)
-            held = repository.record_batch(
-                conn, asked.outcomes, asked.answers, asked.learned, worker, source
-            )
-    report.lost += len(asked.outcomes) - held
+    outcomes = [entry.outcome for entry in entries]
+    answers = [entry.answer for entry in entries if entry.answer is not None]
+    learned = [entry.learned for entry in entries if entry.learned is not None]
+    if not learned:
+        return repository.record_batch(conn, outcomes, answers, [], worker, source)
+    with conn.pipeline(), conn.transaction():
+        company_locks(conn, learned)
+        return repository.record_batch(conn, outcomes, answers, learned, worker, source)
