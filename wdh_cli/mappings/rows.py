@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from wdh_cli.companies.ids import MAX_COMPANY_ID as MAX_COMPANY_ID  # re-exported
 from wdh_cli.companies.ids import company_id_problem
 from wdh_cli.mappings import levels
 from wdh_cli.mappings.levels import LevelTable

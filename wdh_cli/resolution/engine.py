@@ -438,9 +438,7 @@ class Run:
             return None
         answer = answer_of(self.provider_name, key, candidates, self.settings.eqc_min_confidence)
         accepted = answer.accepted()
-        problem = None
-        if accepted is not None:
-            problem = company_id_problem(accepted.company_id) or unstorable(accepted)
+        problem = unstorable(accepted) if accepted is not None else None
         if problem is not None:
             self.stats.errors["provider"] += 1
             self._warn_once("unstorable", f"a provider answer was ignored: {problem}")
