@@ -36,8 +36,9 @@ from wdh_cli.companies import service as companies
 from wdh_cli.companies.ids import company_id_problem
 from wdh_cli.companies.repository import Learned, unstorable
 from wdh_cli.config import Settings
+from wdh_cli.db import Database
 from wdh_cli.db.errors import translate
-from wdh_cli.errors import DatabaseError
+from wdh_cli.errors import DatabaseError, DatabaseUnavailable
 from wdh_cli.ledger import repository as ledger
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.mappings import repository as mappings
@@ -163,6 +164,22 @@ class RunSetup:
         self.overrides = load_overrides(settings.mappings_dir)
         # Plan-only makes no temporary IDs, so it needs no salt.
         self.issuer = None if options.plan_only else TempIdIssuer.from_settings(settings)
+
+    def connect(self, db: Database, stack: ExitStack, warn: Warn) -> psycopg.Connection | None:
+        """The run's connection (closed with `stack`), or None: offline, as asked or when the
+        server cannot be reached (unless --require-db: then that is the error)."""
+        if self.options.offline:
+            return None
+        try:
+            return stack.enter_context(db.connect(autocommit=True))
+        except DatabaseUnavailable as exc:
+            if self.options.require_db:
+                raise
+            warn(
+                f"{exc.message}; going on offline (YAML, existing IDs, temporary IDs; "
+                "nothing queued)"
+            )
+            return None
 
     def start(
         self,

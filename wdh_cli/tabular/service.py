@@ -17,11 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import psycopg
 
 from wdh_cli.config import Settings
 from wdh_cli.db import Database
-from wdh_cli.errors import DatabaseUnavailable, InputFileError
+from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_text_file, people_csv_writer
 from wdh_cli.resolution.engine import Outcome, Run, RunSetup
 from wdh_cli.resolution.figures import ResolveStats
@@ -126,8 +125,7 @@ def _resolve(
     fields: dict[str, int | None],
 ) -> tuple[Run, Outcome, FrameRows]:
     """Connect (or go offline), and run the engine on the rows of `passes`."""
-    conn = _connect(db, options, stack, warn)
-    run = setup.start(conn, stack, stats, warn)
+    run = setup.start(setup.connect(db, stack, warn), stack, stats, warn)
 
     def frames() -> Iterator[pl.DataFrame]:
         for item in passes():
@@ -257,19 +255,3 @@ def _write_sheet(
         done = end
         if progress is not None:
             progress(done, len(numbers))
-
-
-# Both ------------------------------------------------------------------------
-def _connect(
-    db: Database, options: ResolveOptions, stack: ExitStack, warn: Callable[[str], None]
-) -> psycopg.Connection | None:
-    """The run's connection, or None (offline) when asked or when the server is down."""
-    if options.offline:
-        return None
-    try:
-        return stack.enter_context(db.connect(autocommit=True))
-    except DatabaseUnavailable as exc:
-        if options.require_db:
-            raise
-        warn(f"{exc.message}; going on offline (YAML, existing IDs, temporary IDs; nothing queued)")
-        return None
