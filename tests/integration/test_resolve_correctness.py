@@ -83,7 +83,7 @@ def messy_input(conn: psycopg.Connection, tmp_path: Path) -> Path:
 
 def _figures(db: Database, path: Path, *, plan_only: bool) -> dict[str, object]:
     settings = load_settings(alias_salt="pepper")
-    options = ResolveOptions(plan_only=plan_only, batch_size=3)
+    options = ResolveOptions(plan_only=plan_only)
     figures: dict[str, object] = to_json(resolve_file(settings, db, path, options))
     figures.pop("output")
     return figures

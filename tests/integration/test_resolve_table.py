@@ -95,7 +95,7 @@ def test_a_table_gets_the_answers_of_the_same_rows_as_a_file(
     with source.open("w", encoding="utf-8", newline="") as handle:
         csv.writer(handle).writerows([HEADER, *rows])
     file_db = Database(load_settings(database_url=other_db_url), purpose="pytest")
-    file_options = ResolveOptions(budget=15, provider="directory", batch_size=batch)
+    file_options = ResolveOptions(budget=15, provider="directory")
     file_stats = resolve_file(_settings(tmp_path, "file"), file_db, source, file_options)
     with (tmp_path / "rows.resolved.csv").open(encoding="utf-8", newline="") as handle:
         file_answers = [(r[-2], r[-1]) for r in list(csv.reader(handle))[1:]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import threading
 from contextlib import nullcontext
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +44,8 @@ def resolve(
         typer.Option(
             "--batch",
             min=1,
-            help="Rows per batch (default: 5,000 for a file; 50,000 for a table, each committed).",
+            help="--table: rows per committed batch (default 50,000). A file's answers never "
+            "depend on it.",
         ),
     ] = None,
     add_columns: Annotated[
@@ -112,9 +112,6 @@ def resolve(
         return
     assert input_path is not None
     from wdh_cli.tabular.service import resolve_file
-
-    if batch is not None:
-        options = replace(options, batch_size=batch)
 
     stopping: list[threading.Event] = []
 

@@ -106,7 +106,8 @@ def record_waiting(
 ) -> Recorded:
     """A resolve's names left with temporary IDs: new ones queued, all with their rows.
 
-    One statement (sql/queries/queue.sql, record_waiting); names are distinct.
+    One statement (sql/queries/queue.sql, record_waiting), in the caller's
+    transaction (it sets two of its settings: SET LOCAL); names are distinct.
     """
     params = {
         "raw_names": list(raw_names),
@@ -116,6 +117,7 @@ def record_waiting(
         "queue": queue,
         "skip_failed": skip_failed,
     }
+    conn.execute(Q["small_statement_settings"])
     with conn.cursor(row_factory=class_row(Recorded)) as cur:
         found = cur.execute(Q["record_waiting"], params).fetchone()
     assert found is not None  # aggregates always return a row

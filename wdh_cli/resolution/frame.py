@@ -16,7 +16,7 @@ tests/integration/test_engine_properties.py holds the two to it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 import polars as pl
 import psycopg
@@ -49,7 +49,11 @@ SOURCE = "company_id_source"
 WAITING = "\x00waiting"  # the class of a row left for layers 4 and 5 (never a source)
 _NAME_KEY, _NAME_CAND, _FALLBACK_ID, _FALLBACK_SOURCE = "n_key", "n_cand", "n_id", "n_source"
 _WINNER, _EXISTING, _EXISTING_OK, _CLASS = "w", "e", "e_ok", "class"
-_COMPACT_ROWS = 1 << 20  # rows an accumulator keeps before it aggregates again
+_NAME_ROW = "n_row"  # a name cell's row in the names table: rows group by it cheaply
+# A row's class, as a number (grouping numbers is cheaper than grouping text):
+# 100 + the level of its override, 200 + the level of its cache hit, or these.
+_OWN, _WAITS, _NONE = 300, 400, 500
+_COMPACT_ROWS = 1 << 18  # rows an accumulator may gather before it aggregates again
 # Each batch is worked out in memory: the rows already come in batches, and
 # polars' streaming engine, its default for a lazy query, made a batch's join
 # several times slower (measured: a 1M-row join to 100k names, 0.09 s in
@@ -116,9 +120,13 @@ class FrameRows:
         return names.result().to_series().to_list()
 
     def set_name_keys(self, raw: list[str], keys: list[str]) -> None:
-        self._names = pl.DataFrame(
-            {"raw": raw, _NAME_KEY: keys}, schema={"raw": pl.String, _NAME_KEY: pl.String}
-        ).with_columns(pl.lit(None, pl.String).alias(_NAME_CAND))
+        self._names = (
+            pl.DataFrame(
+                {"raw": raw, _NAME_KEY: keys}, schema={"raw": pl.String, _NAME_KEY: pl.String}
+            )
+            .with_row_index(_NAME_ROW)
+            .with_columns(pl.lit(None, pl.String).alias(_NAME_CAND))
+        )
 
     def set_hits(self, overrides: Overrides, conn: psycopg.Connection | None) -> None:
         found: dict[str, list[pl.DataFrame]] = {level.match_type: [] for level in self.plan.levels}
@@ -160,7 +168,7 @@ class FrameRows:
         if not self.existing_cells:
             return Teaching()
         plan = self.plan
-        taught = _summed("match_type", "key", ID)
+        taught = _summed(dict.fromkeys(["match_type", "key", ID], pl.String))
         stored_same = stored_other = 0
         for batch in self._passes():
             keyed = self._keyed(batch.lazy())
@@ -241,26 +249,36 @@ class FrameRows:
         repository.send_learned(conn, csv_bytes(rows))
 
     def classify(self) -> Classes:
-        by_source = _summed(_CLASS)
-        waiting = _summed(_NAME_KEY, "raw")
+        counts = _summed({_CLASS: pl.Int32, _NAME_ROW: pl.UInt32})
         total = 0
         for batch in self._passes():
             decided = self._decide(self._keyed(batch.lazy()), answered=False)
-            counts, names = pl.collect_all(
-                [
-                    decided.group_by(_CLASS).len("rows"),
-                    decided.filter(pl.col(_CLASS) == WAITING)
-                    .group_by(_NAME_KEY, pl.col(self.plan.name_column.field).alias("raw"))
-                    .len("rows"),
-                ],
-                engine=ENGINE,
+            name_row = pl.when(pl.col(_CLASS) == _WAITS).then(pl.col(_NAME_ROW))
+            counts.add(
+                decided.select(_CLASS, name_row.alias(_NAME_ROW))
+                .group_by(_CLASS, _NAME_ROW)
+                .len("rows")
+                .collect(engine=ENGINE)
             )
-            by_source.add(counts)
-            waiting.add(names)
             total += batch.height
-        sources = {str(c): int(n) for c, n in by_source.result().iter_rows()}
-        sources.pop(WAITING, None)
-        return Classes(total, sources, waiting_names(waiting.result()))
+        found = counts.result()
+        labels = self._labels()
+        by_source: dict[str, int] = {}
+        for code, rows in found.group_by(_CLASS).agg(pl.col("rows").sum()).iter_rows():
+            if code != _WAITS:
+                by_source[labels[code]] = by_source.get(labels[code], 0) + int(rows)
+        waiting = found.filter(pl.col(_CLASS) == _WAITS).join(
+            self._names.select(_NAME_ROW, _NAME_KEY, "raw"), on=_NAME_ROW
+        )
+        return Classes(total, by_source, waiting_names(waiting.select(_NAME_KEY, "raw", "rows")))
+
+    def _labels(self) -> dict[int, str]:
+        """The source each class number stands for (see _OWN)."""
+        labels = {_OWN: "existing", _NONE: "unresolved", _WAITS: WAITING}
+        for level in self.plan.levels:
+            labels[100 + level.priority] = f"yaml:{level.match_type}"
+            labels[200 + level.priority] = f"db:{level.match_type}"
+        return labels
 
     def set_name_answers(self, answers: Mapping[str, tuple[str, str]]) -> None:
         found = pl.DataFrame(
@@ -324,15 +342,10 @@ class FrameRows:
         )
 
     def _decide(self, rows: pl.LazyFrame, *, answered: bool) -> pl.LazyFrame:
-        """Each keyed row's answer (`answered`: layers 4 and 5 are known), else its class.
-
-        The class of a row is its source, or WAITING for a row left to layers
-        4 and 5 (its name's answer).
-        """
-        plan = self.plan
+        """Each keyed row's class (see _OWN) and, when `answered` (layers 4 and 5 are
+        known), its answer: company ID and source."""
         winner, existing, ok = pl.col(_WINNER), pl.col(_EXISTING), pl.col(_EXISTING_OK)
         kind = winner.str.slice(0, 1)
-        yaml_level, cache_level = winner.str.slice(1, 2), winner.str.slice(CACHE_ID_AT - 3, 2)
         is_yaml, is_cache = kind == YAML, kind == CACHE
         cache_id = winner.str.slice(CACHE_ID_AT)
         # A learned key that gives the row its own existing ID: the row's own answer.
@@ -343,21 +356,29 @@ class FrameRows:
             & (cache_id == existing)
         )
         waits = pl.col(_NAME_KEY) != ""
-        source = (
+        code = (
             pl.when(is_yaml)
-            .then(yaml_level.replace_strict(plan.yaml_sources(), default=None))
+            .then(100 + winner.str.slice(1, 2).cast(pl.Int32))
             .when(own)
-            .then(pl.lit("existing"))
+            .then(_OWN)
             .when(is_cache)
-            .then(cache_level.replace_strict(plan.cache_sources(), default=None))
+            .then(200 + winner.str.slice(CACHE_ID_AT - 3, 2).cast(pl.Int32))
             .when(ok)
-            .then(pl.lit("existing"))
+            .then(_OWN)
             .when(waits)
-            .then(pl.col(_FALLBACK_SOURCE) if answered else pl.lit(WAITING))
-            .otherwise(pl.lit("unresolved"))
+            .then(_WAITS)
+            .otherwise(_NONE)
+            .cast(pl.Int32)
         )
         if not answered:
-            return rows.with_columns(source.alias(_CLASS))
+            return rows.with_columns(code.alias(_CLASS))
+        labels = self._labels()
+        labels.pop(_WAITS)
+        source = (
+            pl.when(pl.col(_CLASS) == _WAITS)
+            .then(pl.col(_FALLBACK_SOURCE))
+            .otherwise(pl.col(_CLASS).replace_strict(labels, return_dtype=pl.String))
+        )
         company = (
             pl.when(is_yaml)
             .then(winner.str.slice(YAML_ID_AT))
@@ -368,7 +389,9 @@ class FrameRows:
             .when(waits)
             .then(pl.col(_FALLBACK_ID))
         )
-        return rows.with_columns(company.alias(ID), source.alias(SOURCE))
+        return rows.with_columns(code.alias(_CLASS)).with_columns(
+            company.alias(ID), source.alias(SOURCE)
+        )
 
 
 def _level_candidate(level: NativeLevel, plan: KeyPlan, columns: list[str]) -> pl.Expr:
@@ -423,8 +446,10 @@ class _Gathered:
         self._frames.append(frame)
         self._rows += frame.height
         if self._rows > self._floor:
+            # Aggregated again once it has grown by four times what it held:
+            # memory follows the distinct groups, work stays linear in rows.
             self._compact()
-            self._floor = max(_COMPACT_ROWS, 2 * self._rows)
+            self._floor = max(_COMPACT_ROWS, 4 * self._rows)
 
     def _compact(self) -> None:
         if self._frames:
@@ -441,7 +466,7 @@ def _distinct(column: str) -> _Gathered:
     return _Gathered(lambda frame: frame.unique(), pl.DataFrame(schema={column: pl.String}))
 
 
-def _summed(*by: str) -> _Gathered:
-    """Rows (`rows`) summed per group of text columns `by`."""
-    empty = pl.DataFrame(schema={**dict.fromkeys(by, pl.String), "rows": pl.UInt32})
-    return _Gathered(lambda frame: frame.group_by(by).agg(pl.col("rows").sum()), empty)
+def _summed(by: dict[str, Any]) -> _Gathered:
+    """Rows (`rows`) summed per group of the columns `by` (name -> dtype)."""
+    empty = pl.DataFrame(schema={**by, "rows": pl.UInt32})
+    return _Gathered(lambda frame: frame.group_by(list(by)).agg(pl.col("rows").sum()), empty)

@@ -119,11 +119,3 @@ class KeyPlan:
     @property
     def backflow_levels(self) -> tuple[NativeLevel, ...]:
         return tuple(level for level in self.levels if level.backflows)
-
-    def yaml_sources(self) -> dict[str, str]:
-        """Level digits -> the source of a row a YAML candidate answers."""
-        return {level.code: f"yaml:{level.match_type}" for level in self.levels}
-
-    def cache_sources(self) -> dict[str, str]:
-        """Level digits -> the source of a row a cache candidate answers."""
-        return {level.code: f"db:{level.match_type}" for level in self.levels}

@@ -56,4 +56,3 @@ class ResolveOptions:
     offline: bool = False
     plan_only: bool = False
     require_db: bool = False
-    batch_size: int = 5000

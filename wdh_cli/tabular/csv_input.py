@@ -22,6 +22,7 @@ way. Blank rows (every cell empty) are left out; an empty cell is null.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import islice
@@ -39,6 +40,7 @@ READ_BLOCK = 1 << 23  # bytes polars parses at a time: a pass holds a few such c
 EXACT_ROWS = 20_000  # rows of a block read the exact way
 _EOF = "\x00wdh: end of file\x00"  # the line the exact way feeds the csv module last
 _ENCODINGS = ("utf-8", "gb18030")  # tried in this order (utf-8-sig: a BOM says so)
+_BARE_CR = re.compile(rb"\r(?!\n)")  # a carriage return that ends a line on its own
 
 
 def column_name(index: int) -> str:
@@ -257,21 +259,24 @@ def _fast(source: CsvInput) -> Iterator[Block]:
     an unquoted cell, text after a closing quote, a row longer than the
     header (those files are read the exact way). A bare carriage return,
     which polars would read as part of a cell, sends the file the exact way
-    too. Each chunk starts with a line feed (an empty line, skipped), so a
-    byte-order mark opening its first cell stays in the cell.
+    too. A chunk that starts with a byte-order mark (its first cell's) gets
+    a line feed in front (an empty line, skipped), so that the mark stays in
+    the cell.
     """
     schema = {column_name(index): pl.String for index in range(source.width)}
     for chunk in _chunks(source):
-        if chunk.count(b"\r") != chunk.count(b"\r\n"):
+        if _BARE_CR.search(chunk) is not None:
             raise _ReadOtherwise()
         if source.encoding == "gb18030":
             try:
                 chunk = chunk.decode("gb18030").encode("utf-8")
             except UnicodeDecodeError:
                 raise _next_encoding(source) from None
+        if chunk.startswith(b"\xef\xbb\xbf"):
+            chunk = b"\n" + chunk  # polars would take this byte-order mark for the file's
         try:
             frame = pl.read_csv(
-                b"\n" + chunk,
+                chunk,
                 has_header=False,
                 schema=schema,
                 missing_columns="insert",
@@ -282,7 +287,9 @@ def _fast(source: CsvInput) -> Iterator[Block]:
             if source.encoding != "gb18030" and not _valid_utf8(chunk):
                 raise _next_encoding(source) from exc
             raise _ReadOtherwise() from exc
-        frame = frame.filter(~pl.all_horizontal(pl.all().is_null()))
+        blank = frame.select(pl.all_horizontal(pl.all().is_null())).to_series()
+        if blank.any():
+            frame = frame.filter(~blank)
         if frame.height:
             yield Block(frame)
 
@@ -312,7 +319,7 @@ def _chunks(source: CsvInput) -> Iterator[bytes]:
                 raise read_error(source.path, exc) from None
             chunk = carry + data
             if not data:
-                if chunk.count(b'"') % 2:
+                if b'"' in chunk and chunk.count(b'"') % 2:
                     raise _ReadOtherwise()  # quotes that do not pair up
                 if chunk:
                     yield chunk
@@ -330,6 +337,8 @@ def _record_end(chunk: bytes) -> int:
     quoted cell, since each quote opens or closes one (a doubled quote
     inside does both).
     """
+    if b'"' not in chunk:  # the common case: a search, cheaper than a count
+        return chunk.rfind(b"\n") + 1
     quotes = chunk.count(b'"')
     end = len(chunk)
     while (at := chunk.rfind(b"\n", 0, end)) >= 0:

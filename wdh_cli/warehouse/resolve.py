@@ -61,7 +61,7 @@ def resolve_table(
     if options.offline:
         raise UsageError("--offline cannot be used with --table: the table is in the database")
     # The table is in the database: a run without it cannot go on offline.
-    options = replace(options, require_db=True, batch_size=batch)
+    options = replace(options, require_db=True)
     setup = RunSetup(settings, options)
     stats = TableResolveStats(table=str(table))
     with ExitStack() as stack:
