@@ -23,6 +23,18 @@
 -- The run's first transaction: rows with a newer xmin are not the run's.
 SELECT pg_current_xact_id()::xid::text AS boundary;
 
+-- name: session_settings
+-- For this run's session, before it touches a temporary table: its
+-- statements scan and hash a whole table, and the counts per answer and per
+-- name must not spill to disk (4MB, the default, sorted a 1M-row count on
+-- disk); every batch hashes the names (wdh_names), which must stay in the
+-- session's buffers (8MB, the default, read them from disk each time); JIT
+-- compilation of their long expressions cost more than it saved (measured
+-- on a 1M-row table).
+SET work_mem = '256MB';
+SET temp_buffers = '128MB';
+SET jit = off;
+
 -- name: create_work_tables
 -- The run's work tables, for this session. wdh_names: every distinct name
 -- cell of the table with its key (normalize_name, computed in Python), its
@@ -34,7 +46,8 @@ SELECT pg_current_xact_id()::xid::text AS boundary;
 -- wdh_hits holds only keys the cache can hold (255 characters at most).
 DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers;
 CREATE TEMPORARY TABLE wdh_names (
-    raw text NOT NULL, key text NOT NULL, cand text, fb_id text, fb_src text
+    raw text NOT NULL, key text NOT NULL, cand text, fb_id text, fb_src text,
+    ans_id text, ans_src text
 ) ON COMMIT PRESERVE ROWS;
 CREATE TEMPORARY TABLE wdh_hits (
     match_type text NOT NULL, key text NOT NULL, cand text NOT NULL,
@@ -104,23 +117,51 @@ FROM wdh_hits AS h
 WHERE h.match_type = {name_type} AND h.key = n.key
   AND n.cand IS DISTINCT FROM h.cand;
 
+-- name: name_answers
+-- The answer of a *simple* row, one whose only key with a candidate is its
+-- name and whose existing-ID cell is blank (most rows, often): it depends on
+-- the name cell alone, so it is worked out here once per name, not per row.
+-- Its name's candidate (an override or a cache row of the name level), else
+-- its name's answer by layers 4 and 5 ({waiting} before they are known),
+-- else (no name) unresolved: decided_rows says the same of such a row.
+UPDATE wdh_names AS n
+SET ans_id = CASE WHEN left(n.cand, 1) = '0' THEN substr(n.cand, 4)
+                  WHEN left(n.cand, 1) = '1' THEN substr(n.cand, 9)
+                  WHEN n.key <> '' THEN n.fb_id END,
+    ans_src = CASE WHEN left(n.cand, 1) = '0' THEN {yaml_source}
+                   WHEN left(n.cand, 1) = '1' THEN {cache_source}
+                   WHEN n.key <> '' THEN coalesce(n.fb_src, {waiting})
+                   ELSE 'unresolved' END;
+
 -- name: keyed_rows
 -- Each row of {table} (those of {where}) with what decides it: its keys
--- (k0, k1, ...), each level's candidate (c_<level>; nc for names), the
--- winner among them (w), its existing ID trimmed (e) and whether that is a
--- company ID (ok), its name key (nk) and its name's answer by layers 4 and 5. Each level is a hash join to its hits, only for levels
--- that have any (composed in Python from level_join).
-SELECT t.ctid AS rid, {keys}, {level_candidates}, x.w, x.e,
-       (x.e ~ {company_pattern} AND x.e !~* {temporary_pattern}) AS ok,
-       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src
+-- (k0, k1, ...), each level's candidate (c_<level>; nc for names), whether
+-- it is simple (see name_answers), the winner among its candidates (w) and
+-- whether its existing ID (e, trimmed) is a company ID (ok) for the others,
+-- its name key (nk) and its name's answers. Each level is a hash join to
+-- its hits, only for levels that have any (composed in Python from
+-- level_join). The existing ID is trimmed where it is needed (cheap: it is
+-- mostly blank), and the expensive parts (the winner, two regular
+-- expressions) are computed only for rows that are not simple. OFFSET 0
+-- keeps the subquery whole: pulled up into the statements that read it, its
+-- expressions were copied into every expression that uses them, and
+-- computed again and again per row (5 s of a 1M-row count).
+SELECT t.ctid AS rid, {keys}, {level_candidates},
+       btrim(coalesce({existing}, ''), {whitespace}) AS e,
+       {others_none} AND btrim(coalesce({existing}, ''), {whitespace}) = '' AS simple,
+       CASE WHEN NOT ({others_none} AND btrim(coalesce({existing}, ''), {whitespace}) = '')
+            THEN LEAST({candidates}) COLLATE "C" END AS w,
+       CASE WHEN btrim(coalesce({existing}, ''), {whitespace}) = '' THEN false
+            ELSE btrim(coalesce({existing}, ''), {whitespace}) ~ {company_pattern}
+                 AND btrim(coalesce({existing}, ''), {whitespace}) !~* {temporary_pattern}
+       END AS ok,
+       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src,
+       n.ans_id, coalesce(n.ans_src, 'unresolved') AS ans_src
 FROM {table} AS t
 LEFT JOIN wdh_names AS n ON n.raw = {name}
 {level_joins}
-CROSS JOIN LATERAL (
-    SELECT LEAST({candidates}) COLLATE "C" AS w,
-           btrim(coalesce({existing}, ''), {whitespace}) AS e
-) AS x
 WHERE {where} AND {visible}
+OFFSET 0
 
 -- name: level_join
 -- One level's hits, for keyed_rows.
@@ -128,17 +169,20 @@ LEFT JOIN wdh_hits AS {alias} ON {alias}.match_type = {match_type} AND {alias}.k
 
 -- name: decided_rows
 -- keyed_rows decided: the company and the source of each row, as
--- frame.py's _decide: an override; else the best cache candidate (a learned
--- key that gives the row its own existing ID: 'existing'); else the row's
--- existing ID; else its name's answer by layers 4 and 5 ({waiting} before
--- they are known); else unresolved.
-SELECT r.rid, r.nk, r.raw, r.e, r.ok, r.w,
-       CASE WHEN left(r.w, 1) = '0' THEN substr(r.w, 4)
+-- frame.py's _decide: a simple row its name's answer (name_answers); any
+-- other an override; else the best cache candidate (a learned key that
+-- gives the row its own existing ID: 'existing'); else the row's existing
+-- ID; else its name's answer by layers 4 and 5 ({waiting} before they are
+-- known); else unresolved.
+SELECT r.rid, r.nk, r.raw,
+       CASE WHEN r.simple THEN r.ans_id
+            WHEN left(r.w, 1) = '0' THEN substr(r.w, 4)
             WHEN left(r.w, 1) = '1' THEN substr(r.w, 9)
             WHEN r.ok THEN r.e
             WHEN r.nk <> '' THEN r.fb_id
        END AS company_id,
-       CASE WHEN left(r.w, 1) = '0' THEN ({yaml_sources}::text[])[substr(r.w, 2, 2)::int]
+       CASE WHEN r.simple THEN r.ans_src
+            WHEN left(r.w, 1) = '0' THEN ({yaml_sources}::text[])[substr(r.w, 2, 2)::int]
             WHEN left(r.w, 1) = '1' AND substr(r.w, 8, 1) = '1' AND r.ok
                  AND substr(r.w, 9) = r.e THEN 'existing'
             WHEN left(r.w, 1) = '1' THEN ({cache_sources}::text[])[substr(r.w, 6, 2)::int]

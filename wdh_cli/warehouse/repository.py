@@ -304,6 +304,7 @@ class ResolveStatements:
 
     def create(self, conn: psycopg.Connection) -> None:
         """The work tables, and the run's boundary: rows committed later are not the run's."""
+        conn.execute(RQ["session_settings"])
         found = conn.execute(RQ["boundary"]).fetchone()
         assert found is not None
         self._boundary = str(found[0])
@@ -360,6 +361,7 @@ class ResolveStatements:
         """After hits were added: names take their candidates; statistics; levels with hits."""
         name_type = self.plan.name_level.match_type
         conn.execute(self._compose("name_candidates", name_type=sql.Literal(name_type)))
+        self._name_answers(conn)
         conn.execute(RQ["analyze_work_tables"])
         found = conn.execute("SELECT DISTINCT match_type FROM wdh_hits").fetchall()
         present = {str(row[0]) for row in found}
@@ -369,12 +371,25 @@ class ResolveStatements:
             if level is not self.plan.name_level and level.match_type in present
         ]
 
+    def _name_answers(self, conn: psycopg.Connection) -> None:
+        """Each name's answer for a row it alone decides (name_answers)."""
+        name_type = self.plan.name_level.match_type
+        conn.execute(
+            self._compose(
+                "name_answers",
+                yaml_source=sql.Literal(f"yaml:{name_type}"),
+                cache_source=sql.Literal(f"db:{name_type}"),
+                waiting=sql.Literal(WAITING),
+            )
+        )
+
     def keyed(self, where: sql.Composable) -> sql.Composed:
         """The rows of `where`, keyed (keyed_rows)."""
         plan = self.plan
         joins = []
         candidates: list[sql.Composable] = [sql.SQL("n.cand")]
         level_candidates: list[sql.Composable] = []
+        none: list[sql.Composable] = []  # no level but the name's has a candidate
         for index, level in enumerate(plan.levels):
             if level is plan.name_level:
                 continue
@@ -393,6 +408,7 @@ class ResolveStatements:
             )
             candidates.append(sql.SQL("{}.cand").format(alias))
             level_candidates.append(sql.SQL("{}.cand AS {}").format(alias, column))
+            none.append(sql.SQL("{}.cand IS NULL").format(alias))
         keys = [
             sql.SQL("{} AS {}").format(self.key(column), sql.Identifier(column.name))
             for column in plan.columns
@@ -412,6 +428,7 @@ class ResolveStatements:
             candidates=sql.SQL(", ").join(candidates),
             existing=self.cell(EXISTING_FIELD),
             whitespace=sql.Literal(WHITESPACE),
+            others_none=sql.SQL(" AND ").join(none) if none else sql.SQL("true"),
             where=where,
             visible=self._visible(),
         )
@@ -447,7 +464,8 @@ class ResolveStatements:
         ]
         statement = self._compose(
             "teach",
-            keyed=self.keyed(sql.SQL("true")),
+            # Only rows with something in their existing-ID cell can teach.
+            keyed=self.keyed(sql.SQL("coalesce({}, '') <> ''").format(self.cell(EXISTING_FIELD))),
             taught_keys=sql.SQL(", ").join(values),
             max_key=sql.Literal(MAX_KEY),
         )
@@ -482,6 +500,7 @@ class ResolveStatements:
     def set_name_answers(self, conn: psycopg.Connection, csv: bytes) -> None:
         copy_in(conn, RQ["copy_name_answers"], csv)
         conn.execute(RQ["set_name_answers"])
+        self._name_answers(conn)
 
     def write_batch(
         self, conn: psycopg.Connection, outputs: tuple[str, str], span: tuple[str, str]
