@@ -18,6 +18,8 @@
 -- expressions ({name}, {existing}, a level's {key}) are quoted identifiers
 -- inside fixed SQL, and literals (the whitespace a key is trimmed of, the
 -- company-ID patterns, the sources) are sql.Literal; never pasted text.
+-- A query's opening comment is not sent (db/sqlfiles.py), so it may name
+-- the parts it is composed of.
 
 -- name: boundary
 -- The run's first transaction: rows with a newer xmin are not the run's.
@@ -46,6 +48,7 @@ SET jit = off;
 -- wdh_hits holds only keys the cache can hold (255 characters at most).
 DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers;
 CREATE TEMPORARY TABLE wdh_names (
+    id integer GENERATED ALWAYS AS IDENTITY,
     raw text NOT NULL, key text NOT NULL, cand text, fb_id text, fb_src text,
     ans_id text, ans_src text
 ) ON COMMIT PRESERVE ROWS;
@@ -135,31 +138,23 @@ SET ans_id = CASE WHEN left(n.cand, 1) = '0' THEN substr(n.cand, 4)
 
 -- name: keyed_rows
 -- Each row of {table} (those of {where}) with what decides it: its keys
--- (k0, k1, ...), each level's candidate (c_<level>; nc for names), whether
--- it is simple (see name_answers), the winner among its candidates (w) and
--- whether its existing ID (e, trimmed) is a company ID (ok) for the others,
--- its name key (nk) and its name's answers. Each level is a hash join to
--- its hits, only for levels that have any (composed in Python from
--- level_join). The existing ID is trimmed where it is needed (cheap: it is
--- mostly blank), and the expensive parts (the winner, two regular
--- expressions) are computed only for rows that are not simple. OFFSET 0
--- keeps the subquery whole: pulled up into the statements that read it, its
--- expressions were copied into every expression that uses them, and
--- computed again and again per row (5 s of a 1M-row count).
+-- (k0, k1, ...), each level's candidate (c_<level>; nc for names), the
+-- winner among them (w), its existing ID trimmed (e) and whether that is a
+-- company ID (ok), its name key (nk) and its name's answer by layers 4 and
+-- 5. Each level is a hash join to its hits, only for levels that have any
+-- (composed in Python from level_join). The regular expressions are not
+-- run on blank cells (most rows'). OFFSET 0 keeps the subquery whole:
+-- pulled up into the statements that read it, its expressions were copied
+-- into every expression that uses them, and computed again and again per
+-- row (5 s of a 1M-row count).
 SELECT t.ctid AS rid, {keys}, {level_candidates},
-       btrim(coalesce({existing}, ''), {whitespace}) AS e,
-       {others_none} AND btrim(coalesce({existing}, ''), {whitespace}) = '' AS simple,
-       CASE WHEN NOT ({others_none} AND btrim(coalesce({existing}, ''), {whitespace}) = '')
-            THEN LEAST({candidates}) COLLATE "C" END AS w,
-       CASE WHEN btrim(coalesce({existing}, ''), {whitespace}) = '' THEN false
-            ELSE btrim(coalesce({existing}, ''), {whitespace}) ~ {company_pattern}
-                 AND btrim(coalesce({existing}, ''), {whitespace}) !~* {temporary_pattern}
-       END AS ok,
-       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src,
-       n.ans_id, coalesce(n.ans_src, 'unresolved') AS ans_src
+       x.e, LEAST({candidates}) COLLATE "C" AS w,
+       x.e <> '' AND x.e ~ {company_pattern} AND x.e !~* {temporary_pattern} AS ok,
+       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src
 FROM {table} AS t
 LEFT JOIN wdh_names AS n ON n.raw = {name}
 {level_joins}
+CROSS JOIN LATERAL (SELECT btrim(coalesce({existing}, ''), {whitespace}) AS e) AS x
 WHERE {where} AND {visible}
 OFFSET 0
 
@@ -169,20 +164,18 @@ LEFT JOIN wdh_hits AS {alias} ON {alias}.match_type = {match_type} AND {alias}.k
 
 -- name: decided_rows
 -- keyed_rows decided: the company and the source of each row, as
--- frame.py's _decide: a simple row its name's answer (name_answers); any
--- other an override; else the best cache candidate (a learned key that
--- gives the row its own existing ID: 'existing'); else the row's existing
--- ID; else its name's answer by layers 4 and 5 ({waiting} before they are
--- known); else unresolved.
+-- frame.py's _decide: an override; else the best cache candidate (a
+-- learned key that gives the row its own existing ID: 'existing'); else the
+-- row's existing ID; else its name's answer by layers 4 and 5 ({waiting}
+-- before they are known); else unresolved. (Simple rows take the same from
+-- name_answers, a name at a time.)
 SELECT r.rid, r.nk, r.raw,
-       CASE WHEN r.simple THEN r.ans_id
-            WHEN left(r.w, 1) = '0' THEN substr(r.w, 4)
+       CASE WHEN left(r.w, 1) = '0' THEN substr(r.w, 4)
             WHEN left(r.w, 1) = '1' THEN substr(r.w, 9)
             WHEN r.ok THEN r.e
             WHEN r.nk <> '' THEN r.fb_id
        END AS company_id,
-       CASE WHEN r.simple THEN r.ans_src
-            WHEN left(r.w, 1) = '0' THEN ({yaml_sources}::text[])[substr(r.w, 2, 2)::int]
+       CASE WHEN left(r.w, 1) = '0' THEN ({yaml_sources}::text[])[substr(r.w, 2, 2)::int]
             WHEN left(r.w, 1) = '1' AND substr(r.w, 8, 1) = '1' AND r.ok
                  AND substr(r.w, 9) = r.e THEN 'existing'
             WHEN left(r.w, 1) = '1' THEN ({cache_sources}::text[])[substr(r.w, 6, 2)::int]
@@ -249,14 +242,34 @@ ON CONFLICT (match_type, key) DO NOTHING;
 
 -- name: classify
 -- Every row counted by its answer (its source, or {waiting} for layers 4
--- and 5), and the rows each waiting name holds, per spelling: one scan,
--- two grouping sets. `whole` is 3 for a count per answer; 0 for a count
--- per waiting name and spelling (key and raw are NULL for other rows).
-SELECT c.class, c.key, c.raw, count(*) AS rows, GROUPING(c.key, c.raw) AS whole
+-- and 5), and the rows each waiting name holds, per spelling: two grouping
+-- sets over the rows' counts. `whole` is 3 for a count per answer; 0 for a
+-- count per waiting name and spelling (key and raw are NULL for other
+-- rows). Simple rows (simple_row) are counted per name cell first and take
+-- their name's answer, no row decided one by one (the decided rows took
+-- twice as long, measured on a 1M-row table); the others ({decided}: not
+-- simple, or no name) are decided.
+SELECT c.class, c.key, c.raw, sum(c.rows)::bigint AS rows, GROUPING(c.key, c.raw) AS whole
 FROM (
-    SELECT d.source AS class,
-           CASE WHEN d.source = {waiting} THEN d.nk END AS key,
-           CASE WHEN d.source = {waiting} THEN d.raw END AS raw
+    SELECT n.ans_src AS class,
+           CASE WHEN n.ans_src = {waiting} THEN n.key END AS key,
+           CASE WHEN n.ans_src = {waiting} THEN n.raw END AS raw,
+           s.rows
+    FROM (
+        -- Grouped by the name's id, not its text: the planner, blind to how
+        -- many rows the filters keep, sorted 1M names by their collation.
+        SELECT n.id, count(*) AS rows
+        FROM {table} AS t
+        JOIN wdh_names AS n ON n.raw = {name}
+        WHERE {visible} AND {simple}
+        GROUP BY n.id
+    ) AS s
+    JOIN wdh_names AS n ON n.id = s.id
+    UNION ALL
+    SELECT d.source,
+           CASE WHEN d.source = {waiting} THEN d.nk END,
+           CASE WHEN d.source = {waiting} THEN d.raw END,
+           1
     FROM ({decided}) AS d
 ) AS c
 GROUP BY GROUPING SETS ((c.class), (c.class, c.key, c.raw));
@@ -271,10 +284,35 @@ SET fb_id = a.company_id, fb_src = a.source
 FROM wdh_name_answers AS a
 WHERE a.key = n.key;
 
+-- name: simple_row
+-- A row is simple (see name_answers): a blank existing-ID cell, and no
+-- candidate at any level but the name's (no_level_hits: one no_level_hit
+-- per level that has hits, else true).
+btrim(coalesce({existing}, ''), {whitespace}) = '' AND {no_level_hits}
+
+-- name: no_level_hit
+-- For simple_row: the row's key at one level has no candidate.
+NOT EXISTS (SELECT FROM wdh_hits AS h WHERE h.match_type = {match_type} AND h.key = {key})
+
+-- name: write_simple_batch
+-- One committed batch, first part: its simple rows take their name's
+-- answer by a plain join to the names, no more than an UPDATE of a table
+-- from a name -> ID table must do (write_batch's self-join took twice as
+-- long for these rows, measured on a 1M-row table). Rows with no name cell
+-- (NULL) are not joined: write_batch decides them. A row that holds its
+-- answer already is not written again, so a rerun writes nothing.
+UPDATE {table} AS t
+SET {id_column} = n.ans_id, {source_column} = n.ans_src
+FROM wdh_names AS n
+WHERE n.raw = {name}
+  AND t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid AND {visible} AND {simple}
+  AND (t.{id_column}, t.{source_column}) IS DISTINCT FROM (n.ans_id, n.ans_src);
+
 -- name: write_batch
--- One committed batch: the rows of a ctid range get their answers, read by
--- a TID range scan and joined back to themselves by ctid. A row that holds
--- its answer already is not written again, so a rerun writes nothing.
+-- One committed batch, second part: its other rows (of {where}: not
+-- simple, or no name) get their answers, read by a TID range scan and
+-- joined back to themselves by ctid. A row that holds its answer already
+-- is not written again, so a rerun writes nothing.
 UPDATE {table} AS t
 SET {id_column} = d.company_id, {source_column} = d.source
 FROM ({decided}) AS d

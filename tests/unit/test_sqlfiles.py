@@ -7,13 +7,16 @@ import pytest
 from wdh_cli.db.sqlfiles import Queries, queries, sql_root
 
 
-def test_named_blocks_are_split_and_keep_their_comments() -> None:
+def test_named_blocks_are_split_without_their_opening_comment() -> None:
     parsed = Queries(
         "x.sql",
-        "-- header\n\n-- name: first\n-- why\nSELECT 1;\n\n-- name: second_one\nSELECT 2;\n",
+        "-- header\n\n-- name: first\n-- why, of {part}\n--\nSELECT 1 -- {part}\nFROM t;\n\n"
+        "-- name: second_one\nSELECT 2;\n",
     )
     assert parsed.names() == ["first", "second_one"]
-    assert parsed["first"] == "-- why\nSELECT 1;"
+    # The opening comment is for readers: composing must not fill in its
+    # {part}; comments inside the statement stay.
+    assert parsed["first"] == "SELECT 1 -- {part}\nFROM t;"
     assert parsed["second_one"] == "SELECT 2;"
     with pytest.raises(KeyError, match=r"x\.sql has no query named 'third'"):
         parsed["third"]

@@ -14,6 +14,9 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[a-z_][a-z0-9_]*)\s*$", re.M)
+# The comment block that opens a query: for readers, not sent. Its words may
+# name the query's {parts}, which composing must not fill in.
+_LEADING_COMMENT = re.compile(r"\A(?:--[^\n]*\n\s*)+")
 
 
 def sql_root() -> Traversable:
@@ -46,7 +49,8 @@ class Queries:
             name = match.group("name")
             if name in self._queries:
                 raise ValueError(f"{source}: query {name!r} defined twice")
-            self._queries[name] = text[match.end() : end].strip()
+            body = text[match.end() : end].strip()
+            self._queries[name] = _LEADING_COMMENT.sub("", body)
 
     def __getitem__(self, name: str) -> str:
         try:

@@ -389,7 +389,6 @@ class ResolveStatements:
         joins = []
         candidates: list[sql.Composable] = [sql.SQL("n.cand")]
         level_candidates: list[sql.Composable] = []
-        none: list[sql.Composable] = []  # no level but the name's has a candidate
         for index, level in enumerate(plan.levels):
             if level is plan.name_level:
                 continue
@@ -408,7 +407,6 @@ class ResolveStatements:
             )
             candidates.append(sql.SQL("{}.cand").format(alias))
             level_candidates.append(sql.SQL("{}.cand AS {}").format(alias, column))
-            none.append(sql.SQL("{}.cand IS NULL").format(alias))
         keys = [
             sql.SQL("{} AS {}").format(self.key(column), sql.Identifier(column.name))
             for column in plan.columns
@@ -428,7 +426,6 @@ class ResolveStatements:
             candidates=sql.SQL(", ").join(candidates),
             existing=self.cell(EXISTING_FIELD),
             whitespace=sql.Literal(WHITESPACE),
-            others_none=sql.SQL(" AND ").join(none) if none else sql.SQL("true"),
             where=where,
             visible=self._visible(),
         )
@@ -492,7 +489,13 @@ class ResolveStatements:
     def classify(self, conn: psycopg.Connection) -> list[Classified]:
         """Rows per answer, and per waiting name and spelling (see the classify query)."""
         statement = self._compose(
-            "classify", waiting=sql.Literal(WAITING), decided=self.decided(sql.SQL("true"))
+            "classify",
+            waiting=sql.Literal(WAITING),
+            name=self.cell(self.plan.name_column.field),
+            table=self.table.identifier,
+            visible=self._visible(),
+            simple=self._simple_row(),
+            decided=self.decided(self._not_simple()),
         )
         with conn.cursor(row_factory=_classified) as cur:
             return cur.execute(statement).fetchall()
@@ -502,16 +505,49 @@ class ResolveStatements:
         conn.execute(RQ["set_name_answers"])
         self._name_answers(conn)
 
+    def write_statements(self, outputs: tuple[str, str]) -> tuple[sql.Composed, sql.Composed]:
+        """A batch's two UPDATEs: its simple rows (write_simple_batch), then the others
+        (write_batch); both take the batch's ctid span as %(after)s and %(last)s."""
+        columns = {
+            "table": self.table.identifier,
+            "id_column": sql.Identifier(outputs[0]),
+            "source_column": sql.Identifier(outputs[1]),
+        }
+        simple = self._compose(
+            "write_simple_batch",
+            name=self.cell(self.plan.name_column.field),
+            visible=self._visible(),
+            simple=self._simple_row(),
+            **columns,
+        )
+        span = sql.SQL("t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid")
+        others = sql.SQL("{} AND {}").format(span, self._not_simple())
+        return simple, self._compose("write_batch", decided=self.decided(others), **columns)
+
     def write_batch(
         self, conn: psycopg.Connection, outputs: tuple[str, str], span: tuple[str, str]
     ) -> int:
         """One batch's rows (a ctid span) get their answers; returns the rows written."""
-        where = sql.SQL("t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid")
-        statement = self._compose(
-            "write_batch",
-            table=self.table.identifier,
-            id_column=sql.Identifier(outputs[0]),
-            source_column=sql.Identifier(outputs[1]),
-            decided=self.decided(where),
+        params = {"after": span[0], "last": span[1]}
+        return sum(conn.execute(stmt, params).rowcount for stmt in self.write_statements(outputs))
+
+    def _not_simple(self) -> sql.Composed:
+        """The rows the simple statements leave: not simple, or without a name cell."""
+        name = self.cell(self.plan.name_column.field)
+        return sql.SQL("({} IS NULL OR NOT ({}))").format(name, self._simple_row())
+
+    def _simple_row(self) -> sql.Composed:
+        """Whether a row of the table is simple (simple_row)."""
+        absent = [
+            self._compose(
+                "no_level_hit", match_type=sql.Literal(level.match_type), key=self.key(level.column)
+            )
+            for level in self.plan.levels
+            if level is not self.plan.name_level and level.match_type in self._with_hits
+        ]
+        return self._compose(
+            "simple_row",
+            existing=self.cell(EXISTING_FIELD),
+            whitespace=sql.Literal(WHITESPACE),
+            no_level_hits=sql.SQL(" AND ").join(absent) if absent else sql.SQL("true"),
         )
-        return conn.execute(statement, {"after": span[0], "last": span[1]}).rowcount
