@@ -32,10 +32,15 @@ SELECT pg_current_xact_id()::xid::text AS boundary;
 -- disk); every batch hashes the names (wdh_names), which must stay in the
 -- session's buffers (8MB, the default, read them from disk each time); JIT
 -- compilation of their long expressions cost more than it saved (measured
--- on a 1M-row table).
+-- on a 1M-row table). The planner cannot see how many rows the filters on
+-- the table's cells keep (it guessed 1,667 of 1M, and one distinct pair of
+-- a million): it sorted a million names by their collation where hashing
+-- them was several times cheaper; in memory (work_mem) hashing always is.
 SET work_mem = '256MB';
 SET temp_buffers = '128MB';
 SET jit = off;
+SET enable_sort = off;
+SET enable_mergejoin = off;
 
 -- name: create_work_tables
 -- The run's work tables, for this session. wdh_names: every distinct name
@@ -43,18 +48,19 @@ SET jit = off;
 -- name level's candidate, and its answer by layers 4 and 5. wdh_hits: the
 -- candidates of the other levels' keys, stored or learned (one per key: a
 -- key's override beats its cache row). wdh_taught: what existing IDs teach.
--- Names and name keys have no index: a cell may hold a megabyte (a btree
--- entry holds about 2.7 kB), and the rows are hash-joined to them anyway;
--- wdh_hits holds only keys the cache can hold (255 characters at most).
-DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers;
+-- No index on either: a name cell may hold a megabyte (a btree entry holds
+-- about 2.7 kB); the rows are hash-joined to them, once per statement; and
+-- an index on the hits (500,000 of a 1M-row table's accounts) cost 2 s to
+-- build row by row and, the planner misjudging how many rows a table's
+-- filters keep, tempted it into a million index probes.
+DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers, wdh_rows;
 CREATE TEMPORARY TABLE wdh_names (
     id integer GENERATED ALWAYS AS IDENTITY,
     raw text NOT NULL, key text NOT NULL, cand text, fb_id text, fb_src text,
     ans_id text, ans_src text
 ) ON COMMIT PRESERVE ROWS;
 CREATE TEMPORARY TABLE wdh_hits (
-    match_type text NOT NULL, key text NOT NULL, cand text NOT NULL,
-    PRIMARY KEY (match_type, key)
+    match_type text NOT NULL, key text NOT NULL, cand text NOT NULL
 ) ON COMMIT PRESERVE ROWS;
 CREATE TEMPORARY TABLE wdh_taught (
     match_type text NOT NULL, key text NOT NULL, company_id text NOT NULL, rows bigint NOT NULL
@@ -64,7 +70,8 @@ CREATE TEMPORARY TABLE wdh_name_answers (
 ) ON COMMIT PRESERVE ROWS;
 
 -- name: drop_work_tables
-DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers, wdh_learned, wdh_keys;
+DROP TABLE IF EXISTS wdh_names, wdh_hits, wdh_taught, wdh_name_answers, wdh_rows, wdh_learned,
+    wdh_keys;
 
 -- name: distinct_names
 -- Every distinct name cell, as text (a file has no other kind), for Python
@@ -85,31 +92,65 @@ COPY wdh_hits (match_type, key, cand) FROM STDIN (FORMAT csv);
 -- nested loops, where hashing them once is far cheaper.
 ANALYZE wdh_names, wdh_hits;
 
+-- name: levels_in_cache
+-- Which of these levels the cache holds any row of: a key column none of
+-- whose levels it holds is not scanned (a scan of a 1M-row table's column
+-- costs about a second).
+SELECT l.match_type
+FROM unnest({types}::text[]) AS l (match_type)
+WHERE EXISTS (SELECT FROM enterprise.company_mapping AS m WHERE m.match_type = l.match_type);
+
+-- name: distinct_keys
+-- The distinct keys of the table's key columns ({columns}: one column_keys
+-- per column, UNION ALL), into a table the planner has statistics of: it
+-- took the distinct pairs for one, and checked a million keys one by one
+-- against every override. Keys the cache cannot hold (empty, longer than
+-- alias_name) are left out.
+DROP TABLE IF EXISTS wdh_column_keys;
+CREATE TEMPORARY TABLE wdh_column_keys ON COMMIT DROP AS
+SELECT k.col, k.key
+FROM ({columns}) AS k (col, key)
+WHERE k.key <> '' AND char_length(k.key) <= {max_key};
+ANALYZE wdh_column_keys;
+
+-- name: column_keys
+-- One column's distinct keys, numbered {col}, for distinct_keys. A scan per
+-- column: one scan making a (column, key) row per cell took twice as long.
+-- OFFSET 0 keeps distinct_keys' filter out of the scan, where it trimmed
+-- each cell three times (btrim of a cell by the thirty characters of
+-- WHITESPACE costs about a microsecond: 2 s of a 1M-row table).
+SELECT {col}, key
+FROM (SELECT DISTINCT {key} AS key FROM {table} AS t WHERE {visible} OFFSET 0) AS d
+
 -- name: cache_hits_of_keys
--- Layer 2 as the run starts, for one key column of the table (its levels:
--- `types`, with the two digits each level's candidates carry): the distinct
--- keys of the column, joined to the cache. Keys the cache cannot hold (empty,
--- longer than alias_name) are not looked up. A key with an override keeps
--- the override (ON CONFLICT: the overrides are in wdh_hits already).
+-- Layer 2 as the run starts, for the key columns of the table: their keys
+-- (distinct_keys) joined to the cache, each cache row counting for the
+-- levels of its column ({levels}: column number, match type and the two
+-- digits its candidates carry). A key with an override keeps it: the
+-- overrides (and the names' hits) are what wdh_hits held, read once
+-- (MATERIALIZED), not scanned again as the statement adds to it.
+WITH held AS MATERIALIZED (SELECT match_type, key FROM wdh_hits)
 INSERT INTO wdh_hits (match_type, key, cand)
 SELECT m.match_type, m.alias_name,
        '1' || lpad(m.priority::text, 4, '0') || l.code || '0' || m.canonical_id
-FROM (SELECT DISTINCT {key} AS key FROM {table} AS t WHERE {visible}) AS k
-JOIN enterprise.company_mapping AS m ON m.alias_name = k.key
-JOIN unnest({types}::text[], {codes}::text[]) AS l (match_type, code)
-  ON l.match_type = m.match_type
-WHERE k.key <> '' AND char_length(k.key) <= {max_key}
-ON CONFLICT (match_type, key) DO NOTHING;
+FROM wdh_column_keys AS k
+JOIN unnest({cols}::int[], {types}::text[], {codes}::text[]) AS l (col, match_type, code)
+  ON l.col = k.col
+JOIN enterprise.company_mapping AS m ON m.alias_name = k.key AND m.match_type = l.match_type
+WHERE NOT EXISTS (SELECT FROM held AS o WHERE o.match_type = m.match_type AND o.key = m.alias_name);
 
 -- name: cache_hits_of_names
--- The same for the name level, whose keys Python made (wdh_names).
+-- The same for the name level, whose keys Python made (wdh_names), before
+-- the other levels' (the overrides are all wdh_hits holds). Keys the cache
+-- cannot hold are not looked up.
+WITH held AS MATERIALIZED (SELECT match_type, key FROM wdh_hits)
 INSERT INTO wdh_hits (match_type, key, cand)
 SELECT m.match_type, m.alias_name,
        '1' || lpad(m.priority::text, 4, '0') || {code} || '0' || m.canonical_id
 FROM (SELECT DISTINCT key FROM wdh_names) AS k
 JOIN enterprise.company_mapping AS m ON m.alias_name = k.key AND m.match_type = {name_type}
 WHERE k.key <> '' AND char_length(k.key) <= {max_key}
-ON CONFLICT (match_type, key) DO NOTHING;
+  AND NOT EXISTS (SELECT FROM held AS o WHERE o.match_type = m.match_type AND o.key = m.alias_name);
 
 -- name: name_candidates
 -- Each name cell takes its key's candidate (an override, a stored or a
@@ -150,7 +191,7 @@ SET ans_id = CASE WHEN left(n.cand, 1) = '0' THEN substr(n.cand, 4)
 SELECT t.ctid AS rid, {keys}, {level_candidates},
        x.e, LEAST({candidates}) COLLATE "C" AS w,
        x.e <> '' AND x.e ~ {company_pattern} AND x.e !~* {temporary_pattern} AS ok,
-       coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc, n.fb_id, n.fb_src
+       n.id AS name_id, coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc
 FROM {table} AS t
 LEFT JOIN wdh_names AS n ON n.raw = {name}
 {level_joins}
@@ -163,7 +204,7 @@ OFFSET 0
 LEFT JOIN wdh_hits AS {alias} ON {alias}.match_type = {match_type} AND {alias}.key = {key}
 
 -- name: decided_rows
--- keyed_rows decided: the company and the source of each row, as
+-- staged_rows decided: the company and the source of each row, as
 -- frame.py's _decide: an override; else the best cache candidate (a
 -- learned key that gives the row its own existing ID: 'existing'); else the
 -- row's existing ID; else its name's answer by layers 4 and 5 ({waiting}
@@ -183,7 +224,31 @@ SELECT r.rid, r.nk, r.raw,
             WHEN r.nk <> '' THEN coalesce(r.fb_src, {waiting})
             ELSE 'unresolved'
        END AS source
+FROM ({staged}) AS r
+
+-- name: stage_rows
+-- The rows that are not simple (see name_answers): no name cell, an
+-- existing-ID cell, or a candidate at a level other than the name's
+-- ({other_candidates}: whether the row has one; when no other level has
+-- any, {keyed} reads only the rows with no name or an existing-ID cell).
+-- Staged once, with what decides them, where classify and every batch read
+-- them: keying the rows in every statement joined them to every level's
+-- hits again (a batch hashed 500,000 account hits to write 25,000 rows).
+-- Indexed by row for the batches, which read the rows of a ctid range.
+CREATE TEMPORARY TABLE wdh_rows ON COMMIT PRESERVE ROWS AS
+SELECT r.rid, r.name_id, r.w, r.e, r.ok
 FROM ({keyed}) AS r
+WHERE r.raw IS NULL OR r.e <> '' OR {other_candidates};
+CREATE INDEX ON wdh_rows (rid);
+ANALYZE wdh_rows;
+
+-- name: staged_rows
+-- The staged rows of {where}, with their names' keys and answers by layers
+-- 4 and 5, for decided_rows.
+SELECT r.rid, r.w, r.e, r.ok, n.raw, coalesce(n.key, '') AS nk, n.fb_id, n.fb_src
+FROM wdh_rows AS r
+LEFT JOIN wdh_names AS n ON n.id = r.name_id
+WHERE {where}
 
 -- name: teach
 -- What the run learns (engine.md): rows with a company ID that no override
@@ -226,6 +291,9 @@ WITH learned AS (
     FROM wdh_taught AS t
     GROUP BY t.match_type, t.key
     HAVING count(*) = 1
+), held AS MATERIALIZED (
+    -- The hits as they were (see cache_hits_of_keys).
+    SELECT match_type, key FROM wdh_hits
 ), levels AS (
     SELECT * FROM unnest({types}::text[], {codes}::text[], {priorities}::int[])
         AS l (match_type, code, priority)
@@ -238,33 +306,35 @@ INSERT INTO wdh_hits (match_type, key, cand)
 SELECT d.match_type, d.key,
        '1' || lpad(l.priority::text, 4, '0') || l.code || '1' || d.company_id
 FROM learned AS d JOIN levels AS l USING (match_type)
-ON CONFLICT (match_type, key) DO NOTHING;
+WHERE NOT EXISTS (SELECT FROM held AS h WHERE h.match_type = d.match_type AND h.key = d.key);
 
 -- name: classify
 -- Every row counted by its answer (its source, or {waiting} for layers 4
 -- and 5), and the rows each waiting name holds, per spelling: two grouping
 -- sets over the rows' counts. `whole` is 3 for a count per answer; 0 for a
 -- count per waiting name and spelling (key and raw are NULL for other
--- rows). Simple rows (simple_row) are counted per name cell first and take
--- their name's answer, no row decided one by one (the decided rows took
--- twice as long, measured on a 1M-row table); the others ({decided}: not
--- simple, or no name) are decided.
+-- rows). A name's simple rows take its answer (name_answers): they are its
+-- rows (counted by the name's id: grouped by their text, 1M names were
+-- sorted by collation) less its staged ones, which are decided one by one.
+WITH per_name AS (
+    SELECT n.id, count(*) AS rows
+    FROM {table} AS t
+    JOIN wdh_names AS n ON n.raw = {name}
+    WHERE {visible}
+    GROUP BY n.id
+), staged AS (
+    SELECT name_id AS id, count(*) AS rows FROM wdh_rows GROUP BY name_id
+)
 SELECT c.class, c.key, c.raw, sum(c.rows)::bigint AS rows, GROUPING(c.key, c.raw) AS whole
 FROM (
     SELECT n.ans_src AS class,
            CASE WHEN n.ans_src = {waiting} THEN n.key END AS key,
            CASE WHEN n.ans_src = {waiting} THEN n.raw END AS raw,
-           s.rows
-    FROM (
-        -- Grouped by the name's id, not its text: the planner, blind to how
-        -- many rows the filters keep, sorted 1M names by their collation.
-        SELECT n.id, count(*) AS rows
-        FROM {table} AS t
-        JOIN wdh_names AS n ON n.raw = {name}
-        WHERE {visible} AND {simple}
-        GROUP BY n.id
-    ) AS s
-    JOIN wdh_names AS n ON n.id = s.id
+           p.rows - coalesce(s.rows, 0) AS rows
+    FROM per_name AS p
+    JOIN wdh_names AS n ON n.id = p.id
+    LEFT JOIN staged AS s ON s.id = p.id
+    WHERE p.rows > coalesce(s.rows, 0)
     UNION ALL
     SELECT d.source,
            CASE WHEN d.source = {waiting} THEN d.nk END,
@@ -284,35 +354,27 @@ SET fb_id = a.company_id, fb_src = a.source
 FROM wdh_name_answers AS a
 WHERE a.key = n.key;
 
--- name: simple_row
--- A row is simple (see name_answers): a blank existing-ID cell, and no
--- candidate at any level but the name's (no_level_hits: one no_level_hit
--- per level that has hits, else true).
-btrim(coalesce({existing}, ''), {whitespace}) = '' AND {no_level_hits}
-
--- name: no_level_hit
--- For simple_row: the row's key at one level has no candidate.
-NOT EXISTS (SELECT FROM wdh_hits AS h WHERE h.match_type = {match_type} AND h.key = {key})
-
 -- name: write_simple_batch
--- One committed batch, first part: its simple rows take their name's
--- answer by a plain join to the names, no more than an UPDATE of a table
--- from a name -> ID table must do (write_batch's self-join took twice as
--- long for these rows, measured on a 1M-row table). Rows with no name cell
--- (NULL) are not joined: write_batch decides them. A row that holds its
+-- One committed batch, first part: its simple rows (those not staged) take
+-- their name's answer by a plain join to the names, no more than an UPDATE
+-- of a table from a name -> ID table must do (deciding them one by one
+-- took twice as long, measured on a 1M-row table). A row that holds its
 -- answer already is not written again, so a rerun writes nothing.
 UPDATE {table} AS t
 SET {id_column} = n.ans_id, {source_column} = n.ans_src
 FROM wdh_names AS n
 WHERE n.raw = {name}
-  AND t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid AND {visible} AND {simple}
+  AND t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid AND {visible}
+  AND NOT EXISTS (
+      SELECT FROM wdh_rows AS r
+      WHERE r.rid = t.ctid AND r.rid > %(after)s::tid AND r.rid <= %(last)s::tid
+  )
   AND (t.{id_column}, t.{source_column}) IS DISTINCT FROM (n.ans_id, n.ans_src);
 
 -- name: write_batch
--- One committed batch, second part: its other rows (of {where}: not
--- simple, or no name) get their answers, read by a TID range scan and
--- joined back to themselves by ctid. A row that holds its answer already
--- is not written again, so a rerun writes nothing.
+-- One committed batch, second part: its staged rows get their answers,
+-- joined to the table by ctid (a TID range scan of the batch's pages). A
+-- row that holds its answer already is not written again.
 UPDATE {table} AS t
 SET {id_column} = d.company_id, {source_column} = d.source
 FROM ({decided}) AS d

@@ -332,21 +332,9 @@ class ResolveStatements:
         copy_in(conn, RQ["copy_hits"], csv)
 
     def cache_hits(self, conn: psycopg.Connection) -> None:
-        """Layer 2 as the run starts, for every key column and the names."""
+        """Layer 2 as the run starts: the names, then the key columns."""
         plan = self.plan
-        for column in (c for c in plan.columns if c.trimmed):
-            levels = [level for level in plan.levels if level.column == column]
-            conn.execute(
-                self._compose(
-                    "cache_hits_of_keys",
-                    key=self.key(column),
-                    table=self.table.identifier,
-                    visible=self._visible(),
-                    types=sql.Literal([level.match_type for level in levels]),
-                    codes=sql.Literal([level.code for level in levels]),
-                    max_key=sql.Literal(MAX_KEY),
-                )
-            )
+        conn.execute(RQ["analyze_work_tables"])  # the overrides, and the names
         conn.execute(
             self._compose(
                 "cache_hits_of_names",
@@ -355,7 +343,49 @@ class ResolveStatements:
                 max_key=sql.Literal(MAX_KEY),
             )
         )
+        columns = [column for column in plan.columns if column.trimmed]
+        found = conn.execute(
+            self._compose(
+                "levels_in_cache", types=sql.Literal([level.match_type for level in plan.levels])
+            )
+        ).fetchall()
+        cached = {str(row[0]) for row in found}
+        levels = [
+            (columns.index(level.column), level)
+            for level in plan.levels
+            if level.column in columns and level.match_type in cached
+        ]
+        if levels:
+            with conn.transaction():  # wdh_column_keys lives until its end
+                self._key_hits(conn, columns, levels)
         self.refresh(conn)
+
+    def _key_hits(
+        self,
+        conn: psycopg.Connection,
+        columns: list[KeyColumn],
+        levels: list[tuple[int, NativeLevel]],
+    ) -> None:
+        """The key columns' cache hits (distinct_keys, cache_hits_of_keys)."""
+        keys = sql.SQL("\nUNION ALL\n").join(
+            self._compose(
+                "column_keys",
+                col=sql.Literal(index),
+                key=self.key(column),
+                table=self.table.identifier,
+                visible=self._visible(),
+            )
+            for index, column in enumerate(columns)
+        )
+        conn.execute(self._compose("distinct_keys", columns=keys, max_key=sql.Literal(MAX_KEY)))
+        conn.execute(
+            self._compose(
+                "cache_hits_of_keys",
+                cols=sql.Literal([index for index, _ in levels]),
+                types=sql.Literal([level.match_type for _, level in levels]),
+                codes=sql.Literal([level.code for _, level in levels]),
+            )
+        )
 
     def refresh(self, conn: psycopg.Connection) -> None:
         """After hits were added: names take their candidates; statistics; levels with hits."""
@@ -431,6 +461,7 @@ class ResolveStatements:
         )
 
     def decided(self, where: sql.Composable) -> sql.Composed:
+        """The staged rows of `where`, decided (decided_rows of staged_rows)."""
         plan = self.plan
         top = max(level.priority for level in plan.levels)
         yaml_sources: list[str | None] = [None] * top
@@ -443,7 +474,29 @@ class ResolveStatements:
             yaml_sources=sql.Literal(yaml_sources),
             cache_sources=sql.Literal(cache_sources),
             waiting=sql.Literal(WAITING),
-            keyed=self.keyed(where),
+            staged=self._compose("staged_rows", where=where),
+        )
+
+    def stage(self, conn: psycopg.Connection) -> None:
+        """Stage the rows that are not simple, once the candidates are final (stage_rows)."""
+        others = [
+            sql.SQL("r.{} IS NOT NULL").format(_level_candidate(level))
+            for level in self.plan.levels
+            if level is not self.plan.name_level and level.match_type in self._with_hits
+        ]
+        name = self.cell(self.plan.name_column.field)
+        existing = self.cell(EXISTING_FIELD)
+        maybe = (
+            sql.SQL("true")
+            if others
+            else sql.SQL("({} IS NULL OR coalesce({}, '') <> '')").format(name, existing)
+        )
+        conn.execute(
+            self._compose(
+                "stage_rows",
+                keyed=self.keyed(maybe),
+                other_candidates=sql.SQL(" OR ").join(others) if others else sql.SQL("false"),
+            )
         )
 
     def teach(self, conn: psycopg.Connection) -> tuple[Taught, Stored]:
@@ -494,8 +547,7 @@ class ResolveStatements:
             name=self.cell(self.plan.name_column.field),
             table=self.table.identifier,
             visible=self._visible(),
-            simple=self._simple_row(),
-            decided=self.decided(self._not_simple()),
+            decided=self.decided(sql.SQL("true")),
         )
         with conn.cursor(row_factory=_classified) as cur:
             return cur.execute(statement).fetchall()
@@ -506,8 +558,8 @@ class ResolveStatements:
         self._name_answers(conn)
 
     def write_statements(self, outputs: tuple[str, str]) -> tuple[sql.Composed, sql.Composed]:
-        """A batch's two UPDATEs: its simple rows (write_simple_batch), then the others
-        (write_batch); both take the batch's ctid span as %(after)s and %(last)s."""
+        """A batch's two UPDATEs: its simple rows (write_simple_batch), then its staged
+        ones (write_batch); both take the batch's ctid span as %(after)s and %(last)s."""
         columns = {
             "table": self.table.identifier,
             "id_column": sql.Identifier(outputs[0]),
@@ -517,12 +569,10 @@ class ResolveStatements:
             "write_simple_batch",
             name=self.cell(self.plan.name_column.field),
             visible=self._visible(),
-            simple=self._simple_row(),
             **columns,
         )
-        span = sql.SQL("t.ctid > %(after)s::tid AND t.ctid <= %(last)s::tid")
-        others = sql.SQL("{} AND {}").format(span, self._not_simple())
-        return simple, self._compose("write_batch", decided=self.decided(others), **columns)
+        span = sql.SQL("r.rid > %(after)s::tid AND r.rid <= %(last)s::tid")
+        return simple, self._compose("write_batch", decided=self.decided(span), **columns)
 
     def write_batch(
         self, conn: psycopg.Connection, outputs: tuple[str, str], span: tuple[str, str]
@@ -530,24 +580,3 @@ class ResolveStatements:
         """One batch's rows (a ctid span) get their answers; returns the rows written."""
         params = {"after": span[0], "last": span[1]}
         return sum(conn.execute(stmt, params).rowcount for stmt in self.write_statements(outputs))
-
-    def _not_simple(self) -> sql.Composed:
-        """The rows the simple statements leave: not simple, or without a name cell."""
-        name = self.cell(self.plan.name_column.field)
-        return sql.SQL("({} IS NULL OR NOT ({}))").format(name, self._simple_row())
-
-    def _simple_row(self) -> sql.Composed:
-        """Whether a row of the table is simple (simple_row)."""
-        absent = [
-            self._compose(
-                "no_level_hit", match_type=sql.Literal(level.match_type), key=self.key(level.column)
-            )
-            for level in self.plan.levels
-            if level is not self.plan.name_level and level.match_type in self._with_hits
-        ]
-        return self._compose(
-            "simple_row",
-            existing=self.cell(EXISTING_FIELD),
-            whitespace=sql.Literal(WHITESPACE),
-            no_level_hits=sql.SQL(" AND ").join(absent) if absent else sql.SQL("true"),
-        )

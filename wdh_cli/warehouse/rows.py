@@ -82,6 +82,8 @@ class TableRows:
         """`teach` staged them already (in wdh_learned, on the server)."""
 
     def classify(self) -> Classes:
+        with self.conn.transaction():
+            self.statements.stage(self.conn)
         found = self.statements.classify(self.conn)
         by_source = {str(c): int(n) for c, _, _, n, whole in found if whole == 3}
         waiting = pl.DataFrame(
