@@ -55,7 +55,7 @@ def test_down_keeps_the_counter_and_up_again_changes_nothing(
 ) -> None:
     runner.up(empty_db, to=5)
     _lagging(empty_db_url, counter=0, issued=["TEMP_000057"])
-    runner.up(empty_db)
+    runner.up(empty_db, to=6)
     assert [step.version for step in runner.down(empty_db).done] == [6]
     assert _counter(empty_db_url) == [(57,)]
     runner.up(empty_db)
