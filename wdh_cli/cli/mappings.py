@@ -13,6 +13,7 @@ from rich.table import Table
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
 from wdh_cli.errors import EXIT_CHECK
+from wdh_cli.mappings.levels import LEVELS
 from wdh_cli.mappings.rows import DEFAULT_SOURCE
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ class LoadMode(StrEnum):
 class ExportFormat(StrEnum):
     csv = "csv"
     yaml = "yaml"
+
+
+def _levels(incomplete: str) -> list[str]:
+    """Shell completion of --match-type: the levels (mappings/levels.py)."""
+    return [name for name in LEVELS.match_types if name.startswith(incomplete)]
 
 
 SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
@@ -93,7 +99,10 @@ def _render_load(report: service.LoadReport) -> None:
 @app.command()
 def export(
     ctx: typer.Context,
-    match_type: Annotated[str | None, typer.Option("--match-type", help="Only this level.")] = None,
+    match_type: Annotated[
+        str | None,
+        typer.Option("--match-type", help="Only this level.", autocompletion=_levels),
+    ] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
     output: Annotated[
         Path | None, typer.Option("--output", help="File to write (default: stdout).")
