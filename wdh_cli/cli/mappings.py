@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import BYTES, progress_bar
 from wdh_cli.errors import EXIT_CHECK
 from wdh_cli.mappings.levels import LEVELS
 from wdh_cli.mappings.rows import DEFAULT_SOURCE
@@ -63,14 +64,16 @@ def load(
     from wdh_cli.mappings import service
 
     context = app_context(ctx)
-    report = service.load(
-        context.database("mappings load"),
-        paths or [],
-        mode=mode.value,
-        source=source,
-        plan_only=plan_only,
-        default_dir=context.settings.mappings_dir,
-    )
+    with progress_bar("loading", unit=BYTES, quiet=json_) as progress:
+        report = service.load(
+            context.database("mappings load"),
+            paths or [],
+            mode=mode.value,
+            source=source,
+            plan_only=plan_only,
+            default_dir=context.settings.mappings_dir,
+            progress=progress,
+        )
     emit(report, as_json=json_, render=_render_load)
 
 

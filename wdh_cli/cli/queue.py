@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import progress_bar
 from wdh_cli.errors import UsageError
 from wdh_cli.providers.names import ProviderName
 
@@ -86,8 +87,13 @@ def drain(
     if plan_only:
         report = drain_service.plan(db, options)
     else:
-        with graceful_stop() as stop:
-            report = drain_service.run(settings, db, provider, options, stop=stop)
+        with (
+            progress_bar("draining", unit="names", quiet=json_) as progress,
+            graceful_stop() as stop,
+        ):
+            report = drain_service.run(
+                settings, db, provider, options, stop=stop, progress=progress
+            )
     emit(report, as_json=json_, render=_render_drain)
     # Messages go to stderr with or without --json.
     if report.stopped_by:

@@ -14,7 +14,7 @@ spreadsheet reader.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from wdh_cli.companies.ids import clean_company_id
 from wdh_cli.companies.repository import MAX_CREDIT_CODE, MAX_OFFICIAL_NAME
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_path, atomic_text_file, people_csv_writer, unescape_cell
+from wdh_cli.progress import Progress
 from wdh_cli.review.repository import ReviewRequest
 from wdh_cli.sheets import cell_text, open_input
 
@@ -48,6 +49,8 @@ REQUIRED = ("request_id", "decision")
 NUMERIC = frozenset(["rows_seen", *(f"candidate_{n}_confidence" for n in range(1, 4))])
 DECISIONS = ("1", "2", "3", "id", "none")
 NONE = "none"
+
+PROGRESS_EVERY = 200  # rows written between two progress reports
 
 MAX_REQUEST_ID = 2**31 - 1  # enrichment_requests.id is a SERIAL (integer)
 
@@ -94,21 +97,34 @@ def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def write_review(path: Path, rows: Sequence[ExportRow]) -> None:
-    """Write the review file atomically, as xlsx or CSV by its suffix."""
+def write_review(path: Path, rows: Sequence[ExportRow], progress: Progress | None = None) -> None:
+    """Write the review file atomically, as xlsx or CSV by its suffix; `progress`: rows written
+    of len(rows)."""
+    counted = _counted(rows, progress)
     if path.suffix.lower() == ".csv":
         # A BOM: Excel and WPS read BOM-less CSV in the machine's code page.
         with atomic_text_file(path, encoding="utf-8-sig") as handle:
             writer = people_csv_writer(handle)
             writer.writerow(COLUMNS)
-            for row in rows:
+            for row in counted:
                 writer.writerow(row.cells())
         return
     with atomic_path(path) as tmp:
-        _write_xlsx(tmp, rows)
+        _write_xlsx(tmp, counted, len(rows))
 
 
-def _write_xlsx(target: Path, rows: Sequence[ExportRow]) -> None:
+def _counted(rows: Sequence[ExportRow], progress: Progress | None) -> Iterator[ExportRow]:
+    """The rows, reporting every PROGRESS_EVERY of them (and the last) as written."""
+    total = len(rows)
+    if progress is not None:
+        progress(0, total)
+    for number, row in enumerate(rows, start=1):
+        yield row
+        if progress is not None and (number % PROGRESS_EVERY == 0 or number == total):
+            progress(number, total)
+
+
+def _write_xlsx(target: Path, rows: Iterable[ExportRow], count: int) -> None:
     book = xlsxwriter.Workbook(
         str(target),
         {
@@ -140,12 +156,12 @@ def _write_xlsx(target: Path, rows: Sequence[ExportRow]) -> None:
                 else:
                     sheet.write_number(number, index, value)
         sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, len(rows), len(COLUMNS) - 1)
+        sheet.autofilter(0, 0, count, len(COLUMNS) - 1)
         column = COLUMNS.index("decision")
         sheet.data_validation(
             1,
             column,
-            max(len(rows), 1),
+            max(count, 1),
             column,
             {
                 "validate": "list",
