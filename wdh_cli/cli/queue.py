@@ -28,7 +28,7 @@ def enqueue(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(help="Company names.")] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="A .csv or .xlsx file of names.")
+        Path | None, typer.Option("--file", help="A .csv, .xlsx or .ods file of names.")
     ] = None,
     column: Annotated[str, typer.Option("--column", help="Column of --file.")] = "客户名称",
     json_: JsonOption = False,

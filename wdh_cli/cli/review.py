@@ -56,7 +56,9 @@ def export(
 @app.command()
 def apply(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A review file with decisions: .xlsx or .csv.")],
+    path: Annotated[
+        Path, typer.Argument(help="A review file with decisions: .xlsx, .ods or .csv.")
+    ],
     plan_only: Annotated[
         bool, typer.Option("--plan-only", help="Report the figures; write nothing.")
     ] = False,

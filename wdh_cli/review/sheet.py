@@ -1,4 +1,5 @@
-"""The review file: written for a person (xlsx or CSV), read back with their decisions.
+"""The review file: written for a person (xlsx or CSV), read back with their decisions
+(xlsx, ods or CSV, as Excel, WPS or LibreOffice saved it).
 
 One row per request. The xlsx is made for Excel and WPS: the header row is
 frozen, the autofilter is on, `decision` offers a drop-down list, and every
@@ -30,7 +31,7 @@ from wdh_cli.progress import Progress
 from wdh_cli.review.repository import ReviewRequest
 from wdh_cli.sheets import cell_text, open_input
 
-SUFFIXES = (".xlsx", ".csv")
+SUFFIXES = (".xlsx", ".csv")  # written by export; apply also reads .ods
 CANDIDATES = 3  # candidate columns in the file
 CANDIDATE_FIELDS = ("id", "name", "credit_code", "confidence")
 COLUMNS: tuple[str, ...] = (
@@ -46,6 +47,16 @@ COLUMNS: tuple[str, ...] = (
     "note",
 )
 REQUIRED = ("request_id", "decision")
+# What a person types: a spreadsheet program may keep an apostrophe in front.
+TYPED = frozenset(
+    [
+        "request_id",
+        "decision",
+        "company_id",
+        *(f"candidate_{n}_id" for n in range(1, CANDIDATES + 1)),
+    ]
+)
+EXACT = 10**15  # spreadsheets keep numbers to 15 significant digits
 NUMERIC = frozenset(["rows_seen", *(f"candidate_{n}_confidence" for n in range(1, 4))])
 DECISIONS = ("1", "2", "3", "id", "none")
 NONE = "none"
@@ -222,13 +233,18 @@ class _Bad(Exception):
 
 
 def read_review(path: Path) -> ReviewFile:
-    """Read a review file; exit 2 (InputFileError) without request_id or decision.
+    """Read a review file (.xlsx, .ods or .csv, as any spreadsheet program saves it); exit 2
+    (InputFileError) without request_id or decision.
 
     A cell a decision reads that is a formula saved without its value (an
     xlsx written by a program, never calculated) rejects its row: it is
-    not an empty cell, and its value is unknown.
+    not an empty cell, and its value is unknown. So does a number of more
+    than 15 digits there: a spreadsheet keeps 15, so its last digits are
+    lost. Numbers count as the text they spell (request_id 2.0 is 2), and
+    one apostrophe in front of a request_id, decision or ID (which
+    LibreOffice keeps in a text cell) is not part of it.
     """
-    table = open_input(path, formulas=True)
+    table = open_input(path, formulas=True, ods=True)
     missing = [name for name in REQUIRED if table.column(name) is None]
     if missing:
         names = ", ".join(repr(name) for name in missing)
@@ -254,9 +270,15 @@ def read_review(path: Path) -> ReviewFile:
             i = index[name]
             if i is None or i >= len(cells):
                 return ""
-            if isinstance(cells[i], FormulaWithoutValue):
+            cell = cells[i]
+            if isinstance(cell, FormulaWithoutValue):
                 raise _Bad(f"{name} is {_NO_VALUE}")
-            return text(cells[i]).strip()
+            if isinstance(cell, int | float) and not abs(cell) < EXACT:
+                raise _Bad(f"{name} is {_TOO_LONG}")
+            value: str = text(cell).strip()
+            if name in TYPED and value.startswith("'"):
+                value = value[1:].lstrip()
+            return value
 
         result.read += 1
         try:
@@ -280,6 +302,9 @@ def read_review(path: Path) -> ReviewFile:
 _NO_VALUE = (
     "a formula without a value (open and save the file in a spreadsheet program "
     "to calculate it, or type the value)"
+)
+_TOO_LONG = (
+    "a number of more than 15 digits, which a spreadsheet does not keep exactly (type it as text)"
 )
 
 
