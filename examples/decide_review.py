@@ -13,9 +13,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wdh_cli.sheets import cell_text, open_input
-
 from wdh_cli.files import people_csv_writer
+from wdh_cli.tabular.sheets import cell_text, open_input
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ import argparse
 from pathlib import Path
 
 from psycopg import sql
-from wdh_cli.sheets import cell_text, open_input
 
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
+from wdh_cli.tabular.sheets import cell_text, open_input
 from wdh_cli.warehouse.repository import TableRef
 
 

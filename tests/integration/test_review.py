@@ -403,3 +403,43 @@ def test_reading_rejects_what_is_not_a_company_and_formulas_without_values(
         (6, f"request_id '0' {not_a_request}"),
         (7, f"request_id {not_a_request}"),
     ]
+
+
+def test_reading_takes_cells_as_spreadsheet_programs_type_them(tmp_path: Path) -> None:
+    """Numbers where wdh wrote text, a typed apostrophe, numbers too long to be exact."""
+    path = tmp_path / "r.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("review")
+    sheet.write_row(0, 0, ["request_id", "decision", "company_id", "candidate_1_id"])
+    sheet.write_row(1, 0, [1.0, 2.0, "", "x"])  # decision 2 but no candidate 2: rejected
+    sheet.write_row(2, 0, ["'2", "'ID", "' 608349737"])
+    sheet.write_row(3, 0, [3.0, "id", 999999999999999.0])  # 15 digits: exact
+    sheet.write_row(4, 0, [4.0, "id", 1e15])  # 16 digits
+    sheet.write_row(5, 0, [-1e16, "none"])
+    sheet.write_row(6, 0, [1e15, "none"])
+    sheet.write_row(7, 0, ["8", "id", "''608349737"])  # one apostrophe only is taken off
+    sheet.write_row(8, 0, ["9", "'1", "", "'C9"])
+    sheet.write_row(9, 0, ["10", "none", "'"])
+    sheet.write_row(10, 0, [11.5, "none"])
+    book.close()
+    found = read_review(path)
+    assert [(d.row, d.request_id, d.company) for d in found.decisions] == [
+        (3, 2, Chosen("608349737", None, None)),
+        (4, 3, Chosen("999999999999999", None, None)),
+        (9, 9, Chosen("C9", None, None)),
+        (10, 10, None),
+    ]
+    too_long = "is a number of more than 15 digits, which a spreadsheet does not keep exactly"
+    not_a_request = "is not a request id (expected a whole number from 1 to 2147483647)"
+    assert [(r.row, r.reason) for r in found.rejected] == [
+        (2, "decision 2 but candidate_2_id is empty"),
+        (5, f"company_id {too_long} (type it as text)"),
+        (6, f"request_id {too_long} (type it as text)"),
+        (7, f"request_id {too_long} (type it as text)"),
+        (
+            8,
+            'company_id: the company ID holds the character "\'" (U+0027); '
+            "a company ID is ASCII letters, digits, '-', '_' and '.'",
+        ),
+        (11, f"request_id '11.5' {not_a_request}"),
+    ]

@@ -17,12 +17,23 @@ from wdh_cli.cli import queue as queue_cli
 from wdh_cli.cli import resolve as resolve_cli
 from wdh_cli.cli import review as review_cli
 from wdh_cli.cli import rewrite as rewrite_cli
+from wdh_cli.cli.completion import name_the_shell, run_named_shell
 from wdh_cli.cli.context import AppContext, err
 from wdh_cli.errors import WdhError
 
 
 class WdhGroup(TyperGroup):
     """Root group: the one place where WdhError becomes a message and an exit code."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        name_the_shell(params)
+        return params
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:  # not while completing a word
+            run_named_shell(self, ctx, args)  # `--show-completion bash`: prints it and exits
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:  # a typer Context; Any matches the base signature
         try:
@@ -42,7 +53,7 @@ app = typer.Typer(
     help="Give every row of annuity business data a stable, correct company_id.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,  # --install-completion, --show-completion (cli/completion.py)
 )
 app.add_typer(migrate_cli.app, name="migrate")
 app.add_typer(db_cli.app, name="db")

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import BYTES, progress_bar
 from wdh_cli.errors import EXIT_CHECK
+from wdh_cli.mappings.levels import LEVELS
 from wdh_cli.mappings.rows import DEFAULT_SOURCE
 
 if TYPE_CHECKING:
@@ -37,6 +39,11 @@ class ExportFormat(StrEnum):
     yaml = "yaml"
 
 
+def _levels(incomplete: str) -> list[str]:
+    """Shell completion of --match-type: the levels (mappings/levels.py)."""
+    return [name for name in LEVELS.match_types if name.startswith(incomplete)]
+
+
 SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
 
 
@@ -57,14 +64,16 @@ def load(
     from wdh_cli.mappings import service
 
     context = app_context(ctx)
-    report = service.load(
-        context.database("mappings load"),
-        paths or [],
-        mode=mode.value,
-        source=source,
-        plan_only=plan_only,
-        default_dir=context.settings.mappings_dir,
-    )
+    with progress_bar("loading", unit=BYTES, quiet=json_) as progress:
+        report = service.load(
+            context.database("mappings load"),
+            paths or [],
+            mode=mode.value,
+            source=source,
+            plan_only=plan_only,
+            default_dir=context.settings.mappings_dir,
+            progress=progress,
+        )
     emit(report, as_json=json_, render=_render_load)
 
 
@@ -93,7 +102,10 @@ def _render_load(report: service.LoadReport) -> None:
 @app.command()
 def export(
     ctx: typer.Context,
-    match_type: Annotated[str | None, typer.Option("--match-type", help="Only this level.")] = None,
+    match_type: Annotated[
+        str | None,
+        typer.Option("--match-type", help="Only this level.", autocompletion=_levels),
+    ] = None,
     fmt: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.csv,
     output: Annotated[
         Path | None, typer.Option("--output", help="File to write (default: stdout).")

@@ -63,7 +63,7 @@ def _render_rekey(report: service.RekeyReport) -> None:
 @app.command()
 def check(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="A .csv or .xlsx file of names.")],
+    file: Annotated[Path, typer.Argument(help="A .csv, .xlsx or .ods file of names.")],
     col_name: Annotated[
         str, typer.Option("--col-name", help="The column of company names.")
     ] = "客户名称",

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import progress_bar
 from wdh_cli.errors import UsageError
 from wdh_cli.providers.names import ProviderName
 
@@ -27,7 +28,7 @@ def enqueue(
     ctx: typer.Context,
     names: Annotated[list[str] | None, typer.Argument(help="Company names.")] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", help="A .csv or .xlsx file of names.")
+        Path | None, typer.Option("--file", help="A .csv, .xlsx or .ods file of names.")
     ] = None,
     column: Annotated[str, typer.Option("--column", help="Column of --file.")] = "客户名称",
     json_: JsonOption = False,
@@ -86,8 +87,13 @@ def drain(
     if plan_only:
         report = drain_service.plan(db, options)
     else:
-        with graceful_stop() as stop:
-            report = drain_service.run(settings, db, provider, options, stop=stop)
+        with (
+            progress_bar("draining", unit="names", quiet=json_) as progress,
+            graceful_stop() as stop,
+        ):
+            report = drain_service.run(
+                settings, db, provider, options, stop=stop, progress=progress
+            )
     emit(report, as_json=json_, render=_render_drain)
     # Messages go to stderr with or without --json.
     if report.stopped_by:

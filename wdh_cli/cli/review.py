@@ -11,6 +11,7 @@ from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import progress_bar
 
 if TYPE_CHECKING:
     from wdh_cli.review import service
@@ -37,9 +38,14 @@ def export(
     """Write the failed requests, most rows held back first, with the provider's candidates."""
     from wdh_cli.review import service
 
-    report = service.export(
-        app_context(ctx).database("review export"), path, limit=limit, include_none=all_
-    )
+    with progress_bar("exporting", unit="requests", quiet=json_) as progress:
+        report = service.export(
+            app_context(ctx).database("review export"),
+            path,
+            limit=limit,
+            include_none=all_,
+            progress=progress,
+        )
     emit(
         report,
         as_json=json_,
@@ -50,7 +56,9 @@ def export(
 @app.command()
 def apply(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A review file with decisions: .xlsx or .csv.")],
+    path: Annotated[
+        Path, typer.Argument(help="A review file with decisions: .xlsx, .ods or .csv.")
+    ],
     plan_only: Annotated[
         bool, typer.Option("--plan-only", help="Report the figures; write nothing.")
     ] = False,

@@ -8,6 +8,7 @@ import typer
 
 from wdh_cli.cli.context import app_context, out, warn
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import progress_bar
 
 if TYPE_CHECKING:
     from wdh_cli.warehouse.rewrite import RewriteReport
@@ -44,7 +45,11 @@ def rewrite(
 
     context = app_context(ctx)
 
-    with graceful_stop() as stop:  # a signal: stop after the current batch, exit 0
+    # A dry run is one count: no bar.
+    with (
+        progress_bar("rewriting", quiet=json_ or dry_run) as progress,
+        graceful_stop() as stop,  # a signal: stop after the current batch, exit 0
+    ):
         report = rewrite_table(
             context.database("rewrite"),
             TableRef.parse(table),
@@ -54,6 +59,7 @@ def rewrite(
             dry_run=dry_run,
             stop=stop,
             warn=warn,
+            progress=progress,
         )
     emit(report, as_json=json_, render=lambda r: _render(r, dry_run))
 

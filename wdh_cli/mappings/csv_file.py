@@ -10,7 +10,8 @@ any other field, hand-written apostrophes included, is read as it is.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from wdh_cli.errors import InputFileError
@@ -21,11 +22,17 @@ REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")
 
 
-def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
+READ_EVERY = 4096  # rows between two reports of the bytes read
+
+
+def read_csv(
+    path: Path, read: Callable[[int], None] | None = None
+) -> Iterator[MappingRow | Rejected]:
     """Rows of a mapping CSV in file order, read as a stream: memory stays flat.
 
     The encoding is settled by a first pass over the file (which keeps
     nothing), so an undecodable file is refused before any row is yielded.
+    `read` is told the bytes read so far every READ_EVERY rows.
     """
     name = str(path)
     try:
@@ -37,7 +44,7 @@ def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
     # Most files hold no apostrophe at all (in either encoding the byte is only
     # ever the character): one search of the bytes spares a test of every row.
     apostrophes = _holds(path, b"'")
-    with path.open(encoding=encoding, newline="") as handle:
+    with path.open("rb") as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:
@@ -57,7 +64,9 @@ def read_csv(path: Path) -> Iterator[MappingRow | Rejected]:
         width = len(columns)
         check = RowChecker().check
         previous_end = reader.line_num
-        for fields in reader:
+        for number, fields in enumerate(reader):
+            if read is not None and number % READ_EVERY == 0:
+                read(raw.tell())  # the bytes the text layer has taken
             line = previous_end + 1
             previous_end = reader.line_num  # a quoted field may span lines
             if len(fields) != width:

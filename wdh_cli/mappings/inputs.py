@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +11,7 @@ from wdh_cli.mappings import levels
 from wdh_cli.mappings.csv_file import read_csv
 from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import OVERRIDE_FILE, match_type_of, read_overrides
+from wdh_cli.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,26 @@ class Deduplicator:
 
 
 def iter_rows(
-    files: list[InputFile], *, yaml_problems_fatal: bool
+    files: list[InputFile], *, yaml_problems_fatal: bool, progress: Progress | None = None
 ) -> Iterator[tuple[int, MappingRow | Rejected]]:
     """(file number, row or rejection) for every entry, in file order.
 
     YAML files are all-or-nothing (a bad override file is an error naming
-    file and line); CSV rows are judged one by one.
+    file and line); CSV rows are judged one by one. `progress` counts the
+    bytes of the files read, of their sizes: a CSV file's as it is read, a
+    YAML file's once its rows are given.
     """
+    sizes = [_size(item.path) for item in files] if progress is not None else []
+    total = sum(sizes)
+    done = 0
+    if progress is not None:
+        progress(done, total)
+
+    def read(size: int) -> Callable[[int], None] | None:
+        if progress is None:
+            return None
+        return lambda count: progress(done + min(count, size), total)
+
     for file_no, item in enumerate(files):
         if item.match_type is not None:
             overrides = read_overrides(item.path, item.match_type)
@@ -97,5 +111,15 @@ def iter_rows(
             for row in overrides.rows:
                 yield file_no, row
         else:
-            for entry in read_csv(item.path):
+            for entry in read_csv(item.path, read(sizes[file_no] if sizes else 0)):
                 yield file_no, entry
+        if progress is not None:
+            done += sizes[file_no]
+            progress(done, total)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc

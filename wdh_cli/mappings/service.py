@@ -17,6 +17,7 @@ from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, contradict
 from wdh_cli.mappings.rows import MappingRow, Rejected
 from wdh_cli.mappings.yaml_file import override_file_name
 from wdh_cli.namekeys.service import require_current_rules
+from wdh_cli.progress import Progress
 
 MODES = ("append", "delete_insert", "upsert")
 
@@ -64,9 +65,11 @@ def load(
     source: str,
     plan_only: bool = False,
     default_dir: Path,
+    progress: Progress | None = None,
 ) -> LoadReport:
     """Load mapping files in one transaction: stage with COPY, keep the first row of
-    each key, classify, merge.
+    each key, classify, merge. `progress`: bytes of the files read and staged, of their
+    sizes (inputs.iter_rows); the statements after staging are not counted.
 
     Rows stream from the files into the staging table as they are read and
     validated: nothing is kept per row but the rejected ones, so memory does
@@ -83,7 +86,7 @@ def load(
 
     def valid_rows() -> Iterator[tuple[int, MappingRow]]:
         nonlocal has_names
-        for file_no, entry in iter_rows(files, yaml_problems_fatal=True):
+        for file_no, entry in iter_rows(files, yaml_problems_fatal=True, progress=progress):
             report.read += 1
             if isinstance(entry, Rejected):
                 invalid.append((file_no, entry))

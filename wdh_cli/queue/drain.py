@@ -32,6 +32,7 @@ from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
 from wdh_cli.ledger.answers import Answer, answer_of
 from wdh_cli.namekeys.service import require_current_rules
+from wdh_cli.progress import Progress
 from wdh_cli.providers.base import Provider, ProviderAuthError, ProviderError
 from wdh_cli.providers.names import ProviderName
 from wdh_cli.providers.registry import open_provider
@@ -134,14 +135,29 @@ def run(
     options: DrainOptions,
     *,
     stop: StopFlag | None = None,
+    progress: Progress | None = None,
 ) -> DrainReport:
-    """`wdh queue drain`: open the provider (a drain needs one), drain, close it."""
+    """`wdh queue drain`: open the provider (a drain needs one), drain, close it.
+
+    `progress`: rows claimed and recorded, of the rows ready when it started
+    (within --limit; more if more become ready meanwhile); with --follow
+    there is no total.
+    """
     with db.connect() as conn:  # a drain writes ledger answers and name mappings
         require_current_rules(conn)
+        ready = None if progress is None or options.follow else _claimable(conn, options)[0]
     provider = open_provider(settings, requested, required_by="a drain")
     assert provider is not None  # required_by turns "none" into an error
+    on_batch = None
+    if progress is not None:
+        progress(0, ready)
+
+        def on_batch(report: DrainReport) -> None:
+            done = report.claimed
+            progress(done, None if ready is None else max(ready, done))
+
     try:
-        return drain(db, provider, options, stop=stop)
+        return drain(db, provider, options, stop=stop, on_batch=on_batch)
     finally:
         provider.close()
 
@@ -149,15 +165,20 @@ def run(
 def plan(db: Database, options: DrainOptions) -> DrainReport:
     """What a drain would do now, claiming nothing."""
     with db.connect() as conn:
-        counts = repository.counts(conn, options.stale_after)
-    ready = counts.ready + counts.stale
-    claimable = ready if options.limit is None else min(ready, options.limit)
+        claimable, stale = _claimable(conn, options)
     return DrainReport(
         claimed=claimable,
-        reclaimed=counts.stale,
+        reclaimed=stale,
         concurrency=options.concurrency,
         plan_only=True,
     )
+
+
+def _claimable(conn: psycopg.Connection, options: DrainOptions) -> tuple[int, int]:
+    """(rows a drain would claim now: ready or stale, within --limit; the stale ones)."""
+    counts = repository.counts(conn, options.stale_after)
+    ready = counts.ready + counts.stale
+    return (ready if options.limit is None else min(ready, options.limit)), counts.stale
 
 
 def drain(

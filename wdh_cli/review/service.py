@@ -27,6 +27,7 @@ from wdh_cli.mappings import levels
 from wdh_cli.mappings import repository as mappings
 from wdh_cli.mappings.repository import NewMapping
 from wdh_cli.namekeys.service import require_current_rules
+from wdh_cli.progress import Progress
 from wdh_cli.queue import repository as queue
 from wdh_cli.review import repository
 from wdh_cli.review.repository import Target
@@ -49,8 +50,16 @@ class ExportReport:
     output: Path
 
 
-def export(db: Database, path: Path, *, limit: int | None, include_none: bool) -> ExportReport:
-    """Write the failed requests to decide, with the ledger's candidates, to `path`."""
+def export(
+    db: Database,
+    path: Path,
+    *,
+    limit: int | None,
+    include_none: bool,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """Write the failed requests to decide, with the ledger's candidates, to `path`;
+    `progress`: requests written of those exported."""
     if path.suffix.lower() not in SUFFIXES:
         raise UsageError(f"{path}: expected a .xlsx or .csv file")
     with db.connect() as conn:
@@ -63,7 +72,7 @@ def export(db: Database, path: Path, *, limit: int | None, include_none: bool) -
         for r in requests
     ]
     try:
-        write_review(path, rows)
+        write_review(path, rows, progress)
     except (OSError, XlsxWriterException) as exc:
         raise OutputFileError(f"{path}: cannot write the file ({_why(exc)})") from exc
     return ExportReport(exported=len(rows), output=path)

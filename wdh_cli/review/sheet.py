@@ -1,4 +1,5 @@
-"""The review file: written for a person (xlsx or CSV), read back with their decisions.
+"""The review file: written for a person (xlsx or CSV), read back with their decisions
+(xlsx, ods or CSV, as Excel, WPS or LibreOffice saved it).
 
 One row per request. The xlsx is made for Excel and WPS: the header row is
 frozen, the autofilter is on, `decision` offers a drop-down list, and every
@@ -14,7 +15,7 @@ spreadsheet reader.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from wdh_cli.companies.ids import clean_company_id
 from wdh_cli.companies.repository import MAX_CREDIT_CODE, MAX_OFFICIAL_NAME
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_path, atomic_text_file, people_csv_writer, unescape_cell
+from wdh_cli.progress import Progress
 from wdh_cli.review.repository import ReviewRequest
 from wdh_cli.tabular.cell_errors import FormulaWithoutValue
 from wdh_cli.tabular.sheets import cell_text, open_input
 
-SUFFIXES = (".xlsx", ".csv")
+SUFFIXES = (".xlsx", ".csv")  # written by export; apply also reads .ods
 CANDIDATES = 3  # candidate columns in the file
 CANDIDATE_FIELDS = ("id", "name", "credit_code", "confidence")
 COLUMNS: tuple[str, ...] = (
@@ -45,9 +47,21 @@ COLUMNS: tuple[str, ...] = (
     "note",
 )
 REQUIRED = ("request_id", "decision")
+# What a person types: a spreadsheet program may keep an apostrophe in front.
+TYPED = frozenset(
+    [
+        "request_id",
+        "decision",
+        "company_id",
+        *(f"candidate_{n}_id" for n in range(1, CANDIDATES + 1)),
+    ]
+)
+EXACT = 10**15  # spreadsheets keep numbers to 15 significant digits
 NUMERIC = frozenset(["rows_seen", *(f"candidate_{n}_confidence" for n in range(1, 4))])
 DECISIONS = ("1", "2", "3", "id", "none")
 NONE = "none"
+
+PROGRESS_EVERY = 200  # rows written between two progress reports
 
 MAX_REQUEST_ID = 2**31 - 1  # enrichment_requests.id is a SERIAL (integer)
 
@@ -94,21 +108,34 @@ def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
 
 
-def write_review(path: Path, rows: Sequence[ExportRow]) -> None:
-    """Write the review file atomically, as xlsx or CSV by its suffix."""
+def write_review(path: Path, rows: Sequence[ExportRow], progress: Progress | None = None) -> None:
+    """Write the review file atomically, as xlsx or CSV by its suffix; `progress`: rows written
+    of len(rows)."""
+    counted = _counted(rows, progress)
     if path.suffix.lower() == ".csv":
         # A BOM: Excel and WPS read BOM-less CSV in the machine's code page.
         with atomic_text_file(path, encoding="utf-8-sig") as handle:
             writer = people_csv_writer(handle)
             writer.writerow(COLUMNS)
-            for row in rows:
+            for row in counted:
                 writer.writerow(row.cells())
         return
     with atomic_path(path) as tmp:
-        _write_xlsx(tmp, rows)
+        _write_xlsx(tmp, counted, len(rows))
 
 
-def _write_xlsx(target: Path, rows: Sequence[ExportRow]) -> None:
+def _counted(rows: Sequence[ExportRow], progress: Progress | None) -> Iterator[ExportRow]:
+    """The rows, reporting every PROGRESS_EVERY of them (and the last) as written."""
+    total = len(rows)
+    if progress is not None:
+        progress(0, total)
+    for number, row in enumerate(rows, start=1):
+        yield row
+        if progress is not None and (number % PROGRESS_EVERY == 0 or number == total):
+            progress(number, total)
+
+
+def _write_xlsx(target: Path, rows: Iterable[ExportRow], count: int) -> None:
     book = xlsxwriter.Workbook(
         str(target),
         {
@@ -140,12 +167,12 @@ def _write_xlsx(target: Path, rows: Sequence[ExportRow]) -> None:
                 else:
                     sheet.write_number(number, index, value)
         sheet.freeze_panes(1, 0)
-        sheet.autofilter(0, 0, len(rows), len(COLUMNS) - 1)
+        sheet.autofilter(0, 0, count, len(COLUMNS) - 1)
         column = COLUMNS.index("decision")
         sheet.data_validation(
             1,
             column,
-            max(len(rows), 1),
+            max(count, 1),
             column,
             {
                 "validate": "list",
@@ -206,13 +233,18 @@ class _Bad(Exception):
 
 
 def read_review(path: Path) -> ReviewFile:
-    """Read a review file; exit 2 (InputFileError) without request_id or decision.
+    """Read a review file (.xlsx, .ods or .csv, as any spreadsheet program saves it); exit 2
+    (InputFileError) without request_id or decision.
 
     A cell a decision reads that is a formula saved without its value (an
     xlsx written by a program, never calculated) rejects its row: it is
-    not an empty cell, and its value is unknown.
+    not an empty cell, and its value is unknown. So does a number of more
+    than 15 digits there: a spreadsheet keeps 15, so its last digits are
+    lost. Numbers count as the text they spell (request_id 2.0 is 2), and
+    one apostrophe in front of a request_id, decision or ID (which
+    LibreOffice keeps in a text cell) is not part of it.
     """
-    table = open_input(path, formulas=True)
+    table = open_input(path, formulas=True, ods=True)
     missing = [name for name in REQUIRED if table.column(name) is None]
     if missing:
         names = ", ".join(repr(name) for name in missing)
@@ -238,9 +270,15 @@ def read_review(path: Path) -> ReviewFile:
             i = index[name]
             if i is None or i >= len(cells):
                 return ""
-            if isinstance(cells[i], FormulaWithoutValue):
+            cell = cells[i]
+            if isinstance(cell, FormulaWithoutValue):
                 raise _Bad(f"{name} is {_NO_VALUE}")
-            return text(cells[i]).strip()
+            if isinstance(cell, int | float) and not abs(cell) < EXACT:
+                raise _Bad(f"{name} is {_TOO_LONG}")
+            value: str = text(cell).strip()
+            if name in TYPED and value.startswith("'"):
+                value = value[1:].lstrip()
+            return value
 
         result.read += 1
         try:
@@ -264,6 +302,9 @@ def read_review(path: Path) -> ReviewFile:
 _NO_VALUE = (
     "a formula without a value (open and save the file in a spreadsheet program "
     "to calculate it, or type the value)"
+)
+_TOO_LONG = (
+    "a number of more than 15 digits, which a spreadsheet does not keep exactly (type it as text)"
 )
 
 

@@ -1,7 +1,10 @@
-"""Reading spreadsheets: xlsx (python-calamine) and CSV (UTF-8, BOM or not, or GB18030).
+"""Reading spreadsheets: xlsx and ods (python-calamine) and CSV (UTF-8, BOM or not, or GB18030).
 
-One reader serves `wdh resolve` (every cell, as read) and `wdh queue enqueue
---file` (one column, as text).
+One reader serves `wdh resolve` (every cell, as read), `wdh review apply`,
+and `wdh queue enqueue --file` and `wdh names check` (one column, as text).
+An OpenDocument spreadsheet (.ods, as LibreOffice saves by default) is read
+only by the callers that ask for it (`ods=True`): resolve writes its output
+in the input's format, and writes no .ods.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from wdh_cli.files import detect_file_encoding
 from wdh_cli.tabular.cell_errors import CellError, ErrorCells, error_cells
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+ODS_SUFFIX = ".ods"
 
 
 def cell_text(value: object) -> str:
@@ -92,7 +96,7 @@ class InputTable:
     """
 
     path: Path
-    format: str  # "xlsx" | "csv"
+    format: str  # "xlsx" | "ods" | "csv"
     header: list[str]
     rows: Iterator[list[Any]]
     encoding: str = "utf-8"
@@ -119,11 +123,15 @@ class InputTable:
         return enumerate(self.rows, start=self.header_row + 1)
 
 
-def open_input(path: Path, *, sheet: str | None = None, formulas: bool = False) -> InputTable:
+def open_input(
+    path: Path, *, sheet: str | None = None, formulas: bool = False, ods: bool = False
+) -> InputTable:
     """Open the input, check it has a header row; InputFileError (exit 2) otherwise.
 
     `formulas`: an xlsx cell holding a formula saved without its value is
     read as `cell_errors.NO_VALUE` instead of "" (for files of human size).
+    `ods`: an .ods file is read too (its cells hold the values its program
+    calculated; an error cell reads as "").
     """
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
@@ -132,9 +140,9 @@ def open_input(path: Path, *, sheet: str | None = None, formulas: bool = False) 
     suffix = path.suffix.lower()
     if suffix == ".csv":
         return _open_csv(path)
-    if suffix in XLSX_SUFFIXES:
+    if suffix in XLSX_SUFFIXES or (ods and suffix == ODS_SUFFIX):
         return _open_xlsx(path, sheet, formulas)
-    raise InputFileError(f"{path}: expected an .xlsx or .csv file")
+    raise InputFileError(f"{path}: expected an .xlsx{', .ods' if ods else ''} or .csv file")
 
 
 BOM = "\ufeff"
@@ -186,11 +194,13 @@ def _csv_rows(path: Path, encoding: str) -> Generator[list[str], None, None]:
 
 
 def _open_xlsx(path: Path, sheet: str | None, formulas: bool = False) -> InputTable:
+    """A sheet of an xlsx workbook, or of an ods one (`format` "ods")."""
+    kind = "ods" if path.suffix.lower() == ODS_SUFFIX else "xlsx"
     try:
         workbook = CalamineWorkbook.from_path(str(path))
     except (CalamineError, OSError, ValueError) as exc:
         raise InputFileError(
-            f"{path}: not a readable .xlsx workbook ({type(exc).__name__})"
+            f"{path}: not a readable .{kind} workbook ({type(exc).__name__})"
         ) from exc
     names = workbook.sheet_names
     if sheet is not None and sheet not in names:
@@ -200,6 +210,8 @@ def _open_xlsx(path: Path, sheet: str | None, formulas: bool = False) -> InputTa
     name = sheet if sheet is not None else names[0]
     # The error cells are looked for while calamine loads the sheet (it lets
     # go of the GIL meanwhile), so that costs little extra time.
+    # (cell_errors reads xlsx; of an ods it finds nothing, and calamine reads
+    # its error cells as "".)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wdh-cell-errors") as pool:
         scan = pool.submit(error_cells, path, name, formulas=formulas)
         data = workbook.get_sheet_by_name(name)
@@ -224,7 +236,7 @@ def _open_xlsx(path: Path, sheet: str | None, formulas: bool = False) -> InputTa
 
     return InputTable(
         path,
-        "xlsx",
+        kind,
         header,
         rows,
         total=max(data.end[0] + 1 - number, 0),
@@ -250,8 +262,8 @@ def _with_errors(
 
 
 def read_column(path: Path, column: str, *, sheet: str | None = None) -> list[str]:
-    """The values of one column, found by its header, as text."""
-    table = open_input(path, sheet=sheet)
+    """The values of one column, found by its header, as text (of a CSV, xlsx or ods file)."""
+    table = open_input(path, sheet=sheet, ods=True)
     index = table.column(column)
     if index is None:
         found = ", ".join(repr(h) for h in table.header) or "none"

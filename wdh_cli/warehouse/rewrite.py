@@ -19,14 +19,13 @@ from wdh_cli.db import Database
 from wdh_cli.db.errors import altered_tables, lock_timeouts
 from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
+from wdh_cli.progress import Progress
 from wdh_cli.tempids.generator import TEMP_ID_PATTERN
 from wdh_cli.warehouse import repository as tables
 from wdh_cli.warehouse.checks import IDS, SOURCES, existing_columns, writable
 
 DEFAULT_BATCH = 50_000
 DEFAULT_SOURCE_COLUMN = "company_id_source"
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass
@@ -107,13 +106,18 @@ def _walk(
     """The table in ranges of pages, one committed UPDATE each.
 
     The page count is read once: rows the UPDATEs move past it hold real
-    companies already, so they need no second look.
+    companies already, so they need no second look. `progress` counts rows
+    walked by the same estimate: rows per page times the pages walked, of
+    rows per page times the table's pages.
     """
     size = tables.pages(conn, table)
     # Rows per page from the planner's statistics; a table never analyzed has
     # none, and is taken to hold a typical 100 rows a page.
     per_page = size.rows_estimate / size.pages_estimate if size.rows_estimate > 0 else 100
     step = max(1, int(batch / per_page))
+    total = round(per_page * size.pages)
+    if progress is not None:
+        progress(0, total)
     for first in range(0, size.pages, step):
         if stop is not None and stop.requested:
             warn(
@@ -127,4 +131,4 @@ def _walk(
             )
         report.batches += 1
         if progress is not None:
-            progress(min(first + step, size.pages), size.pages)
+            progress(round(per_page * min(first + step, size.pages)), total)
