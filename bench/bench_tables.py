@@ -1,13 +1,19 @@
 """Tables in place: `wdh resolve --table` and `wdh rewrite --table` against a bare UPDATE ... FROM.
 
-resolve: a table of ROWS rows and NAMES distinct names, half of them in the
-cache (the other half get temporary IDs and are queued), against one bare
-`UPDATE ... FROM` of the same rows joined to a prepared name -> ID table:
-the least any in-place resolve must do. rewrite: REWRITE_ROWS rows holding
-temporary IDs that the queue has resolved, against the bare UPDATE joined to
-the same temp ID -> company table. Each run starts from a fresh, vacuumed
-copy of the table. `python -m bench tables` (WDH_BENCH_TABLE_ROWS=10000000
-for the large point).
+resolve, two shapes, each against one bare `UPDATE ... FROM` of the same
+rows joined to a prepared name -> ID table (the least any in-place resolve
+must do):
+- repeating: ROWS rows and NAMES distinct names, half of them in the cache
+  (the other half get temporary IDs and are queued), no other key;
+- own accounts: ROWS rows, every one with its own account number, as most
+  real annuity data has, and HARD_NAMES names; the cache holds half of the
+  names and half of the accounts, so half of the rows are decided by their
+  account, one by one (wdh_rows in sql/queries/resolve_table.sql).
+rewrite: REWRITE_ROWS rows holding temporary IDs that the queue has
+resolved, against the bare UPDATE joined to the same temp ID -> company
+table. Each run starts from a fresh, vacuumed copy of the table.
+`python -m bench tables` (WDH_BENCH_TABLE_ROWS=10000000 for the large
+point).
 """
 
 from __future__ import annotations
@@ -33,12 +39,49 @@ from wdh_cli.tempids.generator import TempIdGenerator
 WDH = str(Path(sys.executable).parent / "wdh")
 ROWS = int(os.environ.get("WDH_BENCH_TABLE_ROWS", "1000000"))
 NAMES = 20_000
+HARD_NAMES = 100_000
 REWRITE_ROWS = 500_000
 RUNS = int(os.environ.get("WDH_BENCH_RUNS", "3"))
 
 
 def _name(index: int) -> str:
     return f"华南{index}号贸易有限公司"
+
+
+def _hard_name(index: int) -> str:
+    return f"华东{index}号实业有限公司"
+
+
+def _setup_own_accounts(conn: psycopg.Connection) -> None:
+    """The own-accounts table, its cache rows (half the names, half the accounts), its floor's
+    name -> ID table."""
+    conn.execute(
+        'CREATE TABLE bench_hard ("月度" text, "计划代码" text, "年金账户号" text, '
+        '"客户名称" text, "年金账户名" text, "规模" numeric, company_id text, '
+        "company_id_source text)"
+    )
+    conn.execute(
+        """INSERT INTO bench_hard
+               ("月度", "计划代码", "年金账户号", "客户名称", "年金账户名", "规模")
+           SELECT '2026' || lpad((n %% 12 + 1)::text, 2, '0'), 'Q' || (n * 7919 %% 5000),
+                  lpad(n::text, 10, '0'), '华东' || ((n * 7919) %% %(names)s) || '号实业有限公司',
+                  ((n * 7919) %% 300) || '号企业年金计划', n
+           FROM generate_series(0::bigint, %(rows)s - 1) AS n""",
+        {"rows": ROWS, "names": HARD_NAMES},
+    )
+    with conn.cursor().copy(
+        "COPY enterprise.company_mapping (alias_name, canonical_id, match_type, priority, source) "
+        "FROM STDIN"
+    ) as copy:
+        for index in range(0, HARD_NAMES, 2):
+            copy.write_row((normalize_name(_hard_name(index)), f"H{index}", "name", 4, "bench"))
+        for row in range(0, ROWS, 2):
+            copy.write_row((f"{row:010d}", f"A{row}", "account", 2, "bench"))
+    conn.execute("CREATE TABLE bench_hard_keys (name text PRIMARY KEY, company_id text)")
+    with conn.cursor().copy("COPY bench_hard_keys FROM STDIN") as copy:
+        for index in range(HARD_NAMES):
+            copy.write_row((_hard_name(index), f"H{index}"))
+    conn.execute("VACUUM ANALYZE enterprise.company_mapping")
 
 
 def _setup(conn: psycopg.Connection) -> None:
@@ -154,6 +197,14 @@ def run(base_url: str) -> list[Figure]:
         runner.up(Database(load_settings(database_url=url)))
         with psycopg.connect(url, autocommit=True) as conn:
             _setup(conn)
+            _setup_own_accounts(conn)
+        hard_floors, hard_walls, hard_peaks = _pairs_of_runs(
+            url,
+            "bench_hard",
+            "UPDATE {} AS t SET company_id = k.company_id, company_id_source = 'db:name' "
+            'FROM bench_hard_keys AS k WHERE t."客户名称" = k.name',
+            lambda table: _timed_wdh(url, tmp, "resolve", "--table", f"public.{table}"),
+        )
         floors, walls, peaks = _pairs_of_runs(
             url,
             "bench_src",
@@ -172,7 +223,25 @@ def run(base_url: str) -> list[Figure]:
     return [
         Figure(
             "tables",
-            f"wdh resolve --table, {rows} rows, {NAMES:,} names (half cached), median of {RUNS}",
+            f"wdh resolve --table, own accounts: {rows} rows each its own account (half "
+            f"cached), {HARD_NAMES:,} names (half cached), median of {RUNS}",
+            statistics.median(hard_walls),
+            "s",
+            "one bare UPDATE ... FROM join to a prepared name -> ID table",
+            statistics.median(hard_floors),
+            note="aim: ratio <= 4",
+        ),
+        Figure(
+            "tables",
+            "wdh resolve --table, own accounts, peak RSS",
+            max(hard_peaks),
+            "MB",
+            note="aim < 250 MB",
+        ),
+        Figure(
+            "tables",
+            f"wdh resolve --table, repeating: {rows} rows, {NAMES:,} names (half cached), "
+            f"median of {RUNS}",
             statistics.median(walls),
             "s",
             "one bare UPDATE ... FROM join to a prepared name -> ID table",
@@ -181,7 +250,7 @@ def run(base_url: str) -> list[Figure]:
         ),
         Figure(
             "tables",
-            f"wdh resolve --table, {rows} rows, peak RSS",
+            "wdh resolve --table, repeating, peak RSS",
             max(peaks),
             "MB",
             note="aim < 200 MB",

@@ -2,8 +2,9 @@
 
 For each trimmed key column (plan codes, accounts, account names) one of two
 ways, whichever moves less:
-- the level is small (at most PULL_LIMIT mappings): it is read whole, and
-  the file's rows are joined to it, so the file's keys never travel;
+- the level is small (at most PULL_LIMIT mappings, and no more than the
+  input has rows, when that is known): it is read whole, and the file's
+  rows are joined to it, so the file's keys never travel;
 - otherwise the file's distinct keys go to the session (COPY into wdh_keys,
   batch by batch as the first pass reads them) and one join finds the
   stored ones.
@@ -36,15 +37,21 @@ class LevelCache:
     each column `sent` names), then `hits` once.
     """
 
-    def __init__(self, conn: psycopg.Connection, plan: KeyPlan) -> None:
+    def __init__(
+        self, conn: psycopg.Connection, plan: KeyPlan, most_rows: int | None = None
+    ) -> None:
         self.conn = conn
         self.plan = plan
+        # A level of more mappings than the input has rows costs more to read
+        # than the input's keys (one a row at most) cost to send: 1,000 rows of
+        # a frame read a 50,000-mapping level in 200 ms (bench/bench_resolve.py).
+        limit = PULL_LIMIT if most_rows is None else min(PULL_LIMIT, most_rows)
         self._pulled: list[pl.DataFrame] = []
         self.sent: list[KeyColumn] = []  # the trimmed columns whose keys go to the session
         repository.create_keys(conn)
         for column in (c for c in plan.columns if c.trimmed):
             types = self._types(column)
-            if repository.level_size(conn, types, PULL_LIMIT + 1) <= PULL_LIMIT:
+            if repository.level_size(conn, types, limit + 1) <= limit:
                 data = repository.level_mappings(conn, types)
                 self._pulled.append(_read(data, ["match_type", "key", "company_id", "priority"]))
             else:

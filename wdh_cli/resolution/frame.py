@@ -72,9 +72,10 @@ class Reread(Exception):
 class FrameRows:
     """The `Rows` of a file or a frame (wdh_cli/resolution/engine.py), in polars."""
 
-    def __init__(self, plan: KeyPlan, passes: Passes) -> None:
+    def __init__(self, plan: KeyPlan, passes: Passes, *, most_rows: int | None = None) -> None:
         self.plan = plan
         self._passes = passes
+        self._most_rows = most_rows  # at most this many rows (for the cache's choice)
         self._names = pl.DataFrame(
             schema={"raw": pl.String, _NAME_KEY: pl.String, _NAME_CAND: pl.String}
         )
@@ -95,7 +96,8 @@ class FrameRows:
     def _first_pass(self, conn: psycopg.Connection | None) -> list[str]:
         plan = self.plan
         name_field = plan.name_column.field
-        self._cache = cache = LevelCache(conn, plan) if conn is not None else None
+        cache = LevelCache(conn, plan, self._most_rows) if conn is not None else None
+        self._cache = cache
         sent = cache.sent if cache is not None else []
         names = _distinct(name_field)
         self.existing_cells = 0

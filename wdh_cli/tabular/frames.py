@@ -63,7 +63,7 @@ def resolve_polars(
     stats = ResolveStats()
     with ExitStack() as stack:
         run = setup.start(setup.connect(db, stack, warn), stack, stats, warn)
-        rows = FrameRows(KeyPlan(), lambda: iter([keys]))
+        rows = FrameRows(KeyPlan(), lambda: iter([keys]), most_rows=keys.height)
         run.resolve(rows)
         answers = rows.answers(keys)
         run.settle()

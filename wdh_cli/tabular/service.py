@@ -77,7 +77,11 @@ def resolve_file(
             csv_output = None
             if target is not None:
                 csv_output = stack.enter_context(CsvOutput(target, source.encoding, layout))
-            run, outcome, rows = _resolve(setup, db, options, stack, stats, warn, passes, fields)
+            # At most a row per 16 bytes of the file: an upper bound for the cache's choice.
+            most = input_path.stat().st_size // 16
+            run, outcome, rows = _resolve(
+                setup, db, options, stack, stats, warn, passes, fields, most
+            )
             written = csv_output
             if csv_output is not None:
                 _write_csv(passes, rows, fields, csv_output, progress)
@@ -98,7 +102,7 @@ def resolve_file(
                     )
                 )
             run, outcome, rows = _resolve(
-                setup, db, options, stack, stats, warn, lambda: iter([frame]), fields
+                setup, db, options, stack, stats, warn, lambda: iter([frame]), fields, frame.height
             )
             written = sheet_output
             if sheet_output is not None:
@@ -123,6 +127,7 @@ def _resolve(
     warn: Callable[[str], None],
     passes: Callable[[], Iterator[Any]],
     fields: dict[str, int | None],
+    most_rows: int,
 ) -> tuple[Run, Outcome, FrameRows]:
     """Connect (or go offline), and run the engine on the rows of `passes`."""
     run = setup.start(setup.connect(db, stack, warn), stack, stats, warn)
@@ -131,7 +136,7 @@ def _resolve(
         for item in passes():
             yield item if isinstance(item, pl.DataFrame) else _key_view(item.frame, fields)
 
-    rows = FrameRows(KeyPlan(), frames)
+    rows = FrameRows(KeyPlan(), frames, most_rows=most_rows)
     return run, run.resolve(rows), rows
 
 
