@@ -32,8 +32,13 @@ from wdh_cli.mappings.rows import MAX_ALIAS
 
 # What str.strip() removes: every character Python calls whitespace. Native
 # code trims key cells with exactly this set (polars strip_chars, SQL btrim),
-# so a key is the same string whichever engine made it.
-WHITESPACE = "".join(chr(code) for code in range(0x110000) if chr(code).isspace())
+# so a key is the same string whichever engine made it. Written out: working
+# it out over every code point took 0.3 s of each run's start
+# (tests/unit/test_keys.py checks it against Python's own).
+WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 
 MAX_KEY = MAX_ALIAS  # company_mapping.alias_name: longer keys are neither looked up nor cached
 
