@@ -218,26 +218,34 @@ def _blank(row: list[Any]) -> bool:
 
 
 def _sheet_keys(table: InputTable, fields: dict[str, int | None]) -> tuple[pl.DataFrame, list[int]]:
-    """The row fields of every non-blank row of the sheet, as text, and each row's number."""
+    """The row fields of every non-blank row of the sheet, as text, and each row's number.
+
+    Made SHEET_BATCH rows at a time: a Python string per cell of the whole
+    sheet held 80 MB more of a 200,000-row one (bench/bench_resolve.py).
+    """
     numbers: list[int] = []
-    columns: dict[str, list[str | None]] = {field: [] for field in fields}
-    picks = [(columns[field], at) for field, at in fields.items() if at is not None]
-    for number, row in table.numbered_rows():
-        if _blank(row):
-            continue
-        numbers.append(number)
-        width = len(row)
-        for values, at in picks:
-            text = cell_text(row[at]) if at < width else ""
-            values.append(text or None)
-    height = len(numbers)
-    frame = pl.DataFrame(
-        {
-            field: (values if fields[field] is not None else [None] * height)
-            for field, values in columns.items()
-        },
-        schema=dict.fromkeys(fields, pl.String),
-    )
+    schema = dict.fromkeys(fields, pl.String)
+    parts: list[pl.DataFrame] = []
+    rows = ((number, row) for number, row in table.numbered_rows() if not _blank(row))
+    while batch := list(islice(rows, SHEET_BATCH)):
+        numbers += [number for number, _ in batch]
+        parts.append(
+            pl.DataFrame(
+                {
+                    field: (
+                        [
+                            (cell_text(row[at]) or None) if at < len(row) else None
+                            for _, row in batch
+                        ]
+                        if at is not None
+                        else [None] * len(batch)
+                    )
+                    for field, at in fields.items()
+                },
+                schema=schema,
+            )
+        )
+    frame = pl.concat(parts, rechunk=True) if parts else pl.DataFrame(schema=schema)
     return frame, numbers
 
 
