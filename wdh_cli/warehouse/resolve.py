@@ -3,7 +3,7 @@
 The engine (wdh_cli/resolution/engine.py) works out every distinct key and
 name of the whole table first, through `TableRows` (the rows stay in
 PostgreSQL); then the rows are written in committed batches of `batch` rows
-(ranges of ctid), each one UPDATE: a reader waits for one batch at most, a
+(ranges of ctid), each one transaction: a reader waits for one batch at most, a
 run cut short is simply run again, and rows that already hold their answer
 are not written twice. The answers are those of a file of the same rows.
 """
