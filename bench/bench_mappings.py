@@ -17,20 +17,17 @@ from __future__ import annotations
 import base64
 import hmac
 import json
-import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-from bench.common import Figure, scratch_database
+from bench.common import ChildRun, Figure, run_child, scratch_database
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.mappings import repository, service
@@ -79,45 +76,8 @@ def _rows(rng: random.Random) -> list[tuple[str, str, str, int]]:
     return rows
 
 
-@dataclass(frozen=True)
-class ChildRun:
-    seconds: float
-    peak_mb: float
-    stdout: str
-
-
-# Linux starts a child's peak RSS at its parent's when it forks: a child of
-# this process (which holds a million rows) would report at least our size.
-# A small launcher process forks the measured command instead, and writes its
-# exit code and wait4's ru_maxrss (KiB) to the file named by its first argument.
-LAUNCHER = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[2:])
-_, status, usage = os.wait4(child.pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
-"""
-
-
 def _child(args: list[str], tmp: str) -> ChildRun:
-    """Run a command, timing it, with its own peak RSS."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WDH_")}
-    measured = Path(tmp) / "child-usage"
-    with tempfile.TemporaryFile("w+", dir=tmp) as out, tempfile.TemporaryFile("w+", dir=tmp) as err:
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", LAUNCHER, str(measured), *args],
-            env=env,
-            stdout=out,
-            stderr=err,
-            check=True,
-        )
-        seconds = time.perf_counter() - start
-        code, peak_kib = (int(x) for x in measured.read_text().split())
-        err.seek(0)
-        assert code == 0, (args[:4], code, err.read()[-2000:])
-        out.seek(0)
-        return ChildRun(seconds, peak_kib / 1024, out.read())
+    return run_child(args, tmp)
 
 
 def _wdh_load(url: str, path: Path, tmp: str, rows: int) -> ChildRun:

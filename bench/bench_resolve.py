@@ -16,7 +16,7 @@ import psycopg
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 
-from bench.common import Figure, scratch_database
+from bench.common import Figure, run_child, scratch_database
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.migrate import runner
@@ -127,48 +127,10 @@ def _timed_resolve(env: dict[str, str], *args: str) -> float:
     return time.perf_counter() - start
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of a process now (0 once it is gone)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0.0
-    for line in status.splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def _tree_rss_mb(pid: int) -> float:
-    """A process's resident memory plus its children's."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        children = []
-    return _rss_mb(pid) + sum(_rss_mb(int(child)) for child in children)
-
-
-def _measured_resolve(env: dict[str, str], source: Path) -> tuple[float, float, float]:
+def _measured_resolve(env: dict[str, str], source: Path, tmp: str) -> tuple[float, float, float]:
     """(wall s, wdh's own peak RSS MB, peak RSS of wdh and its writer process together MB)."""
-    start = time.perf_counter()
-    child = subprocess.Popen(
-        [WDH, "resolve", str(source), "--json"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    tree = 0.0
-    while True:
-        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would also
-        # count the other suites' children); the tree's is sampled.
-        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-        if pid:
-            break
-        tree = max(tree, _tree_rss_mb(child.pid))
-        time.sleep(0.05)
-    wall = time.perf_counter() - start
-    assert os.waitstatus_to_exitcode(status) == 0
-    return wall, usage.ru_maxrss / 1024, tree
+    run = run_child([WDH, "resolve", str(source), "--json"], tmp, env=env)
+    return run.seconds, run.peak_mb, run.tree_peak_mb
 
 
 def _ledger_figure(base_url: str) -> Figure:
@@ -242,7 +204,9 @@ def run(base_url: str) -> list[Figure]:
             baselines.append(_baseline(source, Path(tmp) / "baseline.xlsx"))
             copy = f"wdh_bench_resolve_file_{attempt}"
             with scratch_database(base_url, copy, template="wdh_bench_resolve_file") as copy_url:
-                wall, own, tree = _measured_resolve(env | {"WDH_DATABASE_URL": copy_url}, source)
+                wall, own, tree = _measured_resolve(
+                    env | {"WDH_DATABASE_URL": copy_url}, source, tmp
+                )
             walls.append(wall)
             own_peaks.append(own)
             tree_peaks.append(tree)
