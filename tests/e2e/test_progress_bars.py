@@ -12,11 +12,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.helpers import WDH, request, run_wdh, wdh_env
+from tests.helpers import DIRECTORY, WDH, request, run_wdh, wdh_env
 
 pytestmark = pytest.mark.e2e
 
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
 BAR = "━"  # rich's bar
 
 
