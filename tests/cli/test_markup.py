@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.helpers import request, run_wdh, wdh_env
+from tests.helpers import one_line_error, request, run_wdh, wdh_env
 
 KEYS = ["[bold]x[/bold]", "甲[/]公司", "[red]乙[/red]"]
 
@@ -67,3 +67,18 @@ def test_review_conflicts_and_rejected_rows_print_markup_literally(
     assert result.stderr == (
         f"rejected {path}:3: unknown decision '[/]' (expected 1, 2, 3, id, none)\n"
     )
+
+
+def test_an_error_or_a_warning_holding_markup_is_one_literal_line(tmp_path: Path) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("客户名称\n甲公司\n", encoding="utf-8")
+    env = wdh_env(WDH_ALIAS_SALT="pepper")
+    for column in ("[/]", "[bold]x"):
+        result = run_wdh("resolve", str(source), "--offline", "--col-name", column, env=env)
+        one_line_error(result, 2, f"no column '{column}' (the customer name")
+    for database in ("[/]", "[bold]x"):
+        unreachable = f"postgresql://root@127.0.0.1:1/{database}"
+        result = run_wdh("--db", unreachable, "resolve", str(source), "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        [line] = result.stderr.splitlines()
+        assert line.startswith("warning: cannot reach the database ") and database in line, line
