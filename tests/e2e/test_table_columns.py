@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.helpers import WDH, one_line_error, run_wdh, wdh_env
+from tests.helpers import WDH, one_line_error, run_wdh, wait_until, wdh_env
 from wdh_cli.tempids.generator import TempIdGenerator
 
 pytestmark = pytest.mark.e2e
@@ -242,13 +240,6 @@ def _waiting_for_lock(db_url: str, query: str) -> bool:
     return bool(row and row[0])
 
 
-def _until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
     db_url: str, tmp_path: Path
 ) -> None:
@@ -278,7 +269,9 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
     )
     dropper: threading.Thread | None = None
     try:
-        _until(lambda: _waiting_for_lock(db_url, "%UPDATE%明细%"))
+        wait_until(
+            lambda: _waiting_for_lock(db_url, "%UPDATE%明细%"), "batch 1's lock wait", timeout=30
+        )
 
         def drop() -> None:
             with psycopg.connect(db_url, autocommit=True) as conn:
@@ -286,7 +279,9 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
 
         dropper = threading.Thread(target=drop)
         dropper.start()
-        _until(lambda: _waiting_for_lock(db_url, "ALTER TABLE%"))
+        wait_until(
+            lambda: _waiting_for_lock(db_url, "ALTER TABLE%"), "the DROP's lock wait", timeout=30
+        )
         holder.rollback()  # batch 1 commits, the DROP goes next, then batch 2 meets it
         stdout, stderr = rewrite.communicate(timeout=60)
     finally:
