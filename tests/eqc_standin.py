@@ -59,6 +59,9 @@ class EqcStandin:
         self.calls: list[Call] = []
         self.in_flight = 0  # requests being answered now
         self.most_in_flight = 0  # the most ever answered at once
+        # Requests wait while the gate is closed (cleared): a test holds them in flight.
+        self.gate = threading.Event()
+        self.gate.set()
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
@@ -136,6 +139,7 @@ class EqcStandin:
                     standin.in_flight += 1
                     standin.most_in_flight = max(standin.most_in_flight, standin.in_flight)
                 try:
+                    standin.gate.wait(timeout=120)
                     reply = standin._answer(key)
                     if reply.delay:
                         time.sleep(reply.delay)

@@ -16,8 +16,9 @@ import psycopg
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
+from tests.helpers import invoke_resolve, one_line_error
 from wdh_cli.cli.app import app
 
 HEADER = ["计划代码", "年金账户号", "客户名称", "年金账户名", "公司代码", "金额"]
@@ -58,10 +59,6 @@ def _xlsx(path: Path, rows: list[list[Any]], header: list[str] = HEADER) -> Path
     return path
 
 
-def _resolve(cli: CliRunner, db: str, path: Path, env: dict[str, str], *args: str) -> Result:
-    return cli.invoke(app, ["--db", db, "resolve", str(path), "--json", *args], env=env)
-
-
 def _read_csv(path: Path) -> list[list[str]]:
     return list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
 
@@ -69,16 +66,6 @@ def _read_csv(path: Path) -> list[list[str]]:
 def _leftovers(folder: Path) -> list[str]:
     """Temporary files left in a folder (there should never be any)."""
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
-
-
-def _one_line_error(result: Result, code: int, *needles: str) -> None:
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    assert "Traceback" not in result.stderr
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
 
 
 # Outputs that cannot be written -----------------------------------------------------
@@ -98,8 +85,8 @@ def test_resolve_output_that_cannot_be_written_exits_2_naming_it(
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
     for target in _unwritable(tmp_path):
-        result = _resolve(cli, db_url, path, _env(overrides), "--output", str(target))
-        _one_line_error(result, 2, str(target))
+        result = invoke_resolve(cli, db_url, path, _env(overrides), "--output", str(target))
+        one_line_error(result, 2, str(target))
     assert _leftovers(tmp_path) == [] and _leftovers(tmp_path / "a-folder") == []
     assert not (tmp_path / "in.resolved.csv").exists()
 
@@ -109,8 +96,8 @@ def test_export_unknown_that_cannot_be_written_exits_2_and_writes_no_output(
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["", "", "乙公司", "", "", ""]])
     for target in _unwritable(tmp_path):
-        result = _resolve(cli, db_url, path, _env(overrides), "--export-unknown", str(target))
-        _one_line_error(result, 2, str(target))
+        result = invoke_resolve(cli, db_url, path, _env(overrides), "--export-unknown", str(target))
+        one_line_error(result, 2, str(target))
         # The resolved output is not left behind by a run that failed.
         assert not (tmp_path / "in.resolved.csv").exists()
     assert _leftovers(tmp_path) == []
@@ -148,7 +135,7 @@ def test_outputs_get_the_permissions_of_any_new_file(
     targets = []
     for source in (_csv(tmp_path / "in.csv", rows), _xlsx(tmp_path / "in.xlsx", rows)):
         unknown = tmp_path / f"unknown-{source.suffix[1:]}.csv"
-        result = _resolve(cli, db_url, source, env, "--export-unknown", str(unknown))
+        result = invoke_resolve(cli, db_url, source, env, "--export-unknown", str(unknown))
         assert result.exit_code == 0, result.stderr
         targets += [Path(json.loads(result.stdout)["output"]), unknown]
     for command in (["queue", "resolved"], ["mappings", "export"]):
@@ -190,8 +177,8 @@ def test_output_that_is_the_input_is_refused(
         Path(os.path.relpath(source)),
     ]
     for target in same:
-        result = _resolve(cli, db_url, source, _env(overrides), "--output", str(target))
-        _one_line_error(result, 2, f"--output {target} is the input file {source}")
+        result = invoke_resolve(cli, db_url, source, _env(overrides), "--output", str(target))
+        one_line_error(result, 2, f"--output {target} is the input file {source}")
     assert source.read_bytes() == before
     assert _leftovers(tmp_path) == []
 
@@ -208,11 +195,15 @@ def test_output_with_the_suffix_of_another_format_is_refused(
         (text, "out.xlsx", ".csv"),
         (text, "out.txt", ".csv"),
     ]:
-        result = _resolve(cli, db_url, source, _env(overrides), "--output", str(tmp_path / target))
-        _one_line_error(result, 2, f"--output {tmp_path / target}", f"must end in {suffix}")
+        result = invoke_resolve(
+            cli, db_url, source, _env(overrides), "--output", str(tmp_path / target)
+        )
+        one_line_error(result, 2, f"--output {tmp_path / target}", f"must end in {suffix}")
         assert not (tmp_path / target).exists()
     # The suffix is compared without case.
-    upper = _resolve(cli, db_url, text, _env(overrides), "--output", str(tmp_path / "OUT.CSV"))
+    upper = invoke_resolve(
+        cli, db_url, text, _env(overrides), "--output", str(tmp_path / "OUT.CSV")
+    )
     assert upper.exit_code == 0, upper.stderr
 
 
@@ -228,8 +219,8 @@ def test_export_unknown_over_the_input_or_the_output_is_refused(
         (["--output", str(out), "--export-unknown", str(out)], f"is the output file {out}"),
         (["--export-unknown", str(tmp_path / "in.resolved.csv")], "is the output file"),
     ]:
-        result = _resolve(cli, db_url, source, _env(overrides), *args)
-        _one_line_error(result, 2, message)
+        result = invoke_resolve(cli, db_url, source, _env(overrides), *args)
+        one_line_error(result, 2, message)
     assert source.read_bytes() == before and not out.exists()
 
 
@@ -237,7 +228,7 @@ def test_an_xlsm_input_gives_an_xlsx_output(
     cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
 ) -> None:
     source = _workbook_with_formulas(tmp_path / "book.xlsx").rename(tmp_path / "book.xlsm")
-    result = _resolve(cli, db_url, source, _env(overrides))
+    result = invoke_resolve(cli, db_url, source, _env(overrides))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["output"] == str(tmp_path / "book.resolved.xlsx")
 
@@ -257,7 +248,7 @@ def test_a_header_below_blank_rows_is_found_in_xlsx_and_csv(
     text = tmp_path / "in.csv"
     text.write_text("\n,,\n计划代码,客户名称,金额\nP001,乙公司,1\n,甲公司,2\n", encoding="utf-8")
     for source in (tmp_path / "in.xlsx", text):
-        result = _resolve(cli, db_url, source, _env(overrides))
+        result = invoke_resolve(cli, db_url, source, _env(overrides))
         assert result.exit_code == 0, result.stderr
         assert json.loads(result.stdout)["total_rows"] == 2
     out = _read_csv(tmp_path / "in.resolved.csv")
@@ -312,8 +303,8 @@ def test_a_key_column_named_twice_is_ambiguous(
     where: str,
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["甲公司"] * len(header)], header=header)
-    result = _resolve(cli, db_url, path, _env(overrides), *args)
-    _one_line_error(result, 2, str(path), named, where, "ambiguous")
+    result = invoke_resolve(cli, db_url, path, _env(overrides), *args)
+    one_line_error(result, 2, str(path), named, where, "ambiguous")
     assert not (tmp_path / "in.resolved.csv").exists()
 
 
@@ -323,19 +314,19 @@ def test_duplicate_key_columns_in_a_workbook_are_named_by_letter(
     book = xlsxwriter.Workbook(str(tmp_path / "in.xlsx"))
     book.add_worksheet().write_row(1, 1, ["客户名称", "金额", "客户名称"])  # B2:D2
     book.close()
-    result = _resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
-    _one_line_error(result, 2, "2 columns are named '客户名称' (column B, column D)")
+    result = invoke_resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
+    one_line_error(result, 2, "2 columns are named '客户名称' (column B, column D)")
     queued = cli.invoke(
         app, ["--db", db_url, "queue", "enqueue", "--file", str(tmp_path / "in.xlsx")]
     )
-    _one_line_error(queued, 2, "column B, column D")
+    one_line_error(queued, 2, "column B, column D")
 
 
 def test_other_duplicate_headers_are_kept_as_they_are(
     cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["1", "甲公司", "2"]], header=["金额", "客户名称", "金额"])
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     assert _read_csv(tmp_path / "in.resolved.csv") == [
         ["金额", "客户名称", "金额", "company_id", "company_id_source"],
@@ -351,7 +342,7 @@ def test_resolving_a_resolved_file_overwrites_the_pair_in_place(
 ) -> None:
     rows = [["", "", "乙公司", "", "", "1"], ["P001", "", "丙公司", "", "", "2"]]
     for source in (_csv(tmp_path / "in.csv", rows), _xlsx(tmp_path / "in.xlsx", rows)):
-        first = _resolve(cli, db_url, source, _env(overrides))
+        first = invoke_resolve(cli, db_url, source, _env(overrides))
         assert first.exit_code == 0, first.stderr
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(
@@ -360,12 +351,12 @@ def test_resolving_a_resolved_file_overwrites_the_pair_in_place(
         )
     header = [*HEADER, "company_id", "company_id_source"]
     expected = [["D-NAME", "db:name"], ["Y-PLAN", "yaml:plan"]]
-    again = _resolve(cli, db_url, tmp_path / "in.resolved.csv", _env(overrides))
+    again = invoke_resolve(cli, db_url, tmp_path / "in.resolved.csv", _env(overrides))
     assert again.exit_code == 0, again.stderr
     out = _read_csv(tmp_path / "in.resolved.resolved.csv")
     assert out[0] == header and [r[6:] for r in out[1:]] == expected
     assert [r[:6] for r in out[1:]] == rows
-    again = _resolve(cli, db_url, tmp_path / "in.resolved.xlsx", _env(overrides))
+    again = invoke_resolve(cli, db_url, tmp_path / "in.resolved.xlsx", _env(overrides))
     assert again.exit_code == 0, again.stderr
     book = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.resolved.xlsx"))
     sheet = book.get_sheet_by_index(0).to_python()
@@ -414,7 +405,7 @@ def test_the_output_pair_is_overwritten_wherever_it_is(
     values = {"客户名称": "甲公司", "x": "keep", "company_id": "OLD", "company_id_source": "temp"}
     values |= {"cid": "OLD", "cid_source": "temp"}
     path = _csv(tmp_path / "in.csv", [[values[h] for h in header]], header=header)
-    result = _resolve(cli, db_url, path, _env(overrides), *args)
+    result = invoke_resolve(cli, db_url, path, _env(overrides), *args)
     assert result.exit_code == 0, result.stderr
     [got_header, got] = _read_csv(tmp_path / "in.resolved.csv")
     assert got_header == out_header
@@ -439,8 +430,8 @@ def test_an_output_column_that_is_read_is_refused(
     cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path, args: list[str]
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["甲公司", "甲公司"]], header=["客户名称", "x_source"])
-    result = _resolve(cli, db_url, path, _env(overrides), *args)
-    _one_line_error(result, 2, "--col-output", "also a column resolve reads")
+    result = invoke_resolve(cli, db_url, path, _env(overrides), *args)
+    one_line_error(result, 2, "--col-output", "also a column resolve reads")
 
 
 def test_a_duplicated_output_column_is_ambiguous(
@@ -448,8 +439,8 @@ def test_a_duplicated_output_column_is_ambiguous(
 ) -> None:
     header = ["客户名称", "company_id", "company_id"]
     path = _csv(tmp_path / "in.csv", [["甲公司", "a", "b"]], header=header)
-    result = _resolve(cli, db_url, path, _env(overrides))
-    _one_line_error(result, 2, "'company_id' (column 2, column 3)")
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
+    one_line_error(result, 2, "'company_id' (column 2, column 3)")
 
 
 # Error cells ------------------------------------------------------------------------
@@ -469,7 +460,7 @@ def test_error_cells_are_kept_as_text_and_hold_no_key(
     sheet.write_formula(4, 2, "=NA()", None, "#N/A")  # 客户名称: no name
     sheet.write_formula(4, 0, "=X()", None, "#NAME?")  # 计划代码: no plan
     book.close()
-    result = _resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
+    result = invoke_resolve(cli, db_url, tmp_path / "in.xlsx", _env(overrides))
     assert result.exit_code == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["total_rows"] == 4
@@ -526,7 +517,7 @@ def test_a_cell_over_excels_limit_is_cut_with_a_warning_and_the_row_is_whole(
             6: ["丙公司", "x", 3],
         },
     )
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     warnings = result.stderr.strip().splitlines()
     assert warnings == [
@@ -551,7 +542,7 @@ def test_many_long_cells_are_warned_about_ten_then_counted(
     header = ["客户名称", "备注", "其他"]
     rows = {n: ["乙公司", "长" * 33_000, "宽" * 33_000] for n in range(3, 10)}
     path = _long_cells_book(tmp_path / "in.xlsx", header, rows)
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 11 and lines[-1] == f"warning: {path}: 4 more cells cut to Excel's limit"
@@ -563,7 +554,7 @@ def test_a_long_header_cell_is_cut_too(
     cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
 ) -> None:
     path = _long_cells_book(tmp_path / "in.xlsx", ["客户名称", "题" * 33_000], {3: ["甲公司", "x"]})
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     assert f"{path}: row 2, column B: text longer" in result.stderr
     out = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx")).get_sheet_by_index(0)

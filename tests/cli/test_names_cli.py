@@ -8,18 +8,13 @@ import json
 from pathlib import Path
 
 import psycopg
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
+from tests.helpers import invoke_wdh
 from wdh_cli.cli.app import app
 from wdh_cli.names import normalizer
 
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
-ENV = {"WDH_ALIAS_SALT": "pepper", "WDH_DIRECTORY_PATH": str(DIRECTORY)}
 v1 = normalizer(1)
-
-
-def _wdh(cli: CliRunner, db_url: str, *args: str) -> Result:
-    return cli.invoke(app, ["--db", db_url, *args], env=ENV)
 
 
 def _make_version_1(db_url: str) -> None:
@@ -54,7 +49,7 @@ def test_writers_refuse_an_older_database_and_readers_work(
         ["resolve", "--table", "public.rows"],
         ["queue", "drain", "--provider", "directory"],
     ):
-        result = _wdh(cli, db_url, *args)
+        result = invoke_wdh(cli, db_url, *args)
         assert result.exit_code == 1, (args, result.stdout)
         assert result.stdout == ""
         assert "wdh names rekey" in result.stderr and "version 1" in result.stderr
@@ -69,13 +64,13 @@ def test_writers_refuse_an_older_database_and_readers_work(
         ["explain", "上海某某有限公司"],
         ["queue", "status"],
     ):
-        result = _wdh(cli, db_url, *args)
+        result = invoke_wdh(cli, db_url, *args)
         assert result.exit_code == 0, (args, result.stderr)
 
 
 def test_dry_run_then_rekey(cli: CliRunner, db_url: str) -> None:
     _make_version_1(db_url)
-    planned = _wdh(cli, db_url, "names", "rekey", "--dry-run", "--json")
+    planned = invoke_wdh(cli, db_url, "names", "rekey", "--dry-run", "--json")
     assert planned.exit_code == 0, planned.stderr
     report = json.loads(planned.stdout)
     assert {k: report[k] for k in ("keys_changed", "merged", "conflicts", "version")} == {
@@ -95,17 +90,17 @@ def test_dry_run_then_rekey(cli: CliRunner, db_url: str) -> None:
         }
     ]
     # Still refused: the dry run wrote nothing.
-    assert _wdh(cli, db_url, "queue", "enqueue", "某公司").exit_code == 1
+    assert invoke_wdh(cli, db_url, "queue", "enqueue", "某公司").exit_code == 1
 
-    done = _wdh(cli, db_url, "names", "rekey")
+    done = invoke_wdh(cli, db_url, "names", "rekey")
     assert done.exit_code == 0, done.stderr
     assert done.stdout.startswith(
         "name rules version 1 -> 2: keys changed 2, merged 0, conflicts 1, emptied 0"
     )
     assert "enterprise.name_rekey_audit" in done.stdout
-    enqueued = _wdh(cli, db_url, "queue", "enqueue", "某公司", "--json")
+    enqueued = invoke_wdh(cli, db_url, "queue", "enqueue", "某公司", "--json")
     assert enqueued.exit_code == 0, enqueued.stderr
-    resolved = _wdh(cli, db_url, "queue", "resolved")
+    resolved = invoke_wdh(cli, db_url, "queue", "resolved")
     assert next(csv.reader(io.StringIO(resolved.stdout)))[0] == "temp_id"
 
 
@@ -117,7 +112,7 @@ def test_check_lists_the_names_whose_key_changes(
         "公司\n上海某某有限公司\n「上海某某」有限公司\n无\n中国银行（香港）\n无\n", encoding="utf-8"
     )
     _make_version_1(db_url)
-    result = _wdh(cli, db_url, "names", "check", str(source), "--col-name", "公司", "--json")
+    result = invoke_wdh(cli, db_url, "names", "check", str(source), "--col-name", "公司", "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {
         "stored_version": 1,
@@ -133,11 +128,11 @@ def test_check_lists_the_names_whose_key_changes(
             {"name": "无", "old_key": "无", "new_key": ""},
         ],
     }
-    human = _wdh(cli, db_url, "names", "check", str(source), "--col-name", "公司")
+    human = invoke_wdh(cli, db_url, "names", "check", str(source), "--col-name", "公司")
     assert human.stdout.startswith("name rules version 1 -> 2: 2 of 4 name(s) get another key")
     offline = cli.invoke(
         app, ["names", "check", str(source), "--col-name", "公司", "--from-version", "2"]
     )
     assert offline.exit_code == 0 and "0 of 4" in offline.stdout
-    missing = _wdh(cli, db_url, "names", "check", str(source))
+    missing = invoke_wdh(cli, db_url, "names", "check", str(source))
     assert missing.exit_code == 2 and "客户名称" in missing.stderr

@@ -11,28 +11,24 @@ from pathlib import Path
 
 import psycopg
 import xlsxwriter
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from tests.eqc_standin import EqcStandin
+from tests.helpers import CLI_ENV, invoke_wdh
 from wdh_cli.cli.app import app
-
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
-ENV = {"WDH_ALIAS_SALT": "pepper", "WDH_DIRECTORY_PATH": str(DIRECTORY)}
-
-
-def _wdh(cli: CliRunner, db_url: str, *args: str, **env: str) -> Result:
-    return cli.invoke(app, ["--db", db_url, *args], env=ENV | env)
 
 
 def test_enqueue_drain_status_resolved(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
-    result = _wdh(cli, db_url, "queue", "enqueue", "浦发集团", "浦发集团", "无此公司", "", "--json")
+    result = invoke_wdh(
+        cli, db_url, "queue", "enqueue", "浦发集团", "浦发集团", "无此公司", "", "--json"
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"queued": 2, "skipped": 2}
 
-    planned = _wdh(cli, db_url, "queue", "drain", "--plan-only", "--json")
+    planned = invoke_wdh(cli, db_url, "queue", "drain", "--plan-only", "--json")
     assert json.loads(planned.stdout)["claimed"] == 2
 
-    drained = _wdh(cli, db_url, "queue", "drain", "--json")
+    drained = invoke_wdh(cli, db_url, "queue", "drain", "--json")
     assert drained.exit_code == 0, drained.stderr
     report = json.loads(drained.stdout)
     assert {
@@ -48,7 +44,7 @@ def test_enqueue_drain_status_resolved(cli: CliRunner, db_url: str, tmp_path: Pa
         "api_calls": 2,
     }
 
-    status = _wdh(cli, db_url, "queue", "status", "--json")
+    status = invoke_wdh(cli, db_url, "queue", "status", "--json")
     data = json.loads(status.stdout)
     assert {k: data[k] for k in ("pending", "processing", "done", "failed", "ready")} == {
         "pending": 0,
@@ -60,15 +56,15 @@ def test_enqueue_drain_status_resolved(cli: CliRunner, db_url: str, tmp_path: Pa
     assert data["oldest_pending_seconds"] is None
     assert data["errors"] == [{"error": "no match", "rows": 1}]
 
-    resolved = _wdh(cli, db_url, "queue", "resolved")
+    resolved = invoke_wdh(cli, db_url, "queue", "resolved")
     rows = list(csv.reader(io.StringIO(resolved.stdout)))
     assert rows[0] == ["temp_id", "raw_name", "resolved_company_id", "resolved_at"]
     assert [r[1:3] for r in rows[1:]] == [["浦发集团", "614810477"]]
     assert rows[1][0].startswith("IN") and len(rows[1][0]) == 18
 
-    retried = _wdh(cli, db_url, "queue", "retry", "--failed")
+    retried = invoke_wdh(cli, db_url, "queue", "retry", "--failed")
     assert "retrying 1 row(s)" in retried.stdout
-    purge = _wdh(cli, db_url, "queue", "purge", "--done", "--older-than", "0")
+    purge = invoke_wdh(cli, db_url, "queue", "purge", "--done", "--older-than", "0")
     assert "purged 1 done row(s)" in purge.stdout
 
 
@@ -80,9 +76,9 @@ def test_enqueue_from_a_spreadsheet_column(cli: CliRunner, db_url: str, tmp_path
     sheet.write_row(1, 0, [12345, "甲公司"])
     sheet.write_row(2, 0, [67890, "乙公司"])
     book.close()
-    result = _wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--json")
+    result = invoke_wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--json")
     assert json.loads(result.stdout) == {"queued": 2, "skipped": 0}
-    missing = _wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--column", "名称")
+    missing = invoke_wdh(cli, db_url, "queue", "enqueue", "--file", str(path), "--column", "名称")
     assert missing.exit_code == 2
     assert "no column '名称' (columns: '计划代码', '客户名称')" in missing.stderr
 
@@ -101,13 +97,17 @@ def test_drain_needs_a_provider(cli: CliRunner, db_url: str) -> None:
 
 def test_drain_with_workers_reports_them(cli: CliRunner, db_url: str) -> None:
     names = ["浦发集团", "无此公司", "甲公司", "乙公司", "丙公司"]
-    _wdh(cli, db_url, "queue", "enqueue", *names)
-    planned = _wdh(cli, db_url, "queue", "drain", "--plan-only", "--json", "--concurrency", "3")
+    invoke_wdh(cli, db_url, "queue", "enqueue", *names)
+    planned = invoke_wdh(
+        cli, db_url, "queue", "drain", "--plan-only", "--json", "--concurrency", "3"
+    )
     assert {k: json.loads(planned.stdout)[k] for k in ("claimed", "concurrency")} == {
         "claimed": 5,
         "concurrency": 3,
     }
-    drained = _wdh(cli, db_url, "queue", "drain", "--concurrency", "3", "--batch", "1", "--json")
+    drained = invoke_wdh(
+        cli, db_url, "queue", "drain", "--concurrency", "3", "--batch", "1", "--json"
+    )
     assert drained.exit_code == 0, drained.stderr
     report = json.loads(drained.stdout)
     figures = ("claimed", "resolved", "no_match", "api_calls", "concurrency")
@@ -119,7 +119,7 @@ def test_drain_with_workers_reports_them(cli: CliRunner, db_url: str) -> None:
         "concurrency": 3,
     }
     for bad in ("0", "101"):
-        refused = _wdh(cli, db_url, "queue", "drain", "--concurrency", bad)
+        refused = invoke_wdh(cli, db_url, "queue", "drain", "--concurrency", bad)
         assert refused.exit_code == 2 and "--concurrency" in refused.stderr
 
 
@@ -141,9 +141,11 @@ def test_four_workers_drain_about_four_times_faster_asking_each_name_once(
         }
         reports, seconds = [], []
         for part, workers in ((names[:200], "1"), (names[200:], "4")):
-            assert _wdh(cli, db_url, "queue", "enqueue", *part).exit_code == 0
+            assert invoke_wdh(cli, db_url, "queue", "enqueue", *part).exit_code == 0
             start = time.monotonic()
-            result = _wdh(cli, db_url, "queue", "drain", "--json", "--concurrency", workers, **env)
+            result = invoke_wdh(
+                cli, db_url, "queue", "drain", "--json", "--concurrency", workers, env=CLI_ENV | env
+            )
             seconds.append(time.monotonic() - start)
             assert result.exit_code == 0, result.stderr
             reports.append(json.loads(result.stdout))
@@ -180,7 +182,7 @@ def test_resolved_to_a_file_since_a_time(cli: CliRunner, db_url: str, tmp_path: 
             "('新', '新', 'IN2', 'done', 'C2', now())"
         )
     target = tmp_path / "resolved.csv"
-    result = _wdh(
+    result = invoke_wdh(
         cli, db_url, "queue", "resolved", "--since", "2025-01-01", "--output", str(target)
     )
     assert result.exit_code == 0, result.stderr

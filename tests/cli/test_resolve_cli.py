@@ -13,13 +13,13 @@ import psycopg
 import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from tests.eqc_standin import EqcStandin
+from tests.helpers import DIRECTORY, invoke_resolve
 from wdh_cli.cli.app import app
 
 HEADER = ["计划代码", "年金账户号", "客户名称", "年金账户名", "公司代码", "金额"]
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
 
 
 @pytest.fixture
@@ -42,10 +42,6 @@ def _csv(path: Path, rows: list[list[str]], header: list[str] = HEADER) -> Path:
         writer.writerow(header)
         writer.writerows(rows)
     return path
-
-
-def _resolve(cli: CliRunner, db: str, path: Path, env: dict[str, str], *args: str) -> Result:
-    return cli.invoke(app, ["--db", db, "resolve", str(path), "--json", *args], env=env)
 
 
 def _output(path: Path) -> list[dict[str, str]]:
@@ -83,7 +79,7 @@ def test_each_layer_and_their_priority(
         ["", "", "", "", "", "8"],  # unresolved
     ]
     path = _csv(tmp_path / "in.csv", rows)
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     stats = json.loads(result.stdout)
     got = [(r["company_id"], r["company_id_source"]) for r in _output(path)]
@@ -134,7 +130,7 @@ def test_backflow_counts_inserted_skipped_and_conflicts(
         ["", "A-2", "", "", "C2", ""],  # the same mapping again: skipped
     ]
     path = _csv(tmp_path / "in.csv", rows)
-    stats = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
+    stats = json.loads(invoke_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert stats["existing_column_hits"] == 4
     # A-1 was taught two companies: learned by nobody, not cached, both rows
     # counted as conflicts (whichever row comes first).
@@ -144,7 +140,7 @@ def test_backflow_counts_inserted_skipped_and_conflicts(
             "SELECT alias_name, canonical_id FROM enterprise.company_mapping ORDER BY 1"
         ).fetchall()
     assert stored == [("A-2", "C2")]
-    again = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
+    again = json.loads(invoke_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert again["db_cache_hits"] == 2 and again["existing_column_hits"] == 2
     # The A-2 rows still say their company: the key the cache holds now, skipped.
     assert again["backflow"] == {"inserted": 0, "skipped": 2, "conflicts": 2}
@@ -153,7 +149,7 @@ def test_backflow_counts_inserted_skipped_and_conflicts(
 
 def test_no_backflow(cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path) -> None:
     path = _csv(tmp_path / "in.csv", [["", "A-1", "", "", "NEW", ""]])
-    stats = json.loads(_resolve(cli, db_url, path, _env(overrides), "--no-backflow").stdout)
+    stats = json.loads(invoke_resolve(cli, db_url, path, _env(overrides), "--no-backflow").stdout)
     assert stats["backflow"] == {"inserted": 0, "skipped": 0, "conflicts": 0}
     assert _counts(db_url)["company_mapping"] == 0
 
@@ -163,7 +159,7 @@ def test_three_spellings_get_one_temp_id_and_one_queue_entry(
 ) -> None:
     spellings = ["上海 某某 有限公司", "上海某某有限公司", "上海某某有限公司（已转出）"]
     path = _csv(tmp_path / "in.csv", [["", "", s, "", "", ""] for s in spellings])
-    stats = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
+    stats = json.loads(invoke_resolve(cli, db_url, path, _env(overrides)).stdout)
     ids = {r["company_id"] for r in _output(path)}
     assert len(ids) == 1 and stats["temp_ids_generated"] == 3 and stats["async_queued"] == 1
     with psycopg.connect(db_url) as conn:
@@ -172,7 +168,7 @@ def test_three_spellings_get_one_temp_id_and_one_queue_entry(
         ).fetchall()
     # One row each: the queue keeps the shortest spelling (never the first row's).
     assert queued == [("上海某某有限公司", "上海某某有限公司", ids.pop())]
-    again = json.loads(_resolve(cli, db_url, path, _env(overrides)).stdout)
+    again = json.loads(invoke_resolve(cli, db_url, path, _env(overrides)).stdout)
     assert (again["async_queued"], again["already_queued"]) == (0, 1)
 
 
@@ -201,7 +197,7 @@ def test_xlsx_numeric_cells_match_text_keys_and_leading_zeros_stay(
             ["=1+1", None, "", None, None, None],
         ],
     )
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     book = CalamineWorkbook.from_path(str(tmp_path / "in.resolved.xlsx"))
     rows = book.get_sheet_by_index(0).to_python()
@@ -220,7 +216,7 @@ def test_budget_limits_provider_calls(
     path = _csv(tmp_path / "in.csv", [["", "", n, "", "", ""] for n in names * 2])
     with EqcStandin({names[0]: ("600000001", "91X")}, token="tok") as eqc:
         env = _env(overrides, WDH_EQC_BASE_URL=eqc.url, WDH_EQC_TOKEN="tok")
-        stats = json.loads(_resolve(cli, db_url, path, env, "--budget", "2").stdout)
+        stats = json.loads(invoke_resolve(cli, db_url, path, env, "--budget", "2").stdout)
         assert len(eqc.calls) == 2
         assert (stats["budget_consumed"], stats["budget_remaining"], stats["eqc_sync_hits"]) == (
             2,
@@ -231,9 +227,9 @@ def test_budget_limits_provider_calls(
         assert sources.count("eqc") == 2 and sources.count("temp") == 8
 
         env_budget = env | {"WDH_SYNC_LOOKUP_BUDGET": "4"}
-        _resolve(cli, db_url, path, env_budget, "--budget", "0")
+        invoke_resolve(cli, db_url, path, env_budget, "--budget", "0")
         assert len(eqc.calls) == 2  # --budget 0 overrides the setting: no call
-        stats = json.loads(_resolve(cli, db_url, path, env_budget).stdout)
+        stats = json.loads(invoke_resolve(cli, db_url, path, env_budget).stdout)
         # names[0] is now cached (db:name), names[1]'s "no match" is in the provider
         # ledger (no call, no budget): the setting's budget of 4 asks the other 3.
         assert len(eqc.calls) == 5
@@ -255,7 +251,7 @@ def test_plan_only_writes_nothing_and_calls_no_provider(
     before = _counts(db_url)
     with EqcStandin(token="tok") as eqc:
         env = _env(overrides, WDH_EQC_BASE_URL=eqc.url, WDH_EQC_TOKEN="tok")
-        result = _resolve(cli, db_url, path, env, "--plan-only", "--budget", "5")
+        result = invoke_resolve(cli, db_url, path, env, "--plan-only", "--budget", "5")
         assert eqc.calls == []
     assert result.exit_code == 0, result.stderr
     stats = json.loads(result.stdout)
@@ -272,7 +268,7 @@ def test_plan_only_writes_nothing_and_calls_no_provider(
 def test_offline_opens_no_connection(cli: CliRunner, overrides: Path, tmp_path: Path) -> None:
     path = _csv(tmp_path / "in.csv", [["P001", "", "甲", "", "", ""], ["", "", "乙", "", "", ""]])
     unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=1"
-    result = _resolve(cli, unreachable, path, _env(overrides), "--offline")
+    result = invoke_resolve(cli, unreachable, path, _env(overrides), "--offline")
     assert result.exit_code == 0
     assert result.stderr == ""  # not even a warning: no connection was tried
     stats = json.loads(result.stdout)
@@ -285,14 +281,14 @@ def test_unreachable_database_degrades_unless_required(
 ) -> None:
     path = _csv(tmp_path / "in.csv", [["", "", "乙", "", "", ""]])
     unreachable = "postgresql://u:pw-9x@127.0.0.1:1/none?connect_timeout=1"
-    result = _resolve(cli, unreachable, path, _env(overrides))
+    result = invoke_resolve(cli, unreachable, path, _env(overrides))
     assert result.exit_code == 0
     assert "warning:" in result.stderr and "going on offline" in result.stderr
     assert "pw-9x" not in result.stderr
     assert json.loads(result.stdout)["db_available"] is False
     assert _output(path)[0]["company_id_source"] == "temp"
 
-    required = _resolve(cli, unreachable, path, _env(overrides), "--require-db")
+    required = invoke_resolve(cli, unreachable, path, _env(overrides), "--require-db")
     assert required.exit_code == 1
     assert "cannot reach the database" in required.stderr
 
@@ -304,13 +300,13 @@ def test_run_drain_run_turns_temporary_ids_into_cached_ones(
         tmp_path / "in.csv", [["", "", "浦发集团", "", "", ""], ["", "", "白云山", "", "", ""]]
     )
     env = _env(overrides, WDH_DIRECTORY_PATH=str(DIRECTORY))
-    first = json.loads(_resolve(cli, db_url, path, env).stdout)
+    first = json.loads(invoke_resolve(cli, db_url, path, env).stdout)
     assert first["temp_ids_generated"] == 2 and first["async_queued"] == 2
     drained = cli.invoke(
         app, ["--db", db_url, "queue", "drain", "--provider", "directory"], env=env
     )
     assert drained.exit_code == 0, drained.stderr
-    second = json.loads(_resolve(cli, db_url, path, env).stdout)
+    second = json.loads(invoke_resolve(cli, db_url, path, env).stdout)
     assert second["db_cache_hits"] == 2 and second["temp_ids_generated"] == 0
     assert [(r["company_id"], r["company_id_source"]) for r in _output(path)] == [
         ("614810477", "db:name"),
@@ -325,9 +321,9 @@ def test_same_input_gives_byte_identical_output(
         tmp_path / "in.csv",
         [["P001", "", "甲", "", "", ""], ["", "", '新, "引号"\n公司', "", "", ""]],
     )
-    _resolve(cli, db_url, path, _env(overrides))
+    invoke_resolve(cli, db_url, path, _env(overrides))
     first = path.with_name("in.resolved.csv").read_bytes()
-    _resolve(cli, db_url, path, _env(overrides))
+    invoke_resolve(cli, db_url, path, _env(overrides))
     assert path.with_name("in.resolved.csv").read_bytes() == first
 
 
@@ -337,7 +333,7 @@ def test_export_unknown(cli: CliRunner, db_url: str, overrides: Path, tmp_path: 
         [["", "", n, "", "", ""] for n in ["乙", "丙", "乙", "乙 ", "丙", "丁"]],
     )
     unknown = tmp_path / "unknown.csv"
-    _resolve(cli, db_url, path, _env(overrides), "--export-unknown", str(unknown))
+    invoke_resolve(cli, db_url, path, _env(overrides), "--export-unknown", str(unknown))
     rows = list(csv.reader(unknown.open(encoding="utf-8", newline="")))
     assert rows[0] == ["company_name", "temporary_id", "occurrence_count"]
     assert [(r[0], r[2]) for r in rows[1:]] == [("乙", "3"), ("丙", "2"), ("丁", "1")]
@@ -346,7 +342,7 @@ def test_export_unknown(cli: CliRunner, db_url: str, overrides: Path, tmp_path: 
 
 def test_column_renames(cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path) -> None:
     path = _csv(tmp_path / "in.csv", [["甲公司", "x"]], header=["Customer", "Other"])
-    result = _resolve(
+    result = invoke_resolve(
         cli, db_url, path, _env(overrides), "--col-name", "Customer", "--col-output", "cid"
     )
     assert result.exit_code == 0, result.stderr
@@ -363,26 +359,26 @@ def test_bad_inputs_exit_2_with_clear_messages(
     cli: CliRunner, db_url: str, overrides: Path, tmp_path: Path
 ) -> None:
     env = _env(overrides)
-    missing = _resolve(cli, db_url, tmp_path / "nope.xlsx", env)
+    missing = invoke_resolve(cli, db_url, tmp_path / "nope.xlsx", env)
     assert missing.exit_code == 2 and "nope.xlsx: no such file" in missing.stderr
 
     fake = tmp_path / "fake.xlsx"
     fake.write_text("this is not a workbook")
-    bad = _resolve(cli, db_url, fake, env)
+    bad = invoke_resolve(cli, db_url, fake, env)
     assert bad.exit_code == 2 and "fake.xlsx: not a readable .xlsx workbook" in bad.stderr
 
     book = _xlsx(tmp_path / "ok.xlsx", [["P001", None, "甲", None, None, None]])
-    sheet = _resolve(cli, db_url, book, env, "--sheet", "Sheet9")
+    sheet = invoke_resolve(cli, db_url, book, env, "--sheet", "Sheet9")
     assert sheet.exit_code == 2 and "no sheet named 'Sheet9' (sheets: 数据)" in sheet.stderr
 
     no_name = _csv(tmp_path / "cols.csv", [["1", "2"]], header=["计划代码", "金额"])
-    cols = _resolve(cli, db_url, no_name, env)
+    cols = invoke_resolve(cli, db_url, no_name, env)
     assert cols.exit_code == 2
     assert "no column '客户名称'" in cols.stderr and "'计划代码', '金额'" in cols.stderr
 
     empty = tmp_path / "empty.csv"
     empty.write_text("")
-    result = _resolve(cli, db_url, empty, env)
+    result = invoke_resolve(cli, db_url, empty, env)
     assert result.exit_code == 2 and "empty file" in result.stderr
     for result in (missing, bad, sheet, cols):
         assert "Traceback" not in result.stderr and result.stdout == ""
@@ -395,7 +391,7 @@ def test_gb18030_csv_and_a_huge_cell(
     huge = "巨" * 100_000
     text = ",".join(HEADER) + "\n" + f",,甲公司,,,1\n,,{huge},,,2\n"
     path.write_bytes(text.encode("gb18030"))
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     output = path.with_name("gb.resolved.csv").read_bytes().decode("gb18030")
     rows = list(csv.reader(io.StringIO(output)))
@@ -446,7 +442,7 @@ def test_enqueue_and_backflow_failures_are_counted_not_fatal(
     path = _csv(
         tmp_path / "in.csv", [["", "A-1", "", "", "C1", ""], ["", "", "新公司", "", "", ""]]
     )
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     stats = json.loads(result.stdout)
     assert stats["errors"]["enqueue"] == 1 and stats["errors"]["backflow"] == 1
@@ -465,7 +461,7 @@ def test_a_failing_provider_uses_only_the_calls_made(
         for name in names:
             eqc.script(name, *[Reply(status=503, body="busy")] * 3)
         env = _env(overrides, WDH_EQC_BASE_URL=eqc.url, WDH_EQC_TOKEN="tok", WDH_EQC_RETRIES="0")
-        stats = json.loads(_resolve(cli, db_url, path, env, "--budget", "2").stdout)
+        stats = json.loads(invoke_resolve(cli, db_url, path, env, "--budget", "2").stdout)
     assert len(eqc.calls) == 2
     assert (stats["budget_consumed"], stats["budget_remaining"]) == (2, 0)
     assert stats["errors"]["provider"] == 2 and stats["temp_ids_generated"] == 3
@@ -477,7 +473,7 @@ def test_a_401_disables_the_provider_for_the_run(
     path = _csv(tmp_path / "in.csv", [["", "", n, "", "", ""] for n in ["甲甲", "乙乙", "丙丙"]])
     with EqcStandin(token="right") as eqc:
         env = _env(overrides, WDH_EQC_BASE_URL=eqc.url, WDH_EQC_TOKEN="wrong-secret")
-        result = _resolve(cli, db_url, path, env, "--budget", "3")
+        result = invoke_resolve(cli, db_url, path, env, "--budget", "3")
     assert result.exit_code == 0
     assert len(eqc.calls) == 1
     assert result.stderr.count("WDH_EQC_TOKEN") == 1 and "wrong-secret" not in result.stderr
@@ -488,7 +484,7 @@ def test_ragged_csv_rows_keep_the_added_columns_aligned(
 ) -> None:
     path = tmp_path / "ragged.csv"
     path.write_text("客户名称,金额\n甲公司\n\n乙公司,2,extra\n", encoding="utf-8")
-    result = _resolve(cli, db_url, path, _env(overrides))
+    result = invoke_resolve(cli, db_url, path, _env(overrides))
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["total_rows"] == 2  # the blank line is not a row
     text = path.with_name("ragged.resolved.csv").read_text(encoding="utf-8")

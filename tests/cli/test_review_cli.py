@@ -11,20 +11,13 @@ from typing import Any
 import openpyxl
 import psycopg
 from openpyxl.utils import get_column_letter
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from tests.helpers import A, B, C, candidates, request
-from wdh_cli.cli.app import app
+from tests.helpers import A, B, C, candidates, invoke_wdh, request
 from wdh_cli.review.sheet import COLUMNS
 
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
-ENV = {"WDH_ALIAS_SALT": "pepper", "WDH_DIRECTORY_PATH": str(DIRECTORY)}
 DECISION = get_column_letter(COLUMNS.index("decision") + 1)
 COMPANY_ID = get_column_letter(COLUMNS.index("company_id") + 1)
-
-
-def _wdh(cli: CliRunner, db_url: str, *args: str) -> Result:
-    return cli.invoke(app, ["--db", db_url, *args], env=ENV)
 
 
 def _setup(conn: psycopg.Connection) -> tuple[int, int, int]:
@@ -41,7 +34,7 @@ def test_export_xlsx_is_ready_for_a_person(cli: CliRunner, db_url: str, tmp_path
     with psycopg.connect(db_url, autocommit=True) as conn:
         low, none, typed = _setup(conn)
     target = tmp_path / "review.xlsx"
-    result = _wdh(cli, db_url, "review", "export", str(target), "--json")
+    result = invoke_wdh(cli, db_url, "review", "export", str(target), "--json")
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout) == {"exported": 3, "output": str(target)}
 
@@ -97,7 +90,7 @@ def test_export_csv_all_and_limit(cli: CliRunner, db_url: str, tmp_path: Path) -
         low, none, typed = _setup(conn)
         decided = request(conn, "已决定公司", rows_seen=1000, error="review: no company")
     target = tmp_path / "review.csv"
-    assert _wdh(cli, db_url, "review", "export", str(target)).stdout == (
+    assert invoke_wdh(cli, db_url, "review", "export", str(target)).stdout == (
         f"exported 3 request(s) to {target}\n"
     )
     data = target.read_bytes()
@@ -107,7 +100,9 @@ def test_export_csv_all_and_limit(cli: CliRunner, db_url: str, tmp_path: Path) -
     assert [r[0] for r in rows[1:]] == [str(typed), str(low), str(none)]
     assert rows[2][COLUMNS.index("candidate_1_id")] == "000123"
 
-    limited = _wdh(cli, db_url, "review", "export", str(target), "--all", "--limit", "2", "--json")
+    limited = invoke_wdh(
+        cli, db_url, "review", "export", str(target), "--all", "--limit", "2", "--json"
+    )
     assert json.loads(limited.stdout) == {"exported": 2, "output": str(target)}
     rows = list(csv.reader(io.StringIO(target.read_text(encoding="utf-8-sig"))))
     assert [r[0] for r in rows[1:]] == [str(decided), str(typed)]
@@ -116,7 +111,7 @@ def test_export_csv_all_and_limit(cli: CliRunner, db_url: str, tmp_path: Path) -
 def test_export_refuses_a_path_that_is_not_xlsx_or_csv(
     cli: CliRunner, db_url: str, tmp_path: Path
 ) -> None:
-    result = _wdh(cli, db_url, "review", "export", str(tmp_path / "review.txt"))
+    result = invoke_wdh(cli, db_url, "review", "export", str(tmp_path / "review.txt"))
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "review.txt: expected a .xlsx or .csv file" in result.stderr
@@ -144,13 +139,13 @@ def test_apply_an_xlsx_with_a_number_typed_as_decision(
     with psycopg.connect(db_url, autocommit=True) as conn:
         low, none, typed = _setup(conn)
     target = tmp_path / "review.xlsx"
-    _wdh(cli, db_url, "review", "export", str(target))
+    invoke_wdh(cli, db_url, "review", "export", str(target))
     # 2 as a number (calamine reads 2.0), an ID typed as text, `none` in capitals.
     _decide_xlsx(
         target, {str(low): (2, None), str(typed): ("id", "000777"), str(none): ("NONE", None)}
     )
 
-    result = _wdh(cli, db_url, "review", "apply", str(target), "--json")
+    result = invoke_wdh(cli, db_url, "review", "apply", str(target), "--json")
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     assert json.loads(result.stdout) == {
@@ -176,7 +171,7 @@ def test_apply_an_xlsx_with_a_number_typed_as_decision(
         (typed, "done", "000777", None),
     ]
 
-    again = _wdh(cli, db_url, "review", "apply", str(target), "--json")
+    again = invoke_wdh(cli, db_url, "review", "apply", str(target), "--json")
     figures = json.loads(again.stdout)
     assert (figures["applied"], figures["confirmed_none"], figures["stale"]) == (0, 0, 3)
 
@@ -201,7 +196,7 @@ def test_apply_lists_conflicts_on_stdout_and_rejections_on_stderr(
         f"{good},,\n",
         encoding="utf-8",
     )
-    result = _wdh(cli, db_url, "review", "apply", str(path))
+    result = invoke_wdh(cli, db_url, "review", "apply", str(path))
     assert result.exit_code == 0, result.stderr
     assert "conflicts" in result.stdout
     conflict_line = next(line for line in result.stdout.splitlines() if "C-NEW" in line)
@@ -210,7 +205,7 @@ def test_apply_lists_conflicts_on_stdout_and_rejections_on_stderr(
     assert f"rejected {path}:4: unknown decision 'yes'" in result.stderr
     assert "甲公司" not in result.stdout + result.stderr  # no company names in messages
 
-    data = json.loads(_wdh(cli, db_url, "review", "apply", str(path), "--json").stdout)
+    data = json.loads(invoke_wdh(cli, db_url, "review", "apply", str(path), "--json").stdout)
     assert data["conflict_list"] == [
         {
             "file": str(path),
@@ -233,11 +228,11 @@ def test_apply_lists_conflicts_on_stdout_and_rejections_on_stderr(
 def test_apply_needs_the_decision_column(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
     path.write_text("request_id,company_id\n1,C1\n", encoding="utf-8")
-    result = _wdh(cli, db_url, "review", "apply", str(path), "--json")
+    result = invoke_wdh(cli, db_url, "review", "apply", str(path), "--json")
     assert result.exit_code == 2
     assert result.stdout == ""
     assert f"{path}: no column 'decision' (columns: 'request_id', 'company_id')" in result.stderr
-    missing = _wdh(cli, db_url, "review", "apply", str(tmp_path / "nope.xlsx"))
+    missing = invoke_wdh(cli, db_url, "review", "apply", str(tmp_path / "nope.xlsx"))
     assert missing.exit_code == 2
     assert "nope.xlsx: no such file" in missing.stderr
 
@@ -247,7 +242,7 @@ def test_plan_only_writes_nothing(cli: CliRunner, db_url: str, tmp_path: Path) -
         target = request(conn, "甲公司")
     path = tmp_path / "d.csv"
     path.write_text(f"request_id,decision,company_id\n{target},id,C1\n", encoding="utf-8")
-    result = _wdh(cli, db_url, "review", "apply", str(path), "--plan-only", "--json")
+    result = invoke_wdh(cli, db_url, "review", "apply", str(path), "--plan-only", "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["applied"], data["plan_only"]) == (1, True)
@@ -257,7 +252,7 @@ def test_plan_only_writes_nothing(cli: CliRunner, db_url: str, tmp_path: Path) -
         assert conn.execute("SELECT status FROM enterprise.enrichment_requests").fetchone() == (
             "failed",
         )
-    human = _wdh(cli, db_url, "review", "apply", str(path), "--plan-only")
+    human = invoke_wdh(cli, db_url, "review", "apply", str(path), "--plan-only")
     assert "plan only: nothing was written" in human.stderr
 
 
@@ -267,15 +262,15 @@ def test_the_round_trip_turns_a_temporary_id_into_a_company(
     """resolve -> drain (no match) -> export -> a person decides -> apply -> resolve: db:name."""
     source = tmp_path / "in.csv"
     source.write_text("客户名称\n青岛海滨物流有限公司\n青岛 海滨物流有限公司\n", encoding="utf-8")
-    first = _wdh(cli, db_url, "resolve", str(source))
+    first = invoke_wdh(cli, db_url, "resolve", str(source))
     assert first.exit_code == 0, first.stderr
     output = tmp_path / "in.resolved.csv"
     temp_ids = {row["company_id"] for row in csv.DictReader(output.open(encoding="utf-8"))}
     (temp_id,) = temp_ids
-    assert _wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
+    assert invoke_wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
 
     review = tmp_path / "review.xlsx"
-    assert _wdh(cli, db_url, "review", "export", str(review)).exit_code == 0
+    assert invoke_wdh(cli, db_url, "review", "export", str(review)).exit_code == 0
     book = openpyxl.load_workbook(review)
     sheet = book.active
     assert sheet is not None
@@ -283,17 +278,17 @@ def test_the_round_trip_turns_a_temporary_id_into_a_company(
     sheet[f"{DECISION}2"] = "id"
     sheet[f"{COMPANY_ID}2"] = "614810477"
     book.save(review)
-    applied = _wdh(cli, db_url, "review", "apply", str(review), "--json")
+    applied = invoke_wdh(cli, db_url, "review", "apply", str(review), "--json")
     assert json.loads(applied.stdout)["applied"] == 1
 
-    again = _wdh(cli, db_url, "resolve", str(source))
+    again = invoke_wdh(cli, db_url, "resolve", str(source))
     assert again.exit_code == 0, again.stderr
     rows = list(csv.DictReader(output.open(encoding="utf-8")))
     assert [(r["company_id"], r["company_id_source"]) for r in rows] == [
         ("614810477", "db:name"),
         ("614810477", "db:name"),
     ]
-    resolved = _wdh(cli, db_url, "queue", "resolved")
+    resolved = invoke_wdh(cli, db_url, "queue", "resolved")
     listed = list(csv.DictReader(io.StringIO(resolved.stdout)))
     assert [(r["temp_id"], r["raw_name"], r["resolved_company_id"]) for r in listed] == [
         (temp_id, "青岛海滨物流有限公司", "614810477")

@@ -10,15 +10,13 @@ figures then all know the new level, with no other code changed.
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
-from typing import Any
 
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from wdh_cli.cli.app import app
+from tests.helpers import invoke_wdh_json
 from wdh_cli.mappings import levels
 from wdh_cli.mappings.levels import Level, LevelTable, trimmed
 
@@ -43,18 +41,11 @@ def six_levels(monkeypatch: pytest.MonkeyPatch, db_url: str) -> str:
     return db_url
 
 
-def _wdh(cli: CliRunner, db_url: str, tmp_path: Path, *args: str) -> dict[str, Any]:
-    env = {"WDH_ALIAS_SALT": "pepper", "WDH_MAPPINGS_DIR": str(tmp_path / "mappings")}
-    result = cli.invoke(app, ["--db", db_url, *args, "--json"], env=env)
-    assert result.exit_code == 0, result.stderr
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
-
-
 def test_a_sixth_level_needs_one_table_row_and_one_migration(
     cli: CliRunner, six_levels: str, tmp_path: Path
 ) -> None:
     db_url = six_levels
+    env = {"WDH_ALIAS_SALT": "pepper", "WDH_MAPPINGS_DIR": str(tmp_path / "mappings")}
     (tmp_path / "mappings").mkdir()
     (tmp_path / "mappings" / "company_id_overrides_name_exact.yml").write_text(
         "丙 公司: Y-EXACT\n", encoding="utf-8"
@@ -63,7 +54,7 @@ def test_a_sixth_level_needs_one_table_row_and_one_migration(
     mappings.write_text("alias_name,canonical_id,match_type\n甲 公司,D-EXACT,name_exact\n")
 
     # The loader validates the new type and gives it its priority.
-    loaded = _wdh(cli, db_url, tmp_path, "mappings", "load", str(mappings))
+    loaded = invoke_wdh_json(cli, db_url, "mappings", "load", str(mappings), env=env)
     assert (loaded["inserted"], loaded["rejected"]) == (1, 0)
     with psycopg.connect(db_url) as conn:
         stored = conn.execute(
@@ -78,7 +69,7 @@ def test_a_sixth_level_needs_one_table_row_and_one_migration(
         csv.writer(handle).writerows(
             [["客户名称", "公司代码"], ["甲 公司", ""], ["丙 公司", ""], ["丁 公司", "C-EXISTING"]]
         )
-    stats = _wdh(cli, db_url, tmp_path, "resolve", str(source))
+    stats = invoke_wdh_json(cli, db_url, "resolve", str(source), env=env)
     assert stats["yaml_hits"] == {
         "plan": 0,
         "account": 0,
@@ -97,7 +88,7 @@ def test_a_sixth_level_needs_one_table_row_and_one_migration(
     ]
 
     # explain lists the new level's answers and its winner.
-    explained = _wdh(cli, db_url, tmp_path, "explain", "甲 公司")
+    explained = invoke_wdh_json(cli, db_url, "explain", "甲 公司", env=env)
     layers = {layer["layer"]: layer["answer"] for layer in explained["layers"]}
     assert layers["db:name_exact"] == "D-EXACT" and layers["yaml:name_exact"] is None
     assert (explained["winner"], explained["company_id"]) == ("db:name_exact", "D-EXACT")

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from pathlib import Path
 
 import psycopg
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
-from wdh_cli.cli.app import app
+from tests.helpers import CLI_ENV, invoke_wdh, invoke_wdh_json, one_line_error
 from wdh_cli.review.sheet import COLUMNS
 
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
 TABLE = "ods.年金明细"
 NAMES = [
     "上海浦东发展集团有限公司",  # the directory knows these three
@@ -23,11 +21,6 @@ NAMES = [
     "无名小店",  # these two it does not
     "某某贸易",
 ]
-
-
-def _wdh(cli: CliRunner, db_url: str, *args: str, **env: str) -> Result:
-    settings = {"WDH_ALIAS_SALT": "pepper", "WDH_DIRECTORY_PATH": str(DIRECTORY), **env}
-    return cli.invoke(app, ["--db", db_url, *args], env=settings)
 
 
 def _table(db_url: str, names: list[str], *, copies: int = 3) -> None:
@@ -52,32 +45,26 @@ def _answers(db_url: str) -> list[tuple[str, str | None, str | None]]:
     return [(a, b, c) for a, b, c in rows]
 
 
-def _json(result: Result) -> dict[str, int]:
-    assert result.exit_code == 0, result.stderr
-    data: dict[str, int] = json.loads(result.stdout)
-    return data
-
-
 @pytest.mark.parametrize("style", ["hmac", "sequence"])
 def test_rewrite_after_a_drain_replaces_the_temporary_ids(
     cli: CliRunner, db_url: str, style: str
 ) -> None:
     _table(db_url, NAMES)
     env = {"WDH_TEMP_ID_STYLE": style}
-    resolved = _json(
-        _wdh(cli, db_url, "resolve", "--table", TABLE, "--batch", "4", "--json", **env)
+    resolved = invoke_wdh_json(
+        cli, db_url, "resolve", "--table", TABLE, "--batch", "4", env=CLI_ENV | env
     )
     assert resolved["temp_ids_generated"] == 15 and resolved["batches"] == 4
     temp_ids = {company for _, company, _ in _answers(db_url)}
     prefix = "IN" if style == "hmac" else "TEMP_"
     assert len(temp_ids) == 5 and all(t and t.startswith(prefix) for t in temp_ids)
 
-    assert _wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
-    dry = _json(_wdh(cli, db_url, "rewrite", "--table", TABLE, "--dry-run", "--json"))
+    assert invoke_wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
+    dry = invoke_wdh_json(cli, db_url, "rewrite", "--table", TABLE, "--dry-run")
     assert dry == {"rewritten": 9, "still_temporary": 6, "batches": 0}
     assert {c for _, c, _ in _answers(db_url)} == temp_ids  # the dry run wrote nothing
 
-    done = _json(_wdh(cli, db_url, "rewrite", "--table", TABLE, "--batch", "2", "--json"))
+    done = invoke_wdh_json(cli, db_url, "rewrite", "--table", TABLE, "--batch", "2")
     assert done["rewritten"] == 9 and done["still_temporary"] == 6 and done["batches"] >= 1
     answers = _answers(db_url)
     known = {(n, c, s) for n, c, s in answers if n in NAMES[:3]}
@@ -87,16 +74,16 @@ def test_rewrite_after_a_drain_replaces_the_temporary_ids(
         ("平安人寿", "608349737", "directory"),
     }
     assert all(c and c.startswith(prefix) and s == "temp" for n, c, s in answers if n in NAMES[3:])
-    again = _json(_wdh(cli, db_url, "rewrite", "--table", TABLE, "--json"))
+    again = invoke_wdh_json(cli, db_url, "rewrite", "--table", TABLE)
     assert again["rewritten"] == 0 and again["still_temporary"] == 6
 
 
 def test_rewrite_after_a_review(cli: CliRunner, db_url: str, tmp_path: Path) -> None:
     _table(db_url, ["无名小店"], copies=2)
-    assert _wdh(cli, db_url, "resolve", "--table", TABLE).exit_code == 0
-    assert _wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
+    assert invoke_wdh(cli, db_url, "resolve", "--table", TABLE).exit_code == 0
+    assert invoke_wdh(cli, db_url, "queue", "drain", "--provider", "directory").exit_code == 0
     review = tmp_path / "review.csv"
-    assert _wdh(cli, db_url, "review", "export", str(review)).exit_code == 0
+    assert invoke_wdh(cli, db_url, "review", "export", str(review)).exit_code == 0
     rows = list(csv.DictReader(review.open(encoding="utf-8-sig")))
     assert len(rows) == 1
     rows[0] |= {"decision": "id", "company_id": "699999999"}
@@ -105,9 +92,9 @@ def test_rewrite_after_a_review(cli: CliRunner, db_url: str, tmp_path: Path) -> 
     writer.writeheader()
     writer.writerows({k: rows[0].get(k, "") for k in COLUMNS} for _ in range(1))
     review.write_text(buffer.getvalue(), encoding="utf-8")
-    assert _json(_wdh(cli, db_url, "review", "apply", str(review), "--json"))["applied"] == 1
+    assert invoke_wdh_json(cli, db_url, "review", "apply", str(review))["applied"] == 1
 
-    done = _json(_wdh(cli, db_url, "rewrite", "--table", TABLE, "--json"))
+    done = invoke_wdh_json(cli, db_url, "rewrite", "--table", TABLE)
     assert done["rewritten"] == 2 and done["still_temporary"] == 0
     assert {(c, s) for _, c, s in _answers(db_url)} == {("699999999", "review")}
 
@@ -118,15 +105,12 @@ def test_resolve_table_without_output_columns_is_exit_2_naming_them(
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('CREATE TABLE "明细;表" ("客户名称" text)')
         conn.execute("""INSERT INTO "明细;表" VALUES ('甲公司')""")
-    refused = _wdh(cli, db_url, "resolve", "--table", "public.明细;表")
-    assert refused.exit_code == 2 and refused.stdout == ""
-    assert refused.stderr.strip().splitlines() == [
+    refused = invoke_wdh(cli, db_url, "resolve", "--table", "public.明细;表")
+    assert one_line_error(refused, 2) == (
         "error: public.明细;表: no output column 'company_id', 'company_id_source' "
         "(--add-columns adds them as text)"
-    ]
-    added = _json(
-        _wdh(cli, db_url, "resolve", "--table", "public.明细;表", "--add-columns", "--json")
     )
+    added = invoke_wdh_json(cli, db_url, "resolve", "--table", "public.明细;表", "--add-columns")
     assert added["temp_ids_generated"] == 1 and added["table"] == "public.明细;表"
 
 
@@ -147,10 +131,7 @@ def test_what_is_missing_is_one_line_and_exit_2(
     cli: CliRunner, db_url: str, args: list[str], message: str
 ) -> None:
     _table(db_url, NAMES[:1], copies=1)
-    result = _wdh(cli, db_url, *args)
-    assert result.exit_code == 2, result.stderr
-    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr and result.stdout == ""
+    one_line_error(invoke_wdh(cli, db_url, *args), 2, message)
 
 
 def test_rewrite_honours_the_ids_a_request_had_before_a_rekey(cli: CliRunner, db_url: str) -> None:
@@ -166,7 +147,7 @@ def test_rewrite_honours_the_ids_a_request_had_before_a_rekey(cli: CliRunner, db
             "('新写法', '新写法', 'INNEWNEWNEWNEWNEW2', ARRAY['INOLDOLDOLDOLDOLD2'], 'done', "
             "'600000001', 'eqc')"
         )
-    done = _json(_wdh(cli, db_url, "rewrite", "--table", "public.明细", "--json"))
+    done = invoke_wdh_json(cli, db_url, "rewrite", "--table", "public.明细")
     assert done["rewritten"] == 2 and done["still_temporary"] == 0
     with psycopg.connect(db_url) as conn:
         assert conn.execute('SELECT DISTINCT company_id FROM "明细"').fetchall() == [("600000001",)]

@@ -8,13 +8,14 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
 from tests.eqc_standin import Call, EqcStandin
-from tests.helpers import WDH, run_wdh, wdh_env
+from tests.helpers import WDH, run_wdh, wait_until, wdh_env
 from wdh_cli.queue import repository
 
 pytestmark = pytest.mark.e2e
@@ -61,10 +62,7 @@ def _drain(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 def _wait_for_calls(eqc: EqcStandin, count: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while len(eqc.calls) < count:
-        assert time.monotonic() < deadline, f"expected {count} provider calls"
-        time.sleep(0.02)
+    wait_until(lambda: len(eqc.calls) >= count, f"{count} provider calls", timeout=timeout)
 
 
 def test_four_drains_resolve_every_row_exactly_once(
@@ -365,20 +363,38 @@ def test_workers_share_the_names_of_one_batch(
     assert _statuses(conn) == Counter({"done": 32})
 
 
+def _catches(pid: int, sig: signal.Signals) -> bool:
+    """Whether the process has a handler for `sig` (Linux: SigCgt in /proc/PID/status)."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) >> (sig - 1) & 1)
+
+
 def test_sigterm_with_workers_sharing_one_batch(
     db_url: str, conn: psycopg.Connection, eqc: EqcStandin
 ) -> None:
+    # The stand-in holds every request until the test opens its gate, so nothing here
+    # depends on how fast the workers start or the signal lands on a busy machine.
     _enqueue(conn, 40)
     eqc.delay = 0.5
-    worker = _drain(_env(db_url, eqc), "--concurrency", "8")  # one batch of 40, shared
-    _wait_for_calls(eqc, 8)
+    eqc.gate.clear()
+    env = _env(db_url, eqc, WDH_EQC_TIMEOUT="120")  # a held request does not time out
+    worker = _drain(env, "--concurrency", "8")  # one batch of 40, shared
+    # Each worker asks one name at a time: eight in flight are the eight workers, each
+    # asking a name of the one batch.
+    wait_until(lambda: eqc.in_flight == 8, "eight requests in flight at once")
+    assert _catches(worker.pid, signal.SIGTERM)  # the drain's graceful stop is in place
     worker.send_signal(signal.SIGTERM)
-    out, err = worker.communicate(timeout=30)
+    # The first SIGTERM asks the drain to stop and gives SIGTERM its default action back
+    # (interrupts.graceful_stop): once it has, the answers may come.
+    wait_until(lambda: not _catches(worker.pid, signal.SIGTERM), "the drain to take SIGTERM")
+    eqc.gate.set()
+    out, err = worker.communicate(timeout=60)
     assert worker.returncode == 0, err
     report = json.loads(out)
     assert eqc.most_in_flight == 8  # the eight workers asked eight names at once
     asked = len(eqc.calls)
-    assert 8 <= asked < 40  # each worker finished its current name and stopped
+    assert asked == 8 == len(set(eqc.keys()))  # eight names; each worker finished its own
     assert (report["claimed"], report["resolved"], report["handed_back"]) == (40, asked, 40 - asked)
     assert "stopped by SIGTERM" in err
     assert _statuses(conn) == Counter({"done": asked, "pending": 40 - asked})

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from tests.helpers import WDH, run_wdh, wdh_env
+from tests.helpers import WDH, one_line_error, run_wdh, wait_until, wdh_env
 from wdh_cli.tempids.generator import TempIdGenerator
 
 pytestmark = pytest.mark.e2e
@@ -35,13 +33,6 @@ def _env(db_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
         WDH_PROVIDER="none",
         **extra,
     )
-
-
-def _one_line(result: subprocess.CompletedProcess[str], code: int) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def _table(db_url: str, id_column: str, source_column: str = "company_id_source text") -> None:
@@ -107,7 +98,7 @@ def test_resolve_table_refuses_an_output_column_it_cannot_write_before_queueing(
 ) -> None:
     _table(db_url, id_column, source_column)
     result = run_wdh("resolve", "--table", "明细", env=_env(db_url, tmp_path))
-    assert _one_line(result, 2) == f"error: public.明细: {problem}"
+    assert one_line_error(result, 2) == f"error: public.明细: {problem}"
     assert _queued(db_url) == 0
 
 
@@ -210,7 +201,7 @@ def test_rewrite_refuses_a_column_it_cannot_write_before_any_batch(
     with psycopg.connect(db_url) as conn:
         before = conn.execute('SELECT * FROM "明细" ORDER BY 1').fetchall()
     result = run_wdh("rewrite", "--table", "明细", *options, env=_env(db_url, tmp_path))
-    assert _one_line(result, 2) == f"error: public.明细: {problem}"
+    assert one_line_error(result, 2) == f"error: public.明细: {problem}"
     with psycopg.connect(db_url) as conn:
         assert conn.execute('SELECT * FROM "明细" ORDER BY 1').fetchall() == before
 
@@ -229,7 +220,7 @@ def test_rewrite_needs_update_on_its_columns(db_url: str, tmp_path: Path) -> Non
             conn.execute(f'GRANT SELECT, UPDATE (company_id) ON "明细" TO {role}')
         as_role = psycopg.conninfo.make_conninfo(db_url, user=role)
         result = run_wdh("rewrite", "--table", "明细", env=_env(as_role, tmp_path))
-        assert _one_line(result, 1) == (
+        assert one_line_error(result, 1) == (
             "error: public.明细: the connected role may not UPDATE column 'company_id_source' "
             "(the table's owner grants it: GRANT UPDATE ON the table TO the role)"
         )
@@ -247,13 +238,6 @@ def _waiting_for_lock(db_url: str, query: str) -> bool:
             (query,),
         ).fetchone()
     return bool(row and row[0])
-
-
-def _until(check: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
@@ -285,7 +269,9 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
     )
     dropper: threading.Thread | None = None
     try:
-        _until(lambda: _waiting_for_lock(db_url, "%UPDATE%明细%"))
+        wait_until(
+            lambda: _waiting_for_lock(db_url, "%UPDATE%明细%"), "batch 1's lock wait", timeout=30
+        )
 
         def drop() -> None:
             with psycopg.connect(db_url, autocommit=True) as conn:
@@ -293,7 +279,9 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
 
         dropper = threading.Thread(target=drop)
         dropper.start()
-        _until(lambda: _waiting_for_lock(db_url, "ALTER TABLE%"))
+        wait_until(
+            lambda: _waiting_for_lock(db_url, "ALTER TABLE%"), "the DROP's lock wait", timeout=30
+        )
         holder.rollback()  # batch 1 commits, the DROP goes next, then batch 2 meets it
         stdout, stderr = rewrite.communicate(timeout=60)
     finally:
@@ -303,7 +291,7 @@ def test_a_column_dropped_between_batches_is_one_line_naming_the_table(
         if dropper is not None:
             dropper.join(timeout=60)
     result = subprocess.CompletedProcess(rewrite.args, rewrite.returncode, stdout, stderr)
-    line = _one_line(result, 1)
+    line = one_line_error(result, 1)
     assert line == (
         "error: public.明细 changed while wdh rewrite ran: column t.company_id does not exist; "
         "the current batch was rolled back, committed batches stay: check the table, then run "

@@ -137,7 +137,7 @@ def test_duplicates_inside_the_input(db: Database, tmp_path: Path) -> None:
     report = _load(db, [path])
     assert _figures(report) == (3, 1, 0, 1, 0, 1, 0)
     [rejected] = report.rejected_list
-    assert rejected.line == 4 and f"also on {path}:2" in rejected.reason
+    assert rejected.number == 4 and f"also on {path}:2" in rejected.reason
 
 
 def test_a_large_file_with_three_bad_rows_loads_the_rest(
@@ -149,7 +149,7 @@ def test_a_large_file_with_three_bad_rows_loads_the_rest(
         rows[line - 2] = text
     report = _load(db, [_write(tmp_path / "big.csv", rows)])
     assert (report.read, report.inserted, report.rejected) == (200_000, 199_997, 3)
-    assert [r.line for r in report.rejected_list] == sorted(bad_lines)
+    assert [r.number for r in report.rejected_list] == sorted(bad_lines)
     assert conn.execute("SELECT count(*) FROM enterprise.company_mapping").fetchone() == (199_997,)
 
 
@@ -392,7 +392,7 @@ def test_a_large_file_with_repeats_adds_up(
         contradictions + 1,
         0,
     )
-    lines = [r.line for r in report.rejected_list]
+    lines = [r.number for r in report.rejected_list]
     assert lines == sorted(lines) and 123_458 in lines
     assert report.rejected_list[0].reason == (
         f"key also on {tmp_path / 'big.csv'}:993 with another company_id (C991)"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.helpers import request
+from tests.helpers import DIRECTORY, request
 from wdh_cli.config import load_settings
 from wdh_cli.db import Database
 from wdh_cli.interrupts import StopFlag
@@ -21,8 +21,6 @@ from wdh_cli.review import service as review
 from wdh_cli.review.sheet import PROGRESS_EVERY
 from wdh_cli.warehouse.repository import TableRef
 from wdh_cli.warehouse.rewrite import rewrite_table
-
-DIRECTORY = Path(__file__).parents[2] / "examples" / "directory.csv"
 
 
 class Calls(list[tuple[int, int | None]]):

@@ -391,7 +391,7 @@ def test_reading_rejects_what_is_not_a_company_and_formulas_without_values(
     ]
     formula = "a formula without a value (open and save the file in a spreadsheet program "
     not_a_request = "is not a request id (expected a whole number from 1 to 2147483647)"
-    assert [(r.row, r.reason) for r in found.rejected] == [
+    assert [(r.number, r.reason) for r in found.rejected] == [
         (2, "company_id: TEMP_000001 is a temporary ID, not a company"),
         (
             3,
@@ -431,7 +431,7 @@ def test_reading_takes_cells_as_spreadsheet_programs_type_them(tmp_path: Path) -
     ]
     too_long = "is a number of more than 15 digits, which a spreadsheet does not keep exactly"
     not_a_request = "is not a request id (expected a whole number from 1 to 2147483647)"
-    assert [(r.row, r.reason) for r in found.rejected] == [
+    assert [(r.number, r.reason) for r in found.rejected] == [
         (2, "decision 2 but candidate_2_id is empty"),
         (5, f"company_id {too_long} (type it as text)"),
         (6, f"request_id {too_long} (type it as text)"),

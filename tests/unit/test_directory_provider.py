@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import DIRECTORY
 from wdh_cli.errors import InputFileError
 from wdh_cli.providers.directory import DirectoryProvider
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "directory.csv"
-
 
 def test_matches_official_names_and_aliases_after_normalization() -> None:
-    provider = DirectoryProvider(EXAMPLE)
+    provider = DirectoryProvider(DIRECTORY)
     [hit] = provider.search("上海浦东发展集团有限公司（已转出）")
     assert (hit.company_id, hit.confidence) == ("614810477", 1.0)
     assert hit.unified_credit_code == "91310000132200821H"

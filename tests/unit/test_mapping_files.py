@@ -8,8 +8,9 @@ import pytest
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.mappings.csv_file import read_csv
-from wdh_cli.mappings.rows import MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow
 from wdh_cli.mappings.yaml_file import match_type_of, read_overrides
+from wdh_cli.reports import Rejected
 
 
 def _yaml(tmp_path: Path, text: str, level: str = "plan") -> Path:
@@ -63,14 +64,14 @@ def test_bad_yaml_names_the_line(tmp_path: Path, text: str, line: int, reason: s
     result = read_overrides(path, "plan")
     assert len(result.problems) == 1, result.problems
     problem = result.problems[0]
-    assert (problem.file, problem.line) == (str(path), line)
+    assert (problem.file, problem.number) == (str(path), line)
     assert reason in problem.reason
 
 
 def test_contradicting_spellings_of_one_name(tmp_path: Path) -> None:
     result = read_overrides(_yaml(tmp_path, "上海某某: C1\n上海 某某: C2\n", "name"), "name")
     [problem] = result.problems
-    assert problem.line == 2 and "same name as line 1" in problem.reason
+    assert problem.number == 2 and "same name as line 1" in problem.reason
 
 
 def test_quoted_null_is_text_and_empty_file_is_empty(tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_csv_rows_and_rejections_with_lines(tmp_path: Path) -> None:
     )
     entries = list(read_csv(_csv(tmp_path, text)))
     rows = [e for e in entries if isinstance(e, MappingRow)]
-    rejected = [(e.line, e.reason) for e in entries if isinstance(e, Rejected)]
+    rejected = [(e.number, e.reason) for e in entries if isinstance(e, Rejected)]
     assert [(r.alias_name, r.canonical_id, r.priority, r.source, r.line) for r in rows] == [
         ("P001", "614810477", 1, None, 2),
         ("A01", "C9", 2, "crm", 4),
@@ -180,6 +181,6 @@ def test_csv_apostrophes_in_front_of_formula_starts_are_taken_off(tmp_path: Path
         assert [
             (e.alias_name, e.canonical_id, e.source) for e in entries if isinstance(e, MappingRow)
         ] == [("=P1", "-7", "@crm"), ("'P3", "C3", "'crm"), ("P4", "C4", None)]
-        assert [(e.line, e.reason) for e in entries if isinstance(e, Rejected)] == [
+        assert [(e.number, e.reason) for e in entries if isinstance(e, Rejected)] == [
             (3, 'priority "\'1" is not a whole number from 1 to 5')
         ]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
+from tests.helpers import DIRECTORY
 from wdh_cli.providers.directory import DirectoryProvider
 from wdh_cli.providers.eqc import WINDOW, RateLimiter
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "directory.csv"
 THREADS = 8
 
 
@@ -106,7 +105,7 @@ def test_the_rate_limit_holds_across_threads(busy_switching: None) -> None:
 def test_directory_calls_add_up_across_threads(busy_switching: None) -> None:
     # CPython 3.11 seldom switches threads inside `calls += 1`; the lock is
     # for the interpreters that do, and this test holds the figure to it.
-    provider = DirectoryProvider(EXAMPLE)
+    provider = DirectoryProvider(DIRECTORY)
 
     def work() -> None:
         for _ in range(2000):

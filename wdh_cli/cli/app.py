@@ -6,6 +6,7 @@ import logging
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 from typer.core import TyperGroup
 
 from wdh_cli import __version__
@@ -40,7 +41,7 @@ class WdhGroup(TyperGroup):
             return super().invoke(ctx)
         except WdhError as exc:
             verbose = isinstance(ctx.obj, AppContext) and ctx.obj.verbose
-            err.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+            err.print(Text.assemble(("error:", "bold red"), " ", exc.message))  # never markup
             if verbose and exc.detail:
                 err.print(exc.detail, markup=False)
             if verbose:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     from wdh_cli.config import Settings
@@ -25,7 +26,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 def warn(message: str) -> None:
     """A warning on stderr: what services report through their `warn` callback."""
-    err.print(f"[yellow]warning:[/] {message}", highlight=False)
+    err.print(Text.assemble(("warning:", "yellow"), " ", message))  # never read as markup
 
 
 @dataclass

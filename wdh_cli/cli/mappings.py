@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out
-from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.context import app_context, err
+from wdh_cli.cli.output import JsonOption, emit, render_changes
 from wdh_cli.cli.progress import BYTES, progress_bar
 from wdh_cli.errors import EXIT_CHECK
 from wdh_cli.mappings.levels import LEVELS
@@ -42,9 +41,6 @@ class ExportFormat(StrEnum):
 def _levels(incomplete: str) -> list[str]:
     """Shell completion of --match-type: the levels (mappings/levels.py)."""
     return [name for name in LEVELS.match_types if name.startswith(incomplete)]
-
-
-SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
 
 
 @app.command()
@@ -78,25 +74,13 @@ def load(
 
 
 def _render_load(report: service.LoadReport) -> None:
-    table = Table("figure", "rows", title=f"mappings load --mode {report.mode}")
-    for key in ("read", "inserted", "updated", "unchanged", "conflicts", "rejected", "deleted"):
-        table.add_row(key, f"{getattr(report, key):,}")
-    out.print(table)
-    if report.conflict_list:
-        conflicts = Table(
-            "file", "line", "match_type", "key", "in file", "stored", title="conflicts"
-        )
-        for c in report.conflict_list[:SHOWN]:
-            conflicts.add_row(c.file, str(c.line), c.match_type, c.key, c.new_id, c.current_id)
-        out.print(conflicts)
-        if len(report.conflict_list) > SHOWN:
-            err.print(f"... and {len(report.conflict_list) - SHOWN} more conflicts (see --json)")
-    for rejected in report.rejected_list[:SHOWN]:
-        err.print(f"[yellow]rejected[/] {rejected.describe()}", highlight=False)
-    if len(report.rejected_list) > SHOWN:
-        err.print(f"... and {len(report.rejected_list) - SHOWN} more rejected rows (see --json)")
-    if report.plan_only:
-        err.print("plan only: nothing was written")
+    render_changes(
+        report,
+        title=f"mappings load --mode {report.mode}",
+        figures=("read", "inserted", "updated", "unchanged", "conflicts", "rejected", "deleted"),
+        columns=("file", "line", "match_type", "key", "in file", "stored"),
+        cells=lambda c: (c.file, str(c.line), c.match_type, c.key, c.new_id, c.current_id),
+    )
 
 
 @app.command()

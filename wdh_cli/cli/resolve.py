@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import threading
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from wdh_cli.cli.context import app_context, err, out, warn
 from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.progress import progress_bar
 from wdh_cli.interrupts import signals_as_errors
 from wdh_cli.providers.names import ProviderName
 from wdh_cli.resolution.options import Columns, ResolveOptions
@@ -120,26 +118,23 @@ def resolve(
             return  # interrupted: the one-line error says it all
         warn(message)
 
-    with _progress() as progress:
-        task = progress.add_task("resolving", total=None) if progress else None
-
-        def report(done: int, total: int | None) -> None:
-            if progress is not None and task is not None:
-                progress.update(task, completed=done, total=total)
-
-        with signals_as_errors() as interrupted:  # a signal discards the output, exit 130/143
-            stopping.append(interrupted)
-            stats = resolve_file(
-                settings,
-                context.database("resolve"),
-                input_path,
-                options,
-                sheet=sheet,
-                output=output,
-                export_unknown=export_unknown,
-                warn=warn_unless_stopping,
-                progress=report,
-            )
+    # A plan-only run writes no rows: nothing to count, no bar.
+    with (
+        progress_bar("resolving", quiet=json_ or plan_only) as progress,
+        signals_as_errors() as interrupted,  # a signal discards the output, exit 130/143
+    ):
+        stopping.append(interrupted)
+        stats = resolve_file(
+            settings,
+            context.database("resolve"),
+            input_path,
+            options,
+            sheet=sheet,
+            output=output,
+            export_unknown=export_unknown,
+            warn=warn_unless_stopping,
+            progress=progress,
+        )
     emit(stats, as_json=json_, render=lambda s: _render(s, plan_only))
 
 
@@ -157,13 +152,11 @@ def _resolve_table(
 
     context = app_context(ctx)
 
-    with _progress() as progress, graceful_stop() as stop:  # a signal: stop after the batch
-        task = progress.add_task("resolving", total=None) if progress else None
-
-        def report(done: int, total: int | None) -> None:
-            if progress is not None and task is not None:
-                progress.update(task, completed=done, total=total)
-
+    # A plan-only run writes no rows: nothing to count, no bar.
+    with (
+        progress_bar("resolving", quiet=json_ or options.plan_only) as progress,
+        graceful_stop() as stop,  # a signal: stop after the batch
+    ):
         stats = resolve_table(
             context.settings,
             context.database("resolve"),
@@ -173,23 +166,9 @@ def _resolve_table(
             add_columns=add_columns,
             stop=stop,
             warn=warn,
-            progress=report,
+            progress=progress,
         )
     emit(stats, as_json=json_, render=lambda s: _render(s, options.plan_only))
-
-
-def _progress() -> Progress | nullcontext[None]:
-    """A progress bar on stderr, only when stderr is a terminal."""
-    if not sys.stderr.isatty():
-        return nullcontext()
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-    )
 
 
 def _render(stats: ResolveStats, plan_only: bool) -> None:

@@ -6,11 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from wdh_cli.cli.context import app_context, err, out
-from wdh_cli.cli.output import JsonOption, emit
+from wdh_cli.cli.context import app_context
+from wdh_cli.cli.output import JsonOption, emit, render_changes
 from wdh_cli.cli.progress import progress_bar
 
 if TYPE_CHECKING:
@@ -19,8 +17,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Export the requests that need a person; apply their decisions.", no_args_is_help=True
 )
-
-SHOWN = 20  # conflicts and rejected rows listed on a terminal; --json lists all
 
 
 @app.command()
@@ -72,20 +68,10 @@ def apply(
 
 
 def _render_apply(report: service.ApplyReport) -> None:
-    table = Table("figure", "rows", title="review apply")
-    for key in ("read", "applied", "confirmed_none", "skipped", "stale", "conflicts", "rejected"):
-        table.add_row(key, f"{getattr(report, key):,}")
-    out.print(table)
-    if report.conflict_list:
-        conflicts = Table("row", "request_id", "in file", "stored", title="conflicts")
-        for c in report.conflict_list[:SHOWN]:
-            conflicts.add_row(f"{c.file}:{c.row}", str(c.request_id), c.new_id, c.current_id)
-        out.print(conflicts)
-        if len(report.conflict_list) > SHOWN:
-            err.print(f"... and {len(report.conflict_list) - SHOWN} more conflicts (see --json)")
-    for rejected in report.rejected_list[:SHOWN]:
-        err.print(f"[yellow]rejected[/] {escape(rejected.describe())}", highlight=False)
-    if len(report.rejected_list) > SHOWN:
-        err.print(f"... and {len(report.rejected_list) - SHOWN} more rejected rows (see --json)")
-    if report.plan_only:
-        err.print("plan only: nothing was written")
+    render_changes(
+        report,
+        title="review apply",
+        figures=("read", "applied", "confirmed_none", "skipped", "stale", "conflicts", "rejected"),
+        columns=("row", "request_id", "in file", "stored"),
+        cells=lambda c: (f"{c.file}:{c.row}", str(c.request_id), c.new_id, c.current_id),
+    )

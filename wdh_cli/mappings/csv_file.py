@@ -16,7 +16,8 @@ from pathlib import Path
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import detect_file_encoding, unescape_cell
-from wdh_cli.mappings.rows import MappingRow, Rejected, RowChecker
+from wdh_cli.mappings.rows import MappingRow, RowChecker
+from wdh_cli.reports import Rejected
 
 REQUIRED = ("alias_name", "canonical_id", "match_type")
 OPTIONAL = ("priority", "source")

@@ -9,9 +9,10 @@ from pathlib import Path
 from wdh_cli.errors import InputFileError
 from wdh_cli.mappings import levels
 from wdh_cli.mappings.csv_file import read_csv
-from wdh_cli.mappings.rows import MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow
 from wdh_cli.mappings.yaml_file import OVERRIDE_FILE, match_type_of, read_overrides
 from wdh_cli.progress import Progress
+from wdh_cli.reports import Rejected
 
 
 @dataclass(frozen=True)

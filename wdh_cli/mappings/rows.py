@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from wdh_cli.companies.ids import company_id_problem
 from wdh_cli.mappings import levels
 from wdh_cli.mappings.levels import LevelTable
+from wdh_cli.reports import Rejected
 
 # Column lengths of enterprise.company_mapping (VARCHAR, in characters);
 # canonical_id's (MAX_COMPANY_ID) is part of the company-ID rule, companies/ids.py.
@@ -31,18 +31,6 @@ class MappingRow(NamedTuple):
     source: str | None  # None: the load's --source
     file: str
     line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """A row that cannot be loaded, and why."""
-
-    file: str
-    line: int
-    reason: str
-
-    def describe(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
 
 
 class RowChecker:

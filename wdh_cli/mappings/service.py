@@ -14,10 +14,11 @@ from wdh_cli.errors import DatabaseError, InputFileError, UsageError
 from wdh_cli.files import people_csv_writer
 from wdh_cli.mappings import levels, repository
 from wdh_cli.mappings.inputs import Deduplicator, InputFile, collect, contradiction, iter_rows
-from wdh_cli.mappings.rows import MappingRow, Rejected
+from wdh_cli.mappings.rows import MappingRow
 from wdh_cli.mappings.yaml_file import override_file_name
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.progress import Progress
+from wdh_cli.reports import Rejected
 
 MODES = ("append", "delete_insert", "upsert")
 
@@ -140,7 +141,7 @@ def _in_file_order(
         reason = contradiction(first_file, c.first_line, c.first_id)
         return c.file_no, Rejected(str(files[c.file_no].path), c.line, reason)
 
-    merged = heapq.merge(invalid, map(named, contradictions), key=lambda r: (r[0], r[1].line))
+    merged = heapq.merge(invalid, map(named, contradictions), key=lambda r: (r[0], r[1].number))
     return [rejected for _, rejected in merged]
 
 

@@ -16,7 +16,8 @@ import yaml
 
 from wdh_cli.errors import InputFileError
 from wdh_cli.mappings import levels
-from wdh_cli.mappings.rows import MappingRow, Rejected, RowChecker
+from wdh_cli.mappings.rows import MappingRow, RowChecker
+from wdh_cli.reports import Rejected
 
 OVERRIDE_FILE = re.compile(r"^company_id_overrides_(?P<match_type>[a-z_]+)\.ya?ml$")
 _NULLS = {"~", "null", "Null", "NULL"}

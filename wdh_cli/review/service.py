@@ -29,6 +29,7 @@ from wdh_cli.mappings.repository import NewMapping
 from wdh_cli.namekeys.service import require_current_rules
 from wdh_cli.progress import Progress
 from wdh_cli.queue import repository as queue
+from wdh_cli.reports import Rejected
 from wdh_cli.review import repository
 from wdh_cli.review.repository import Target
 from wdh_cli.review.sheet import (
@@ -36,7 +37,6 @@ from wdh_cli.review.sheet import (
     SUFFIXES,
     Decision,
     ExportRow,
-    RejectedRow,
     read_review,
     write_review,
 )
@@ -112,7 +112,7 @@ class ApplyReport:
     rejected: int = 0
     plan_only: bool = False
     conflict_list: list[ReviewConflict] = field(default_factory=list)
-    rejected_list: list[RejectedRow] = field(default_factory=list)
+    rejected_list: list[Rejected] = field(default_factory=list)
 
 
 @dataclass
@@ -123,7 +123,7 @@ class _Plan:
     none: list[Decision] = field(default_factory=list)
     stale: int = 0
     conflicts: list[ReviewConflict] = field(default_factory=list)
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 def apply(db: Database, path: Path, *, plan_only: bool = False) -> ApplyReport:
@@ -142,7 +142,7 @@ def apply(db: Database, path: Path, *, plan_only: bool = False) -> ApplyReport:
     report.stale = plan.stale
     report.conflict_list = plan.conflicts
     report.conflicts = len(plan.conflicts)
-    report.rejected_list = sorted([*file.rejected, *plan.rejected], key=lambda r: r.row)
+    report.rejected_list = sorted([*file.rejected, *plan.rejected], key=lambda r: r.number)
     report.rejected = len(report.rejected_list)
     return report
 
@@ -159,7 +159,7 @@ def _plan(file: str, decisions: list[Decision], found: dict[int, Target]) -> _Pl
                 plan.stale += 1
             else:
                 reason = f"unknown request_id {decision.request_id}"
-                plan.rejected.append(RejectedRow(file, decision.row, reason))
+                plan.rejected.append(Rejected(file, decision.row, reason, unit="row"))
             continue
         if target.status != "failed":  # resolved or retried meanwhile
             plan.stale += 1

@@ -27,6 +27,7 @@ from wdh_cli.companies.repository import MAX_CREDIT_CODE, MAX_OFFICIAL_NAME
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_path, atomic_text_file, people_csv_writer, unescape_cell
 from wdh_cli.progress import Progress
+from wdh_cli.reports import Rejected
 from wdh_cli.review.repository import ReviewRequest
 from wdh_cli.tabular.cell_errors import FormulaWithoutValue
 from wdh_cli.tabular.sheets import cell_text, open_input
@@ -205,18 +206,6 @@ class Decision:
     company: Chosen | None
 
 
-@dataclass(frozen=True)
-class RejectedRow:
-    """A row that cannot be applied, and why (never a company name)."""
-
-    file: str
-    row: int
-    reason: str
-
-    def describe(self) -> str:
-        return f"{self.file}:{self.row}: {self.reason}"
-
-
 @dataclass
 class ReviewFile:
     """What a review file holds: its valid decisions, and what was skipped or rejected."""
@@ -225,7 +214,7 @@ class ReviewFile:
     read: int = 0  # rows that are not blank
     skipped: int = 0  # rows without a decision
     decisions: list[Decision] = field(default_factory=list)
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
 
 class _Bad(Exception):
@@ -287,12 +276,12 @@ def read_review(path: Path) -> ReviewFile:
                 continue
             decision = _decision(get)
         except _Bad as bad:
-            result.rejected.append(RejectedRow(str(path), number, str(bad)))
+            result.rejected.append(Rejected(str(path), number, str(bad), unit="row"))
             continue
         request_id, company = decision
         if request_id in first_row:
             reason = f"request {request_id} is decided again (first on row {first_row[request_id]})"
-            result.rejected.append(RejectedRow(str(path), number, reason))
+            result.rejected.append(Rejected(str(path), number, reason, unit="row"))
             continue
         first_row[request_id] = number
         result.decisions.append(Decision(number, request_id, company))

@@ -22,6 +22,7 @@ from wdh_cli.config import Settings
 from wdh_cli.db import Database
 from wdh_cli.errors import InputFileError
 from wdh_cli.files import atomic_text_file, people_csv_writer
+from wdh_cli.progress import Progress
 from wdh_cli.resolution.engine import Outcome, Run, RunSetup
 from wdh_cli.resolution.figures import ResolveStats
 from wdh_cli.resolution.frame import FrameRows
@@ -37,7 +38,6 @@ from wdh_cli.tabular.sheets import (
     open_input,
 )
 
-Progress = Callable[[int, int | None], None]
 SHEET_BATCH = 5_000  # rows of a sheet sent to its writer at a time
 
 

@@ -21,6 +21,7 @@ from wdh_cli.db import Database
 from wdh_cli.db.errors import lock_timeouts
 from wdh_cli.errors import UsageError
 from wdh_cli.interrupts import StopFlag
+from wdh_cli.progress import Progress
 from wdh_cli.reports import json_field
 from wdh_cli.resolution.engine import RunSetup
 from wdh_cli.resolution.figures import ResolveStats
@@ -33,8 +34,6 @@ from wdh_cli.warehouse.rows import TableRows
 
 DEFAULT_BATCH = 50_000
 FIRST_CTID = "(0,0)"  # before every row: tuples are numbered from 1 in each page
-
-Progress = Callable[[int, int | None], None]
 
 
 @dataclass
