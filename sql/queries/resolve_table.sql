@@ -316,33 +316,36 @@ WHERE NOT EXISTS (SELECT FROM held AS h WHERE h.match_type = d.match_type AND h.
 -- rows). A name's simple rows take its answer (name_answers): they are its
 -- rows (counted by the name's id: grouped by their text, 1M names were
 -- sorted by collation) less its staged ones, which are decided one by one.
-WITH per_name AS (
-    SELECT n.id, count(*) AS rows
-    FROM {table} AS t
-    JOIN wdh_names AS n ON n.raw = {name}
-    WHERE {visible}
-    GROUP BY n.id
-), staged AS (
-    SELECT name_id AS id, count(*) AS rows FROM wdh_rows GROUP BY name_id
-)
-SELECT c.class, c.key, c.raw, sum(c.rows)::bigint AS rows, GROUPING(c.key, c.raw) AS whole
-FROM (
-    SELECT n.ans_src AS class,
-           CASE WHEN n.ans_src = {waiting} THEN n.key END AS key,
-           CASE WHEN n.ans_src = {waiting} THEN n.raw END AS raw,
-           p.rows - coalesce(s.rows, 0) AS rows
-    FROM per_name AS p
-    JOIN wdh_names AS n ON n.id = p.id
-    LEFT JOIN staged AS s ON s.id = p.id
-    WHERE p.rows > coalesce(s.rows, 0)
-    UNION ALL
-    SELECT d.source,
-           CASE WHEN d.source = {waiting} THEN d.nk END,
-           CASE WHEN d.source = {waiting} THEN d.raw END,
-           1
-    FROM ({decided}) AS d
-) AS c
-GROUP BY GROUPING SETS ((c.class), (c.class, c.key, c.raw));
+-- Out as CSV for polars (a Python tuple per waiting name held 30 MB).
+COPY (
+    WITH per_name AS (
+        SELECT n.id, count(*) AS rows
+        FROM {table} AS t
+        JOIN wdh_names AS n ON n.raw = {name}
+        WHERE {visible}
+        GROUP BY n.id
+    ), staged AS (
+        SELECT name_id AS id, count(*) AS rows FROM wdh_rows GROUP BY name_id
+    )
+    SELECT c.class, c.key, c.raw, sum(c.rows)::bigint AS rows, GROUPING(c.key, c.raw) AS whole
+    FROM (
+        SELECT n.ans_src AS class,
+               CASE WHEN n.ans_src = {waiting} THEN n.key END AS key,
+               CASE WHEN n.ans_src = {waiting} THEN n.raw END AS raw,
+               p.rows - coalesce(s.rows, 0) AS rows
+        FROM per_name AS p
+        JOIN wdh_names AS n ON n.id = p.id
+        LEFT JOIN staged AS s ON s.id = p.id
+        WHERE p.rows > coalesce(s.rows, 0)
+        UNION ALL
+        SELECT d.source,
+               CASE WHEN d.source = {waiting} THEN d.nk END,
+               CASE WHEN d.source = {waiting} THEN d.raw END,
+               1
+        FROM ({decided}) AS d
+    ) AS c
+    GROUP BY GROUPING SETS ((c.class), (c.class, c.key, c.raw))
+) TO STDOUT (FORMAT csv);
 
 -- name: copy_name_answers
 COPY wdh_name_answers (key, company_id, source) FROM STDIN (FORMAT csv);
