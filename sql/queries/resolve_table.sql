@@ -100,44 +100,34 @@ SELECT l.match_type
 FROM unnest({types}::text[]) AS l (match_type)
 WHERE EXISTS (SELECT FROM enterprise.company_mapping AS m WHERE m.match_type = l.match_type);
 
--- name: distinct_keys
--- The distinct keys of the table's key columns ({columns}: one column_keys
--- per column, UNION ALL), into a table the planner has statistics of: it
--- took the distinct pairs for one, and checked a million keys one by one
--- against every override. Keys the cache cannot hold (empty, longer than
--- alias_name) are left out.
-DROP TABLE IF EXISTS wdh_column_keys;
-CREATE TEMPORARY TABLE wdh_column_keys ON COMMIT DROP AS
-SELECT k.col, k.key
-FROM ({columns}) AS k (col, key)
-WHERE k.key <> '' AND char_length(k.key) <= {max_key};
-ANALYZE wdh_column_keys;
-
--- name: column_keys
--- One column's distinct keys, numbered {col}, for distinct_keys. A scan per
--- column: one scan making a (column, key) row per cell took twice as long.
--- OFFSET 0 keeps distinct_keys' filter out of the scan, where it trimmed
--- each cell three times (btrim of a cell by the thirty characters of
--- WHITESPACE costs about a microsecond: 2 s of a 1M-row table).
-SELECT {col}, key
-FROM (SELECT DISTINCT {key} AS key FROM {table} AS t WHERE {visible} OFFSET 0) AS d
-
--- name: cache_hits_of_keys
--- Layer 2 as the run starts, for the key columns of the table: their keys
--- (distinct_keys) joined to the cache, each cache row counting for the
--- levels of its column ({levels}: column number, match type and the two
--- digits its candidates carry). A key with an override keeps it: the
--- overrides (and the names' hits) are what wdh_hits held, read once
--- (MATERIALIZED), not scanned again as the statement adds to it.
-WITH held AS MATERIALIZED (SELECT match_type, key FROM wdh_hits)
+-- name: cache_hits_of_column
+-- Layer 2 as the run starts, for one key column of the table: its cells'
+-- keys ({key}, each trimmed once) joined to the cache's rows of the
+-- column's levels ({types}, with the two digits {codes} their candidates
+-- carry). Straight from the rows: the cache rows are hashed and each cell
+-- probes them, keeping only keys the cache holds (the column's distinct
+-- keys first, a million of an account column, into a table to ANALYZE and
+-- join, took three times as long). DISTINCT after the join: it groups
+-- hits, not cells. A key with an override keeps it: the overrides (and
+-- the names' hits) are what wdh_hits held, read once (MATERIALIZED), not
+-- scanned again as the statement adds to it.
+WITH held AS MATERIALIZED (SELECT match_type, key FROM wdh_hits), cached AS (
+    SELECT m.match_type, m.alias_name::text AS key,
+           '1' || lpad(m.priority::text, 4, '0') || l.code || '0' || m.canonical_id AS cand
+    FROM enterprise.company_mapping AS m
+    JOIN unnest({types}::text[], {codes}::text[]) AS l (match_type, code)
+      ON l.match_type = m.match_type
+    WHERE m.alias_name <> ''
+), hits AS (
+    SELECT DISTINCT c.match_type, c.key, c.cand
+    FROM {table} AS t
+    JOIN cached AS c ON c.key = {key}
+    WHERE {visible}
+)
 INSERT INTO wdh_hits (match_type, key, cand)
-SELECT m.match_type, m.alias_name,
-       '1' || lpad(m.priority::text, 4, '0') || l.code || '0' || m.canonical_id
-FROM wdh_column_keys AS k
-JOIN unnest({cols}::int[], {types}::text[], {codes}::text[]) AS l (col, match_type, code)
-  ON l.col = k.col
-JOIN enterprise.company_mapping AS m ON m.alias_name = k.key AND m.match_type = l.match_type
-WHERE NOT EXISTS (SELECT FROM held AS o WHERE o.match_type = m.match_type AND o.key = m.alias_name);
+SELECT h.match_type, h.key, h.cand
+FROM hits AS h
+WHERE NOT EXISTS (SELECT FROM held AS o WHERE o.match_type = h.match_type AND o.key = h.key);
 
 -- name: cache_hits_of_names
 -- The same for the name level, whose keys Python made (wdh_names), before
@@ -292,7 +282,7 @@ WITH learned AS (
     GROUP BY t.match_type, t.key
     HAVING count(*) = 1
 ), held AS MATERIALIZED (
-    -- The hits as they were (see cache_hits_of_keys).
+    -- The hits as they were (see cache_hits_of_column).
     SELECT match_type, key FROM wdh_hits
 ), levels AS (
     SELECT * FROM unnest({types}::text[], {codes}::text[], {priorities}::int[])

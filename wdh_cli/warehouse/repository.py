@@ -327,49 +327,30 @@ class ResolveStatements:
                 max_key=sql.Literal(MAX_KEY),
             )
         )
-        columns = [column for column in plan.columns if column.trimmed]
         found = conn.execute(
             self._compose(
                 "levels_in_cache", types=sql.Literal([level.match_type for level in plan.levels])
             )
         ).fetchall()
         cached = {str(row[0]) for row in found}
-        levels = [
-            (columns.index(level.column), level)
-            for level in plan.levels
-            if level.column in columns and level.match_type in cached
-        ]
-        if levels:
-            with conn.transaction():  # wdh_column_keys lives until its end
-                self._key_hits(conn, columns, levels)
+        for column in plan.columns:
+            levels = [
+                level
+                for level in plan.levels
+                if level.column == column and level.match_type in cached
+            ]
+            if column.trimmed and levels:
+                conn.execute(
+                    self._compose(
+                        "cache_hits_of_column",
+                        key=self.key(column),
+                        table=self.table.identifier,
+                        visible=self._visible(),
+                        types=sql.Literal([level.match_type for level in levels]),
+                        codes=sql.Literal([level.code for level in levels]),
+                    )
+                )
         self.refresh(conn)
-
-    def _key_hits(
-        self,
-        conn: psycopg.Connection,
-        columns: list[KeyColumn],
-        levels: list[tuple[int, NativeLevel]],
-    ) -> None:
-        """The key columns' cache hits (distinct_keys, cache_hits_of_keys)."""
-        keys = sql.SQL("\nUNION ALL\n").join(
-            self._compose(
-                "column_keys",
-                col=sql.Literal(index),
-                key=self.key(column),
-                table=self.table.identifier,
-                visible=self._visible(),
-            )
-            for index, column in enumerate(columns)
-        )
-        conn.execute(self._compose("distinct_keys", columns=keys, max_key=sql.Literal(MAX_KEY)))
-        conn.execute(
-            self._compose(
-                "cache_hits_of_keys",
-                cols=sql.Literal([index for index, _ in levels]),
-                types=sql.Literal([level.match_type for _, level in levels]),
-                codes=sql.Literal([level.code for _, level in levels]),
-            )
-        )
 
     def refresh(self, conn: psycopg.Connection) -> None:
         """After hits were added: names take their candidates; statistics; levels with hits."""
