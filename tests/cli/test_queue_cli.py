@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -123,13 +122,15 @@ def test_drain_with_workers_reports_them(cli: CliRunner, db_url: str) -> None:
         assert refused.exit_code == 2 and "--concurrency" in refused.stderr
 
 
-def test_four_workers_drain_about_four_times_faster_asking_each_name_once(
+def test_four_workers_keep_four_names_in_flight_asking_each_name_once(
     cli: CliRunner, db_url: str
 ) -> None:
-    # A behaviour test of parallelism, not a benchmark: both drains run here,
-    # one after the other on the same machine, and the bound is generous (4
-    # workers would ideally be 4x faster). In-process, so that the start-up
-    # of a Python process, slow and noisy on a busy machine, is not measured.
+    # Parallelism as behaviour, not time (the speed-up is a benchmark: bench
+    # queue): the EQC stand-in counts the requests it answers at once. One
+    # worker never has two in flight; four have four (a worker that claimed
+    # a whole batch and asked it name by name left others idle: 2 of 4 busy
+    # on 200 names). A ratio of the two drains' times failed on a loaded
+    # machine; this does not depend on its speed.
     names = [f"公司{i:04d}" for i in range(400)]
     companies = {name: (f"6{i:08d}", f"91{i:016d}") for i, name in enumerate(names)}
     with EqcStandin(companies, token="tok", delay=0.1) as eqc:
@@ -139,24 +140,19 @@ def test_four_workers_drain_about_four_times_faster_asking_each_name_once(
             "WDH_EQC_RATE_LIMIT": "1000000",
             "WDH_PROVIDER": "eqc",
         }
-        reports, seconds = [], []
+        reports, most_in_flight = [], []
         for part, workers in ((names[:200], "1"), (names[200:], "4")):
             assert invoke_wdh(cli, db_url, "queue", "enqueue", *part).exit_code == 0
-            start = time.monotonic()
+            eqc.most_in_flight = 0
             result = invoke_wdh(
                 cli, db_url, "queue", "drain", "--json", "--concurrency", workers, env=CLI_ENV | env
             )
-            seconds.append(time.monotonic() - start)
             assert result.exit_code == 0, result.stderr
             reports.append(json.loads(result.stdout))
+            most_in_flight.append(eqc.most_in_flight)
         asked = Counter(eqc.keys())
 
-    alone, together = seconds
-    print(
-        f"200 names, 100 ms answers: 1 worker {alone:.1f} s, 4 workers {together:.1f} s, "
-        f"speed-up {alone / together:.2f}x"
-    )
-    assert alone / together >= 2.5, seconds
+    assert most_in_flight == [1, 4]
     for report, workers in zip(reports, (1, 4), strict=True):
         assert (report["claimed"], report["resolved"], report["api_calls"]) == (200, 200, 200)
         assert (report["handed_back"], report["lost"], report["concurrency"]) == (0, 0, workers)
