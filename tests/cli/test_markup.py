@@ -82,3 +82,35 @@ def test_an_error_or_a_warning_holding_markup_is_one_literal_line(tmp_path: Path
         assert result.returncode == 0, result.stderr
         [line] = result.stderr.splitlines()
         assert line.startswith("warning: cannot reach the database ") and database in line, line
+
+
+def test_explain_prints_a_name_holding_markup_literally(db_url: str) -> None:
+    # Found by a hostile pass: the normalized name went through rich markup,
+    # and '[/]' ended `wdh explain` with a MarkupError traceback.
+    env = wdh_env(WDH_DATABASE_URL=db_url, WDH_ALIAS_SALT="pepper")
+    for name in ("甲[/]公司", "[bold]乙[/bold]公司"):
+        result = run_wdh("explain", name, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+        [line] = [line for line in result.stdout.splitlines() if line.startswith("normalized")]
+        assert ("[/]" if "[/]" in name else "[bold]") in line, line
+
+
+def test_a_written_file_s_path_holding_markup_prints_literally(db_url: str, tmp_path: Path) -> None:
+    # `queue resolved --output` (as every "wrote PATH" message) printed its
+    # path as markup: '[/]' in it was a traceback after the file was written.
+    folder = tmp_path / "a["
+    folder.mkdir()
+    output = Path(f"{folder}/]b.csv")  # the path reads a[/]b.csv
+    result = run_wdh(
+        "queue", "resolved", "--output", str(output), env=wdh_env(WDH_DATABASE_URL=db_url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == f"wrote 0 row(s) to {output}\n"
+    assert output.exists()
+
+
+def test_db_check_colors_nothing_into_its_text(db_url: str) -> None:
+    # Its colors are rich styles, not tags: off a terminal no tag is printed.
+    result = run_wdh("db", "check", env=wdh_env(WDH_DATABASE_URL=db_url))
+    assert "[" not in result.stdout + result.stderr, result.stdout + result.stderr

@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
 # Data goes to stdout; messages, warnings and progress to stderr.
 # Off a terminal rich would assume 80 columns and truncate table cells.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No markup: what is printed holds names, keys and paths as users wrote them
+# ('[/]' in one crashed a print with a MarkupError); color is asked for
+# with rich Text and styles, never with tags in a string.
+out = Console(
+    highlight=False, soft_wrap=True, markup=False, width=None if sys.stdout.isatty() else 200
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def warn(message: str) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
@@ -37,7 +37,7 @@ def _render_check(report: health.HealthReport) -> None:
     table = Table("check", "value", show_header=False)
     table.add_row("database", report.database)
     table.add_row("mode", report.mode)
-    table.add_row("reachable", "yes" if report.reachable else "[red]no[/]")
+    table.add_row("reachable", "yes" if report.reachable else Text("no", style="red"))
     if report.reachable:
         table.add_row("server version", report.server_version or "")
         table.add_row("round trip", f"{report.latency_ms:.2f} ms")
@@ -45,18 +45,18 @@ def _render_check(report: health.HealthReport) -> None:
         if report.baselined:
             summary += f" ({report.baselined} of the applied by baseline)"
         color = "green" if report.migrations_current else "yellow"
-        table.add_row("migrations", f"[{color}]{summary}[/]")
+        table.add_row("migrations", Text(summary, style=color))
         if report.error is None:
             missing = ", ".join(report.missing_objects) or "none"
             color = "red" if report.missing_objects else "green"
-            table.add_row("missing objects", f"[{color}]{missing}[/]")
+            table.add_row("missing objects", Text(missing, style=color))
     table.add_row("pool size", str(report.pool_max))
     out.print(table)
     if report.error:
-        err.print(f"[red]unhealthy:[/] {escape(report.error)}")
+        err.print(Text.assemble(("unhealthy:", "red"), " ", report.error))
         return
     for advice in _advice(report):
-        err.print(f"[yellow]unhealthy:[/] {advice}")
+        err.print(Text.assemble(("unhealthy:", "yellow"), " ", advice))
 
 
 def _advice(report: health.HealthReport) -> list[str]:

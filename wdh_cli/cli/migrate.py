@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from wdh_cli.cli.context import app_context, err, out
 from wdh_cli.cli.output import JsonOption, emit
@@ -153,7 +154,7 @@ def _render_status(report: StatusReport) -> None:
         table.add_row(
             f"{s.version:04d}",
             s.description,
-            f"[{colors[s.state]}]{s.state}[/]",
+            Text(s.state, style=colors[s.state]),
             f"{s.applied_at:%Y-%m-%d %H:%M:%S}" if s.applied_at else "",
             s.checksum[:12],
         )
@@ -218,9 +219,12 @@ def _render_baseline(report: BaselineReport) -> None:
     if report.missing_objects:
         missing = ", ".join(o.describe() for o in report.missing_objects)
         err.print(
-            f"[yellow]warning:[/] these migrations create objects that do not exist here: "
-            f"{missing}; no migration will create them now (`wdh migrate verify` lists every "
-            "difference)"
+            Text.assemble(
+                ("warning:", "yellow"),
+                " these migrations create objects that do not exist here: "
+                f"{missing}; no migration will create them now (`wdh migrate verify` lists every "
+                "difference)",
+            )
         )
     err.print(
         f"done: {len(report.recorded)} migration(s) recorded as baseline; "

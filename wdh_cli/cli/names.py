@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from wdh_cli.cli.context import app_context, out
@@ -48,10 +47,7 @@ def _render_rekey(report: service.RekeyReport) -> None:
     if report.conflict_list:
         table = Table("table", "old key", "new key", "removed", "kept")
         for c in report.conflict_list[:SHOWN]:
-            table.add_row(
-                *(escape(v) for v in (c.table_name, c.old_key, c.new_key, c.removed)),
-                escape(c.kept),
-            )
+            table.add_row(c.table_name, c.old_key, c.new_key, c.removed, c.kept)
         out.print(table)
         more = len(report.conflict_list) - SHOWN
         if more > 0:
@@ -92,7 +88,7 @@ def _render_check(report: service.CheckReport) -> None:
     if report.changes:
         table = Table("name", f"key (v{report.stored_version})", f"key (v{report.version})")
         for change in report.changes[:SHOWN]:
-            table.add_row(escape(change.name), escape(change.old_key), escape(change.new_key))
+            table.add_row(change.name, change.old_key, change.new_key)
         out.print(table)
         more = len(report.changes) - SHOWN
         if more > 0:

@@ -57,7 +57,7 @@ def progress_bar(
     else:
         counted = [_Count(unit), _Rate(unit)]
     bar = Progress(
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),  # descriptions may hold paths
         BarColumn(),
         *counted,
         TimeElapsedColumn(),

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from wdh_cli.cli.context import app_context, err, out, warn
 from wdh_cli.cli.output import JsonOption, emit
@@ -189,7 +190,7 @@ def _render(stats: ResolveStats, plan_only: bool) -> None:
         f"{stats.backflow['conflicts']} conflicts"
     )
     if not stats.db_available:
-        err.print("[yellow]the database was not used[/]")
+        err.print(Text("the database was not used", style="yellow"))
     if stats.output:
         err.print(f"wrote {stats.output}")
 
