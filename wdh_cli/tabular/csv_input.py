@@ -410,14 +410,17 @@ class _Lines:
 
 def _unclosed(source: CsvInput, lines: _Lines, cell: str) -> InputFileError:
     """The error of a quoted cell never closed, naming the line its quote opens."""
-    # The cell runs from its opening quote to the sentinel, whose line is the
-    # file's last line plus one (plus two when the file ends with a line
-    # break: then the fed line feed is a line of its own).
+    # The cell runs from its opening quote to the end of the file's last
+    # line, then the fed line feed and the sentinel. Its line breaks are
+    # counted without the fed line feed: after a last line ending in a bare
+    # carriage return, the two would read as one CRLF. The file's last line
+    # is the cell's last when the file does not end with a line break, else
+    # the one before.
     last = source.header_line + lines.read
-    sentinel_line = last + (2 if lines.ended_with_break else 1)
-    text = cell.removesuffix(_EOF)
+    text = cell.removesuffix(_EOF).removesuffix("\n")
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    opening = last - breaks + (1 if lines.ended_with_break else 0)
     return InputFileError(
-        f"{source.path}: line {sentinel_line - breaks}: a quoted cell starts here and is "
+        f"{source.path}: line {opening}: a quoted cell starts here and is "
         "never closed (the rest of the file would be read into it): check its quotes"
     )
