@@ -3,11 +3,15 @@ place, the right exit code and no output, or a complete output."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import one_line_error, run_wdh, wdh_env
+from tests.helpers import WDH, one_line_error, run_wdh, wait_until, wdh_env
 
 pytestmark = pytest.mark.e2e
 
@@ -25,4 +29,50 @@ def test_an_unclosed_quote_names_the_line_it_opens_on_whatever_the_line_ends(
     env = wdh_env(WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
     result = run_wdh("resolve", str(source), "--offline", env=env)
     one_line_error(result, 2, f"{source}: line 3: a quoted cell starts here and is never closed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no output
+
+
+def _pending_output_size(pid: int, folder: Path) -> int:
+    """Bytes written so far to the run's output (open without a name until it is whole)."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            if os.readlink(fd).startswith(f"{folder}/#"):  # O_TMPFILE: "/dir/#inode (deleted)"
+                return fd.stat().st_size
+    return 0
+
+
+def test_rows_added_while_the_output_is_written_are_an_error_not_unresolved_rows(
+    tmp_path: Path,
+) -> None:
+    """Found by a hostile pass: a row appended to the input during the last pass (the one
+    that writes the output) was written as `unresolved`, exit 0; the engine never saw it."""
+    source = tmp_path / "in.csv"
+    with source.open("w", encoding="utf-8") as handle:
+        handle.write("计划代码,客户名称\n")
+        handle.writelines(f"P{n % 97},客户{n % 5000}有限公司\n" for n in range(1_200_000))
+    env = wdh_env(WDH_ALIAS_SALT="s", WDH_MAPPINGS_DIR=str(tmp_path))
+    child = subprocess.Popen(
+        [WDH, "resolve", str(source), "--offline"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        # The header is written when the output opens; rows only in the last pass.
+        wait_until(
+            lambda: child.poll() is not None or _pending_output_size(child.pid, tmp_path) > 1000,
+            "the output's rows",
+        )
+        assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGSTOP)
+        with source.open("a", encoding="utf-8") as handle:
+            handle.write("P1,新来的有限公司\n")
+        child.send_signal(signal.SIGCONT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    result = subprocess.CompletedProcess(child.args, child.returncode, out, err)
+    one_line_error(result, 2, f"{source}: the file changed while wdh was reading it")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]  # no output

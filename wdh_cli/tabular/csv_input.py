@@ -139,8 +139,8 @@ def read_error(path: Path, exc: OSError) -> InputFileError:
 class CsvPasses:
     """Passes over a CSV input's data rows (`FrameRows` calls it for each pass).
 
-    Each pass first checks that the file is the one opened: every pass must
-    read the same rows. The first pass to finish settles how the file is
+    Each pass checks, before and after reading, that the file is the one
+    opened: every pass must read the same rows. The first pass to finish settles how the file is
     read; a later one that would read it otherwise is an error.
     """
 
@@ -159,6 +159,9 @@ class CsvPasses:
                 for block in blocks:
                     handed = True
                     yield block
+                # Checked at the end too: rows added or cut while this pass read
+                # (the last one writes the output) were never resolved.
+                _check_unchanged(source)
                 self._settled = True
                 return
             except _ReadOtherwise as exc:
