@@ -109,14 +109,50 @@ def _as_polars(frame: Any) -> Any:
     if module == "pyarrow":
         return pl.from_arrow(frame)
     if module == "pandas":
+        named = frame.columns[frame.columns.duplicated()]
+        if len(named):
+            names = ", ".join(sorted({repr(name) for name in named}))
+            raise UsageError(
+                f"the frame has more than one column named {names}: rename all but one"
+            )
         try:
             return pl.from_pandas(frame)
         except ImportError as exc:
             raise UsageError("a pandas DataFrame needs pyarrow: install wdh-cli[pandas]") from exc
+        except (TypeError, ValueError):  # pyarrow's ArrowTypeError and ArrowInvalid
+            return _mixed_pandas(frame)
     raise UsageError(
         f"resolve_frame takes a polars or pandas DataFrame or a pyarrow Table, not "
         f"{type(frame).__module__}.{type(frame).__name__}"
     )
+
+
+def _mixed_pandas(frame: Any) -> Any:
+    """A pandas frame pyarrow cannot take whole: an object column mixing text and numbers
+    (as pandas reads a spreadsheet's column) becomes the text of its cells, each distinct
+    value made text once (`cell_text`, as a sheet's cell is read)."""
+    import pandas as pd  # type: ignore[import-untyped]  # an optional extra, without stubs
+    import polars as pl
+
+    from wdh_cli.tabular.sheets import cell_text
+
+    columns = []
+    for name in frame.columns:
+        series = frame[name]
+        try:
+            columns.append(pl.from_pandas(series.to_frame(str(name))).to_series())
+            continue
+        except (TypeError, ValueError):
+            pass
+        try:
+            codes, distinct = pd.factorize(series)  # -1 where the cell is missing
+        except TypeError:  # unhashable values (lists, dicts)
+            raise UsageError(
+                f"the frame's column {name!r} holds values wdh cannot read as text"
+            ) from None
+        texts = pl.Series([*(cell_text(value) for value in distinct), None], dtype=pl.String)
+        columns.append(texts.gather(pl.Series(codes).replace(-1, len(distinct))).alias(str(name)))
+    return pl.DataFrame(columns)
 
 
 def _with_answers(frame: Any, answers: Any) -> Any:

@@ -138,6 +138,41 @@ def test_failures_are_the_errors_the_cli_prints(
     assert renamed.figures["temp_ids_generated"] == 1 and not renamed.figures["db_available"]
 
 
+def test_frames_of_every_shape_resolve_or_fail_as_wdh_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a hostile pass: each of these raised polars' or pyarrow's own error (or
+    ValueError), not a WdhError with a message, or failed on a frame it could resolve."""
+    monkeypatch.setenv("WDH_ALIAS_SALT", "pepper")
+    monkeypatch.setenv("WDH_MAPPINGS_DIR", str(tmp_path))
+
+    def resolve(frame: Any) -> Any:
+        return wdh_cli.resolve_frame(frame, offline=True)
+
+    # A name column polars types Null (every name empty): literals made one row of answers.
+    nameless = resolve(pl.DataFrame({"客户名称": [None, None], "规模": [1, 2]}))
+    assert nameless.frame["company_id_source"].to_list() == ["unresolved", "unresolved"]
+    assert nameless.figures["total_rows"] == 2
+    # A list column beside the keys: the blank-row test cast it to text.
+    tagged = resolve(pl.DataFrame({"客户名称": ["甲公司", None], "标签": [["a"], None]}))
+    assert tagged.frame["company_id_source"].to_list() == ["temp", None]
+    # pandas reads a spreadsheet's column of numbers and text as objects pyarrow refuses.
+    mixed = pd.DataFrame({"客户名称": ["甲公司", 5, None], "年金账户号": [12004567.0, "A-1", None]})
+    answered = resolve(mixed).frame
+    assert list(answered["年金账户号"]) == [12004567.0, "A-1", None]  # the frame's own cells
+    assert list(answered["company_id_source"])[:2] == ["temp", "temp"]
+    assert pd.isna(answered["company_id_source"][2])  # a blank row
+    assert (
+        answered["company_id"][1]
+        == resolve(pl.DataFrame({"客户名称": ["5"]})).frame["company_id"].item()
+    )  # the number 5 is the name "5", as a cell of a sheet reads
+    twice = pd.DataFrame([["甲公司", 1, 2]], columns=["客户名称", "a", "a"])
+    with pytest.raises(wdh_cli.WdhError, match="more than one column named 'a'"):
+        resolve(twice)
+    with pytest.raises(wdh_cli.WdhError, match="column '客户名称' holds List"):
+        resolve(pl.DataFrame({"客户名称": [["甲公司"]]}))
+
+
 def _example(name: str) -> Any:
     """The function `name` of a python block of docs/api.md, defined as the page shows it."""
     for block in re.findall(r"```python\n(.*?)```", DOCS.read_text(encoding="utf-8"), re.S):

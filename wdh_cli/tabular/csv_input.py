@@ -139,8 +139,8 @@ def read_error(path: Path, exc: OSError) -> InputFileError:
 class CsvPasses:
     """Passes over a CSV input's data rows (`FrameRows` calls it for each pass).
 
-    Each pass first checks that the file is the one opened: every pass must
-    read the same rows. The first pass to finish settles how the file is
+    Each pass checks, before and after reading, that the file is the one
+    opened: every pass must read the same rows. The first pass to finish settles how the file is
     read; a later one that would read it otherwise is an error.
     """
 
@@ -159,6 +159,9 @@ class CsvPasses:
                 for block in blocks:
                     handed = True
                     yield block
+                # Checked at the end too: rows added or cut while this pass read
+                # (the last one writes the output) were never resolved.
+                _check_unchanged(source)
                 self._settled = True
                 return
             except _ReadOtherwise as exc:
@@ -410,14 +413,17 @@ class _Lines:
 
 def _unclosed(source: CsvInput, lines: _Lines, cell: str) -> InputFileError:
     """The error of a quoted cell never closed, naming the line its quote opens."""
-    # The cell runs from its opening quote to the sentinel, whose line is the
-    # file's last line plus one (plus two when the file ends with a line
-    # break: then the fed line feed is a line of its own).
+    # The cell runs from its opening quote to the end of the file's last
+    # line, then the fed line feed and the sentinel. Its line breaks are
+    # counted without the fed line feed: after a last line ending in a bare
+    # carriage return, the two would read as one CRLF. The file's last line
+    # is the cell's last when the file does not end with a line break, else
+    # the one before.
     last = source.header_line + lines.read
-    sentinel_line = last + (2 if lines.ended_with_break else 1)
-    text = cell.removesuffix(_EOF)
+    text = cell.removesuffix(_EOF).removesuffix("\n")
     breaks = text.count("\n") + text.count("\r") - text.count("\r\n")
+    opening = last - breaks + (1 if lines.ended_with_break else 0)
     return InputFileError(
-        f"{source.path}: line {sentinel_line - breaks}: a quoted cell starts here and is "
+        f"{source.path}: line {opening}: a quoted cell starts here and is "
         "never closed (the rest of the file would be read into it): check its quotes"
     )

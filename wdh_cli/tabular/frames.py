@@ -54,9 +54,7 @@ def resolve_polars(
             f"it); columns found: {found}"
         )
     numbered = frame.with_row_index(ROW)
-    blank = pl.all_horizontal(
-        [(pl.col(c).is_null() | (pl.col(c).cast(pl.String) == "")) for c in frame.columns]
-    )
+    blank = pl.all_horizontal([_empty(column, dtype) for column, dtype in frame.schema.items()])
     kept = numbered.filter(~blank) if frame.width else numbered
     keys = _key_frame(kept, read)
     setup = RunSetup(settings, options)
@@ -87,10 +85,24 @@ def _key_frame(frame: pl.DataFrame, read: dict[str, str]) -> pl.DataFrame:
     )
 
 
+def _empty(column: str, dtype: pl.DataType) -> pl.Expr:
+    """Whether a cell is empty: null, or text that is "" (lists, structs and Python objects,
+    which have no text, only when null)."""
+    cell = pl.col(column)
+    if dtype.is_nested() or dtype == pl.Object:
+        return cell.is_null()
+    return cell.is_null() | (cell.cast(pl.String) == "")
+
+
 def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     """A column's cells as the text `cell_text` gives them (natively for the common types)."""
     dtype = frame.schema[column]
     cell = pl.col(column)
+    if dtype.is_nested() or dtype == pl.Object:
+        raise UsageError(
+            f"the frame's column {column!r} holds {dtype}: a column resolve reads holds "
+            "text, numbers, dates or booleans"
+        )
     if dtype == pl.String:
         text = cell
     elif dtype.is_integer():
@@ -100,7 +112,7 @@ def _as_text(frame: pl.DataFrame, column: str) -> pl.Expr:
     elif dtype == pl.Date:
         text = cell.dt.strftime("%Y-%m-%d")
     elif dtype == pl.Null:
-        text = pl.lit(None, pl.String)
+        text = cell.cast(pl.String)  # a column, not a literal: as many rows as the frame
     else:
         # Floats, datetimes, decimals and the rest: per distinct value, as a
         # spreadsheet's cell would read (few distinct values in key columns).

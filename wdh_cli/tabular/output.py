@@ -275,6 +275,10 @@ class SheetOutput:
             raise output_error(self.target, exc) from None
         except XlsxWriterException as exc:
             self.discard()
+            # XlsxWriter wraps the OSError of a failed write (a full disk).
+            cause = exc.args[0] if exc.args else None
+            if isinstance(cause, OSError):
+                raise output_error(self.target, cause) from None
             raise OutputFileError(f"{self.target}: cannot write ({exc})") from None
         except SheetTooWide as exc:
             self.discard()

@@ -15,7 +15,11 @@ its errors are raised again in wdh.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sys
+import tempfile
+import zipfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -55,11 +59,17 @@ class SheetWriter:
     """One worksheet in constant-memory mode (rows stream out in order)."""
 
     def __init__(self, path: str) -> None:
+        # XlsxWriter's own files (the rows streamed out, the parts of the
+        # workbook while it is assembled) live in a directory of their own,
+        # removed whatever happens: a failed assembly (a full disk) would
+        # otherwise leave its parts in the temporary directory.
+        self._scratch = tempfile.mkdtemp(prefix="wdh-xlsx-")
         # Strings stay strings: without these options XlsxWriter would turn
         # "=..." into formulas and URLs into links.
         self._book: Any = xlsxwriter.Workbook(
             path,
             {
+                "tmpdir": self._scratch,
                 "constant_memory": True,
                 "strings_to_numbers": False,
                 "strings_to_formulas": False,
@@ -100,7 +110,13 @@ class SheetWriter:
 
     def close(self) -> SheetReport:
         """Assemble the xlsx file (XlsxWriterException or OSError when it cannot be)."""
-        self._book.close()
+        try:
+            self._book.close()
+        except BaseException as exc:
+            _let_go_of_zip_files(exc)
+            raise
+        finally:
+            shutil.rmtree(self._scratch, ignore_errors=True)
         return self.report
 
     def abandon(self) -> None:
@@ -118,6 +134,28 @@ class SheetWriter:
             if name:
                 Path(name).unlink(missing_ok=True)
         self._book.fileclosed = True
+        shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+def _let_go_of_zip_files(error: BaseException) -> None:
+    """Close, without writing, the zip files a failed assembly left open in `error`'s frames.
+
+    XlsxWriter opens the workbook's zip file and, when a write fails (a full
+    disk), leaves it open. Collected later, ZipFile.__del__ would write its
+    end again, fail again, and print a traceback ("Exception ignored in")
+    after wdh's one-line error.
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        frames = seen.__traceback__
+        while frames is not None:
+            for value in frames.tb_frame.f_locals.values():
+                if isinstance(value, zipfile.ZipFile) and value.fp is not None:
+                    handle, value.fp = value.fp, None
+                    with suppress(OSError, ValueError):
+                        handle.close()  # its descriptor is closed even when the flush fails
+            frames = frames.tb_next
+        seen = seen.__context__
 
 
 class SheetProcess:
