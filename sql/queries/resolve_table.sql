@@ -117,7 +117,9 @@ WITH held AS MATERIALIZED (SELECT match_type, key FROM wdh_hits), cached AS (
     FROM enterprise.company_mapping AS m
     JOIN unnest({types}::text[], {codes}::text[]) AS l (match_type, code)
       ON l.match_type = m.match_type
-    WHERE m.alias_name <> ''
+    -- On the scan, so only these levels' rows are hashed (joined to l alone,
+    -- the planner hashed every level's rows and filtered after the join).
+    WHERE m.match_type = ANY ({types}::text[]) AND m.alias_name <> ''
 ), hits AS (
     SELECT DISTINCT c.match_type, c.key, c.cand
     FROM {table} AS t

@@ -73,3 +73,35 @@ def test_keys_of_other_types_are_read_as_a_file_shows_them(db_url: str, tmp_path
     with psycopg.connect(db_url) as conn:
         found = conn.execute("SELECT company_id, company_id_source FROM rows").fetchall()
     assert found == [("C-PLAN", "db:plan")]
+
+
+def test_a_key_column_s_cache_hits_hash_the_cache_and_scan_the_table_once(
+    conn: psycopg.Connection,
+) -> None:
+    """cache_hits_of_column joins every cell to the cache: the cache's rows of the level are
+    hashed and the table is read once. An index probe per row (a nested loop) would cost a
+    million lookups on a million-row table; distinct keys first cost three times the join."""
+    conn.execute('CREATE TABLE rows ("年金账户号" text, "客户名称" text)')
+    conn.execute(
+        """INSERT INTO rows SELECT lpad(n::text, 10, '0'), '客户' || (n % 500)
+           FROM generate_series(1, 50000) AS n"""
+    )
+    conn.execute(
+        """INSERT INTO enterprise.company_mapping
+               (alias_name, canonical_id, match_type, priority, source)
+           SELECT lpad(n::text, 10, '0'), 'A' || n, 'account', 2, 'test'
+           FROM generate_series(1, 100000, 2) AS n"""
+    )
+    conn.execute("ANALYZE rows")
+    conn.execute("ANALYZE enterprise.company_mapping")
+    plan = KeyPlan()
+    statements = tables.ResolveStatements(
+        TABLE, {"account": "年金账户号", "name": "客户名称"}, plan
+    )
+    statements.create(conn)
+    [level] = [level for level in plan.levels if level.match_type == "account"]
+    shown = _plan(conn, statements.column_hits(level.column, [level]), {})
+    assert shown.count("Seq Scan on rows") == 1, shown
+    assert "Hash Cond: (btrim(" in shown and "Index" not in shown, shown
+    # Only the level's cache rows are hashed: the filter is on the cache's scan.
+    assert "Filter: (((match_type)::text = ANY" in shown, shown

@@ -340,17 +340,19 @@ class ResolveStatements:
                 if level.column == column and level.match_type in cached
             ]
             if column.trimmed and levels:
-                conn.execute(
-                    self._compose(
-                        "cache_hits_of_column",
-                        key=self.key(column),
-                        table=self.table.identifier,
-                        visible=self._visible(),
-                        types=sql.Literal([level.match_type for level in levels]),
-                        codes=sql.Literal([level.code for level in levels]),
-                    )
-                )
+                conn.execute(self.column_hits(column, levels))
         self.refresh(conn)
+
+    def column_hits(self, column: KeyColumn, levels: list[NativeLevel]) -> sql.Composed:
+        """The cache's hits of one key column at `levels` (cache_hits_of_column)."""
+        return self._compose(
+            "cache_hits_of_column",
+            key=self.key(column),
+            table=self.table.identifier,
+            visible=self._visible(),
+            types=sql.Literal([level.match_type for level in levels]),
+            codes=sql.Literal([level.code for level in levels]),
+        )
 
     def refresh(self, conn: psycopg.Connection) -> None:
         """After hits were added: names take their candidates; statistics; levels with hits."""
