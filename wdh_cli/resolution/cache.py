@@ -4,7 +4,8 @@ For each trimmed key column (plan codes, accounts, account names) one of two
 ways, whichever moves less:
 - the level is small (at most PULL_LIMIT mappings, and no more than the
   input has rows, when that is known): it is read whole, and the file's
-  rows are joined to it, so the file's keys never travel;
+  rows are joined to it, so the file's keys never travel (not for an
+  input of SEND_ALWAYS rows or fewer: counting costs it more);
 - otherwise the file's distinct keys go to the session (COPY into wdh_keys,
   batch by batch as the first pass reads them) and one join finds the
   stored ones.
@@ -26,6 +27,14 @@ from wdh_cli.resolution.keys import CACHE, STORED, KeyColumn, KeyPlan
 # keys of a level than this (an account a row: a million-row file). Measured
 # in bench/bench_csv.py.
 PULL_LIMIT = 500_000
+
+# An input of no more rows than this sends its keys without counting the
+# levels first: counting a level that is small or empty reads the whole
+# cache (no index leads with match_type), 10 ms a level at 100,000 mappings
+# and growing with the cache, while 10,000 keys are sent in a few ms.
+# resolve_frame of 1,000 rows spent 60 of its 180 ms on the counts
+# (bench/bench_resolve.py).
+SEND_ALWAYS = 10_000
 
 HITS = {"match_type": pl.String, "key": pl.String, "company_id": pl.String, "priority": pl.Int64}
 
@@ -51,7 +60,9 @@ class LevelCache:
         repository.create_keys(conn)
         for column in (c for c in plan.columns if c.trimmed):
             types = self._types(column)
-            if repository.level_size(conn, types, limit + 1) <= limit:
+            if limit <= SEND_ALWAYS:
+                self.sent.append(column)  # a small input: its keys cost less than any count
+            elif repository.level_size(conn, types, limit + 1) <= limit:
                 data = repository.level_mappings(conn, types)
                 self._pulled.append(_read(data, ["match_type", "key", "company_id", "priority"]))
             else:
