@@ -182,7 +182,7 @@ SET ans_id = CASE WHEN left(n.cand, 1) = '0' THEN substr(n.cand, 4)
 -- row (5 s of a 1M-row count).
 SELECT t.ctid AS rid, {keys}, {level_candidates},
        x.e, LEAST({candidates}) COLLATE "C" AS w,
-       x.e <> '' AND x.e ~ {company_pattern} AND x.e !~* {temporary_pattern} AS ok,
+       x.e <> '' AND x.e ~ {company_pattern} AND x.e !~* {not_a_company} AS ok,
        n.id AS name_id, coalesce(n.key, '') AS nk, {name} AS raw, n.cand AS nc
 FROM {table} AS t
 LEFT JOIN wdh_names AS n ON n.raw = {name}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import xlsxwriter
 
 from tests.helpers import run_wdh, wdh_env
 
@@ -135,3 +136,47 @@ def test_a_yaml_override_of_a_temporary_id_fails_resolve(
     assert f"company_id_overrides_name.yml:1: canonical_id: {value} is a temporary ID" in (
         result.stderr
     )
+
+
+def test_a_boolean_is_never_a_company_id(db_url: str, tmp_path: Path) -> None:
+    # An existing-ID cell typed as a boolean read as "TRUE" and was learned and
+    # backflowed as the company "TRUE" (found by the hostile pass of the engine);
+    # the text TRUE or false in a CSV cell is no company either.
+    book_path = tmp_path / "in.xlsx"
+    book = xlsxwriter.Workbook(str(book_path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["客户名称", "公司代码"])
+    sheet.write_string(1, 0, "甲公司")
+    sheet.write_boolean(1, 1, True)
+    sheet.write_string(2, 0, "乙公司")
+    sheet.write_string(2, 1, "614810477")
+    book.close()
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("客户名称,公司代码\n丙公司,false\n丁公司,True\n", encoding="utf-8")
+    env = _env(db_url)
+    for source, existing in ((book_path, 1), (csv_path, 0)):
+        result = run_wdh("resolve", str(source), "--json", env=env)
+        assert result.returncode == 0, result.stderr
+        stats = json.loads(result.stdout)
+        assert stats["existing_column_hits"] == existing, stats
+        assert stats["backflow"]["inserted"] == existing, stats
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute(
+            'CREATE TABLE public.t ("客户名称" text, "公司代码" boolean, company_id text, '
+            "company_id_source text)"
+        )
+        conn.execute("INSERT INTO public.t VALUES ('戊公司', true), ('己公司', false)")
+    table = run_wdh("resolve", "--table", "public.t", "--json", env=env)
+    assert table.returncode == 0, table.stderr
+    assert json.loads(table.stdout)["existing_column_hits"] == 0
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT canonical_id FROM enterprise.company_mapping").fetchall()
+    assert stored == [("614810477",)]
+
+    mappings = tmp_path / "m.csv"
+    mappings.write_text("alias_name,canonical_id,match_type\nP1,TRUE,plan\nP2,C2,plan\n")
+    loaded = run_wdh("mappings", "load", str(mappings), "--json", env=env)
+    assert loaded.returncode == 0, loaded.stderr
+    [rejected] = json.loads(loaded.stdout)["rejected_list"]
+    assert rejected["line"] == 2
+    assert rejected["reason"] == "canonical_id: TRUE is a spreadsheet's TRUE/FALSE, not a company"

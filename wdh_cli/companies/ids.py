@@ -4,8 +4,9 @@ A company ID is 1 to 100 ASCII letters, digits, `-`, `_` or `.`, after the
 whitespace at its ends is trimmed; nothing else, anywhere inside it (no
 space, line break, control or invisible character). A temporary ID of either
 style (`IN` + 16 Base32 characters, `TEMP_` + digits; in any letter case) is
-never a company, though it fits the pattern. See docs/mappings.md
-("Company IDs").
+never a company, though it fits the pattern; nor is `TRUE` or `FALSE` (in
+any case), which is what a spreadsheet's boolean cell reads as. See
+docs/mappings.md ("Company IDs").
 
 Review decisions, mapping loads, YAML overrides, provider answers and the
 existing-ID cells of a resolve all go through `company_id_problem` (or its
@@ -27,12 +28,17 @@ MAX_COMPANY_ID = 100  # company_master.company_id and company_mapping.canonical_
 COMPANY_ID_PATTERN = f"^[A-Za-z0-9._-]{{1,{MAX_COMPANY_ID}}}$"
 TEMPORARY_ID_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+)$"
 
+# What fits COMPANY_ID_PATTERN and is still never a company (matched without
+# regard to case): a temporary ID, or a boolean cell's text.
+NOT_A_COMPANY_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+|TRUE|FALSE)$"
+
 _COMPANY_ID = re.compile(COMPANY_ID_PATTERN)
 _TEMPORARY_ID = re.compile(TEMPORARY_ID_PATTERN, re.IGNORECASE)
 _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-")
 # The first letters of temporary IDs, in either case: others need no second match.
 _FIRSTS = TEMP_ID_PREFIX[0] + SEQUENCE_PREFIX[0]
 _TEMPORARY_FIRST = frozenset(_FIRSTS.upper() + _FIRSTS.lower())
+_BOOLEANS = frozenset(("TRUE", "FALSE"))
 
 
 def is_temporary_id(value: str) -> bool:
@@ -57,6 +63,8 @@ def company_id_problem(value: str) -> str | None:
     ):
         if value[0] in _TEMPORARY_FIRST and _TEMPORARY_ID.match(value) is not None:
             return f"{value} is a temporary ID, not a company"
+        if value.upper() in _BOOLEANS:
+            return f"{value} is a spreadsheet's TRUE/FALSE, not a company"
         return None
     if len(value) > MAX_COMPANY_ID:
         return f"the company ID is longer than {MAX_COMPANY_ID} characters ({len(value)})"

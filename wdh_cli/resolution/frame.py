@@ -21,7 +21,7 @@ from typing import Any, Literal
 import polars as pl
 import psycopg
 
-from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
+from wdh_cli.companies.ids import COMPANY_ID_PATTERN, NOT_A_COMPANY_PATTERN
 from wdh_cli.db.copy import csv_bytes
 from wdh_cli.resolution import repository
 from wdh_cli.resolution.cache import LevelCache
@@ -337,7 +337,7 @@ class FrameRows:
             pl.min_horizontal(cands).alias(_WINNER),
             (
                 existing.str.contains(COMPANY_ID_PATTERN)
-                & ~existing.str.contains("(?i)" + TEMPORARY_ID_PATTERN)
+                & ~existing.str.contains("(?i)" + NOT_A_COMPANY_PATTERN)
             )
             .fill_null(False)
             .alias(_EXISTING_OK),

@@ -14,7 +14,7 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
-from wdh_cli.companies.ids import COMPANY_ID_PATTERN, TEMPORARY_ID_PATTERN
+from wdh_cli.companies.ids import COMPANY_ID_PATTERN, NOT_A_COMPANY_PATTERN
 from wdh_cli.db.copy import copy_in, copy_out
 from wdh_cli.db.sqlfiles import queries
 from wdh_cli.resolution.keys import (
@@ -416,7 +416,7 @@ class ResolveStatements:
             if level_candidates
             else sql.SQL("NULL AS c"),
             company_pattern=sql.Literal(COMPANY_ID_PATTERN),
-            temporary_pattern=sql.Literal(TEMPORARY_ID_PATTERN),
+            not_a_company=sql.Literal(NOT_A_COMPANY_PATTERN),
             name=self.cell(plan.name_column.field),
             table=self.table.identifier,
             level_joins=sql.SQL("\n").join(joins),
