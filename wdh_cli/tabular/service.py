@@ -31,10 +31,10 @@ from wdh_cli.resolution.options import ResolveOptions
 from wdh_cli.tabular.csv_input import CsvInput, CsvPasses, column_name, open_csv_input
 from wdh_cli.tabular.output import CsvOutput, OutputLayout, SheetOutput, output_paths
 from wdh_cli.tabular.sheets import (
-    XLSX_SUFFIXES,
     InputTable,
     cell_text,
     find_column,
+    input_format,
     open_input,
 )
 
@@ -54,7 +54,7 @@ def resolve_file(
     progress: Progress | None = None,
 ) -> ResolveStats:
     """Resolve every row of the input and write the output (not under plan-only)."""
-    fmt = _format(input_path)
+    fmt = input_format(input_path)
     target = output_paths(input_path, fmt, output, export_unknown, plan_only=options.plan_only)
     source: CsvInput | InputTable = (
         open_csv_input(input_path) if fmt == "csv" else open_input(input_path, sheet=sheet)
@@ -138,19 +138,6 @@ def _resolve(
 
     rows = FrameRows(KeyPlan(), frames, most_rows=most_rows)
     return run, run.resolve(rows), rows
-
-
-def _format(path: Path) -> str:
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if not path.is_file():
-        raise InputFileError(f"{path}: not a file")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in XLSX_SUFFIXES:
-        return "xlsx"
-    raise InputFileError(f"{path}: expected an .xlsx or .csv file")
 
 
 def _columns(

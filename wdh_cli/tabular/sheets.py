@@ -133,15 +133,23 @@ def open_input(
     `ods`: an .ods file is read too (its cells hold the values its program
     calculated; an error cell reads as "").
     """
+    if input_format(path, ods=ods) == "csv":
+        return _open_csv(path)
+    return _open_xlsx(path, sheet, formulas)
+
+
+def input_format(path: Path, *, ods: bool = False) -> str:
+    """The kind of input by its suffix: csv, or xlsx for a workbook (.xlsx, .xlsm, and .ods
+    when `ods`); InputFileError (exit 2) when there is no such file or wdh does not read it."""
     if not path.exists():
         raise InputFileError(f"{path}: no such file")
     if not path.is_file():
         raise InputFileError(f"{path}: not a file")
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _open_csv(path)
+        return "csv"
     if suffix in XLSX_SUFFIXES or (ods and suffix == ODS_SUFFIX):
-        return _open_xlsx(path, sheet, formulas)
+        return "xlsx"
     raise InputFileError(f"{path}: expected an .xlsx{', .ods' if ods else ''} or .csv file")
 
 
