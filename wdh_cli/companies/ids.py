@@ -26,11 +26,13 @@ MAX_COMPANY_ID = 100  # company_master.company_id and company_mapping.canonical_
 # and Python's `re` read alike. The temporary pattern is matched without
 # regard to case (`~*`, `(?i)`).
 COMPANY_ID_PATTERN = f"^[A-Za-z0-9._-]{{1,{MAX_COMPANY_ID}}}$"
-TEMPORARY_ID_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+)$"
+_TEMPORARY_FORMS = f"{TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+"
+TEMPORARY_ID_PATTERN = f"^({_TEMPORARY_FORMS})$"
+_BOOLEANS = ("TRUE", "FALSE")  # what a spreadsheet's boolean cell reads as
 
 # What fits COMPANY_ID_PATTERN and is still never a company (matched without
 # regard to case): a temporary ID, or a boolean cell's text.
-NOT_A_COMPANY_PATTERN = f"^({TEMP_ID_PREFIX}[A-Z2-7]{{16}}|{SEQUENCE_PREFIX}[0-9]+|TRUE|FALSE)$"
+NOT_A_COMPANY_PATTERN = f"^({_TEMPORARY_FORMS}|{'|'.join(_BOOLEANS)})$"
 
 _COMPANY_ID = re.compile(COMPANY_ID_PATTERN)
 _TEMPORARY_ID = re.compile(TEMPORARY_ID_PATTERN, re.IGNORECASE)
@@ -38,7 +40,6 @@ _ALLOWED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 # The first letters of temporary IDs, in either case: others need no second match.
 _FIRSTS = TEMP_ID_PREFIX[0] + SEQUENCE_PREFIX[0]
 _TEMPORARY_FIRST = frozenset(_FIRSTS.upper() + _FIRSTS.lower())
-_BOOLEANS = frozenset(("TRUE", "FALSE"))
 
 
 def is_temporary_id(value: str) -> bool:
