@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from wdh_cli.companies.ids import (
     COMPANY_ID_PATTERN,
+    NOT_A_COMPANY_PATTERN,
     TEMPORARY_ID_PATTERN,
     clean_company_id,
     company_id_problem,
@@ -76,11 +77,16 @@ _TEMPORARY_LIKE = st.builds(
 )
 
 
-@given(st.one_of(_ID_LIKE, _TEMPORARY_LIKE, st.text(max_size=120)))
+_BOOLEAN_LIKE = st.sampled_from(["TRUE", "FALSE", "true", "False", "TRUE1", "FALS", "xtrue"])
+
+
+@given(st.one_of(_ID_LIKE, _TEMPORARY_LIKE, _BOOLEAN_LIKE, st.text(max_size=120)))
 def test_the_fast_path_gives_the_patterns_answer(value: str) -> None:
-    """company_id_problem settles most IDs without the patterns: the same answers."""
+    """company_id_problem settles most IDs without the patterns: the same answers as the
+    patterns the columnar engine and SQL apply to existing-ID cells."""
     fits = re.fullmatch(COMPANY_ID_PATTERN.strip("^$"), value) is not None
+    never = re.fullmatch(NOT_A_COMPANY_PATTERN.strip("^$"), value, re.IGNORECASE) is not None
     temporary = re.fullmatch(TEMPORARY_ID_PATTERN.strip("^$"), value, re.IGNORECASE) is not None
     problem = company_id_problem(value)
-    assert (problem is None) == (fits and not temporary)
+    assert (problem is None) == (fits and not never)
     assert (problem is not None and "temporary ID" in problem) == (fits and temporary)
